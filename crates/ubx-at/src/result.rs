@@ -1,0 +1,117 @@
+//! Final result codes and the `+CME ERROR` table.
+//!
+//! Result codes and their numeric forms come from the SARA-R4 manual's result-code table
+//! (related-commands.md §3). The u-blox `+CME ERROR` appendix is not public; the numbers below are
+//! 3GPP TS 27.007 §9.2 where it has them, and u-blox-style additions for the file system
+//! (`FFS TIMEOUT`, `NOT ENOUGH FREE SPACE`) whose numbers this project chose. Every chosen number is
+//! listed in docs/FIDELITY.md; this enum is the one place in the code where they live.
+
+/// A final (or intermediate) result code as V.250 frames it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinalResult {
+    Ok,
+    Connect,
+    Error,
+    Disconnect,
+    Aborted,
+}
+
+impl FinalResult {
+    /// The verbose text (`ATV1`).
+    pub fn verbose(self) -> &'static str {
+        match self {
+            FinalResult::Ok => "OK",
+            FinalResult::Connect => "CONNECT",
+            FinalResult::Error => "ERROR",
+            FinalResult::Disconnect => "DISCONNECT",
+            FinalResult::Aborted => "Command aborted",
+        }
+    }
+
+    /// The numeric code (`ATV0`).
+    pub fn numeric(self) -> u16 {
+        match self {
+            FinalResult::Ok => 0,
+            FinalResult::Connect => 1,
+            FinalResult::Error => 4,
+            FinalResult::Disconnect => 14,
+            FinalResult::Aborted => 3000,
+        }
+    }
+}
+
+macro_rules! cme_table {
+    ($( $variant:ident = $code:literal, $text:literal; )*) => {
+        /// A `+CME ERROR` cause: one table, numeric code and verbose text side by side.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum CmeError { $( $variant, )* }
+
+        impl CmeError {
+            /// Every cause, in table order.
+            pub const ALL: &'static [CmeError] = &[ $( CmeError::$variant, )* ];
+
+            /// The numeric code shown with `+CMEE=1`.
+            pub fn code(self) -> u16 {
+                match self { $( CmeError::$variant => $code, )* }
+            }
+
+            /// The verbose text shown with `+CMEE=2`.
+            pub fn text(self) -> &'static str {
+                match self { $( CmeError::$variant => $text, )* }
+            }
+        }
+    };
+}
+
+cme_table! {
+    PhoneFailure = 0, "phone failure";
+    OperationNotAllowed = 3, "operation not allowed";
+    OperationNotSupported = 4, "operation not supported";
+    SimNotInserted = 10, "SIM not inserted";
+    IncorrectPassword = 16, "incorrect password";
+    MemoryFull = 20, "memory full";
+    InvalidIndex = 21, "invalid index";
+    NotFound = 22, "not found";
+    MemoryFailure = 23, "memory failure";
+    TextTooLong = 24, "text string too long";
+    InvalidCharacters = 25, "invalid characters in text string";
+    NoNetworkService = 30, "no network service";
+    NetworkTimeout = 31, "network timeout";
+    IncorrectParameters = 50, "incorrect parameters";
+    Unknown = 100, "unknown";
+    UnspecifiedGprsError = 148, "unspecified GPRS error";
+    FfsTimeout = 1610, "FFS TIMEOUT";
+    NotEnoughFreeSpace = 1611, "NOT ENOUGH FREE SPACE";
+    FileNotFound = 1612, "FILE NOT FOUND";
+    InvalidFileName = 1613, "INVALID FILE NAME";
+}
+
+/// Why a command failed: a syntax problem (always plain `ERROR`, as 3GPP 27.007 §9.1 keeps
+/// syntax errors out of `+CME ERROR`) or a cause shown per `+CMEE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    /// Unknown command, malformed line, wrong parameter type or count.
+    #[error("syntax error")]
+    Syntax,
+    /// A well-formed command that cannot be carried out; shown as `+CME ERROR` when `+CMEE` > 0.
+    #[error("+CME ERROR: {}", .0.text())]
+    Cme(CmeError),
+}
+
+impl From<CmeError> for CommandError {
+    fn from(e: CmeError) -> Self {
+        CommandError::Cme(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn cme_codes_are_unique() {
+        let codes: HashSet<u16> = CmeError::ALL.iter().map(|e| e.code()).collect();
+        assert_eq!(codes.len(), CmeError::ALL.len());
+    }
+}
