@@ -348,8 +348,14 @@ impl Terminal {
             "V" => flag(&cmd.kind).map(|v| s.verbose = v),
             "Q" => flag(&cmd.kind).map(|v| s.quiet = v),
             "Z" | "&F" => match &cmd.kind {
-                CommandKind::Action => Ok(*s = Settings::factory()),
-                CommandKind::Set(p) if p.num(0) == Ok(Some(0)) => Ok(*s = Settings::factory()),
+                CommandKind::Action => {
+                    *s = Settings::factory();
+                    Ok(())
+                }
+                CommandKind::Set(p) if p.num(0) == Ok(Some(0)) => {
+                    *s = Settings::factory();
+                    Ok(())
+                }
                 _ => Err(CommandError::Syntax),
             },
             "+CMEE" => match &cmd.kind {
@@ -357,9 +363,15 @@ impl Terminal {
                     return Some(Outcome::Done(Response::line(format!("+CMEE: {}", s.cmee))));
                 }
                 CommandKind::Test => return Some(Outcome::Done(Response::line("+CMEE: (0-2)"))),
-                CommandKind::Action => Ok(s.cmee = 0),
+                CommandKind::Action => {
+                    s.cmee = 0;
+                    Ok(())
+                }
                 CommandKind::Set(p) => match p.at_most(1).and_then(|_| p.num(0)) {
-                    Ok(v @ (None | Some(0..=2))) => Ok(s.cmee = v.unwrap_or(0) as u8),
+                    Ok(v @ (None | Some(0..=2))) => {
+                        s.cmee = v.unwrap_or(0) as u8;
+                        Ok(())
+                    }
                     Ok(Some(_)) => Err(CmeError::OperationNotSupported.into()),
                     Err(e) => Err(e),
                 },
