@@ -198,9 +198,7 @@ impl From<FsError> for io::Error {
             FsError::Io(inner) => inner,
             other => {
                 let kind = match other {
-                    FsError::InvalidName(_) | FsError::InvalidOffset => {
-                        io::ErrorKind::InvalidInput
-                    }
+                    FsError::InvalidName(_) | FsError::InvalidOffset => io::ErrorKind::InvalidInput,
                     FsError::NotFound => io::ErrorKind::NotFound,
                     FsError::NotEnoughSpace => io::ErrorKind::StorageFull,
                     FsError::AlreadyExists => io::ErrorKind::AlreadyExists,
@@ -258,7 +256,9 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, u64> {
         // A panic while holding the lock cannot leave the counter half-updated (it is one
         // integer), so a poisoned lock is still usable.
-        self.used.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.used
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -634,7 +634,9 @@ impl ModuleFs {
             hasher.update(&buffer[..count]);
         }
         let digest = hasher.finalize();
-        Ok(Some(digest.iter().map(|byte| format!("{byte:02x}")).collect()))
+        Ok(Some(
+            digest.iter().map(|byte| format!("{byte:02x}")).collect(),
+        ))
     }
 
     /// Removes the FOTA image, if any.
