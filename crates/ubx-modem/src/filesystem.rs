@@ -81,6 +81,27 @@
 //! LEXI-R10's handle-based commands (`+FOPEN`, `+FSEEK`, `+FREAD`, `+FWRITEHEX`, `+FCLOSE`,
 //! `+FDELETE`) keep a name and a position per handle; they are meant to be built in the AT layer
 //! on top of [`ModuleFs::read_at`] and [`ModuleFs::write_at`].
+//!
+//! # Example
+//!
+//! ```
+//! use ubx_modem::filesystem::{FsError, ModuleFs};
+//!
+//! let fs = ModuleFs::temporary(16)?; // a 16-byte module, removed on drop
+//! fs.append("hello.txt", b"Hello")?; // AT+UDWNFILE="hello.txt",5
+//! fs.append("hello.txt", b", FTP")?; // +UDWNFILE appends to an existing file
+//! assert_eq!(fs.read("hello.txt")?, b"Hello, FTP");
+//! assert_eq!(fs.free_space(), 6); // AT+ULSTFILE=1
+//!
+//! // Does not fit: refused before writing, the file is untouched.
+//! assert!(matches!(fs.append("hello.txt", b"1234567"), Err(FsError::NotEnoughSpace)));
+//! assert_eq!(fs.size("hello.txt")?, 10);
+//!
+//! // Names that could leave the folder never reach the host file system.
+//! assert!(matches!(fs.read("../etc/passwd"), Err(FsError::InvalidName(_))));
+//! assert_eq!(fs.list()?, vec!["hello.txt"]);
+//! # Ok::<(), FsError>(())
+//! ```
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};

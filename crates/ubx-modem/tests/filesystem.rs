@@ -614,3 +614,68 @@ proptest! {
         }
     }
 }
+
+/// Runs in a child process (see below) with a host file-size limit of 100 bytes, so that a
+/// host write fails half-way with `EFBIG` after writing part of the data.
+#[test]
+#[ignore = "run by host_io_failure_truncates_a_half_written_append in a child process"]
+fn child_with_file_size_limit() {
+    let Ok(folder) = std::env::var("UBX_FS_CHILD_FOLDER") else {
+        return;
+    };
+    // SAFETY: plain libc calls on this single-test child process; the signal is ignored so
+    // that the write returns EFBIG instead of killing the process.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+        let limit = libc::rlimit {
+            rlim_cur: 100,
+            rlim_max: 100,
+        };
+        assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &limit), 0);
+    }
+    let fs = ModuleFs::open(&folder, 10_000).expect("open");
+    fs.append("f", &[b'a'; 60]).expect("first 60 bytes");
+    let error = fs
+        .append("f", &[b'b'; 60])
+        .expect_err("crosses the host limit");
+    assert!(matches!(error, FsError::Io(_)), "{error:?}");
+    assert_eq!(
+        fs.read("f").expect("read"),
+        vec![b'a'; 60],
+        "truncated back"
+    );
+    assert_eq!(fs.used(), 60);
+    let mut writer = fs.create_writer("g", false).expect("writer");
+    writer
+        .write_chunk(&[b'c'; 30])
+        .expect("fits the host limit");
+    assert!(writer.write_chunk(&[b'd'; 100]).is_err());
+    drop(writer);
+    assert_eq!(
+        fs.read("g").expect("read"),
+        vec![b'c'; 30],
+        "chunk rolled back"
+    );
+    assert_eq!(fs.used(), 90);
+    std::fs::write(Path::new(&folder).join("child-passed"), b"").expect("marker");
+}
+
+#[test]
+fn host_io_failure_truncates_a_half_written_append() {
+    let folder = tempfile::tempdir().expect("dir");
+    let status = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "child_with_file_size_limit",
+            "--ignored",
+            "--test-threads=1",
+        ])
+        .env("UBX_FS_CHILD_FOLDER", folder.path())
+        .status()
+        .expect("child runs");
+    assert!(status.success());
+    assert!(
+        folder.path().join("child-passed").exists(),
+        "child test ran"
+    );
+}
