@@ -663,7 +663,7 @@ fn child_with_file_size_limit() {
 #[test]
 fn host_io_failure_truncates_a_half_written_append() {
     let folder = tempfile::tempdir().expect("dir");
-    let status = std::process::Command::new(std::env::current_exe().expect("test binary"))
+    let child = std::process::Command::new(std::env::current_exe().expect("test binary"))
         .args([
             "--exact",
             "child_with_file_size_limit",
@@ -671,9 +671,14 @@ fn host_io_failure_truncates_a_half_written_append() {
             "--test-threads=1",
         ])
         .env("UBX_FS_CHILD_FOLDER", folder.path())
-        .status()
+        .output()
         .expect("child runs");
-    assert!(status.success());
+    assert!(
+        child.status.success(),
+        "child failed:\n{}{}",
+        String::from_utf8_lossy(&child.stdout),
+        String::from_utf8_lossy(&child.stderr)
+    );
     assert!(
         folder.path().join("child-passed").exists(),
         "child test ran"
