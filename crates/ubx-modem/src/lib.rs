@@ -1,3 +1,238 @@
-//! stub
+//! # ubx-modem — an emulated u-blox LEXI-R10
+//!
+//! The module behind the AT terminals: its state (PDP contexts, FTP profile, recorded settings),
+//! its file system, and one file per AT command family, in the shape of Nordic's Serial LTE
+//! Modem:
+//!
+//! | file | commands |
+//! |---|---|
+//! | [`general`] | `ATI`, `+CGMI`…`+CGSN`, `+CFUN`, `+CPIN`, `+CREG`…, `+IPR`, bring-up settings |
+//! | [`pdp`] | `+CGDCONT`, `+CGACT`, `+CGPADDR`, `+CGATT`, `+CGAUTH` |
+//! | [`dns`] | `+UDNSRN`, and the resolver the FTP service shares |
+//! | [`fs`] | `+UDWNFILE`, `+URDFILE`, `+ULSTFILE`, … and LEXI-R10's `+FOPEN` handle set |
+//! | [`ftp`] | `+UFTP`, `+UFTPC`, `+UFTPER` |
+//!
+//! A [`model::Model`] decides which of these commands exist and what test commands print.
+//!
+//! Several terminals share one [`Modem`]: each gets a [`TerminalPort`] whose handler executes
+//! commands against the shared state and whose URC channel carries what background work (DNS,
+//! FTP) reports to the terminal that asked. [`driver::serve`] runs a terminal over any byte
+//! stream; the transports of the `ubxftp` binary are thin adapters around it.
 
+pub mod dns;
+pub mod driver;
 pub mod filesystem;
+pub mod fs;
+pub mod ftp;
+pub mod general;
+pub mod model;
+pub mod pdp;
+pub mod trace;
+pub mod transcript;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::mpsc;
+use ubx_at::{Command, CommandError, Handler, Outcome, PayloadRequest, Settings};
+
+use crate::model::Model;
+
+/// Identifies one AT terminal of the module (for URC routing and traces).
+pub type TerminalId = u64;
+
+/// How to build a module.
+#[derive(Debug, Clone)]
+pub struct ModemConfig {
+    pub model: &'static Model,
+    /// The module file system's folder; `None` for a fresh temporary folder removed at exit.
+    pub fs_dir: Option<PathBuf>,
+    /// Capacity of the module file system in bytes.
+    pub fs_size: u64,
+    /// `--dns NAME=ADDR` overrides, consulted before the host resolver.
+    pub dns_overrides: Vec<(String, IpAddr)>,
+    /// `+CGSN`.
+    pub imei: String,
+}
+
+/// Default capacity of the module file system (`--fs-size`): see docs/FIDELITY.md.
+pub const DEFAULT_FS_SIZE: u64 = filesystem::DEFAULT_CAPACITY;
+
+impl Default for ModemConfig {
+    fn default() -> Self {
+        ModemConfig {
+            model: &model::LEXI_R10,
+            fs_dir: None,
+            fs_size: DEFAULT_FS_SIZE,
+            dns_overrides: Vec::new(),
+            imei: "004402090123456".into(),
+        }
+    }
+}
+
+/// The mutable state of the module, behind one lock. Commands hold it only while they run,
+/// which is never longer than a few microseconds: nothing blocks inside.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub general: general::GeneralState,
+    pub pdp: pdp::PdpState,
+    pub fs: fs::FsState,
+    pub ftp: ftp::FtpState,
+}
+
+pub(crate) struct Shared {
+    pub model: &'static Model,
+    pub imei: String,
+    pub state: Mutex<State>,
+    pub fs: filesystem::ModuleFs,
+    pub dns: dns::Dns,
+    urc_sinks: Mutex<HashMap<TerminalId, mpsc::UnboundedSender<Vec<u8>>>>,
+    next_terminal: AtomicU64,
+}
+
+impl Shared {
+    pub fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock would be a bug; the state stays usable either way.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends a URC to one terminal; dropped silently if that terminal has gone away.
+    pub fn urc(&self, terminal: TerminalId, text: impl Into<Vec<u8>>) {
+        let sinks = self.urc_sinks.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = sinks.get(&terminal) {
+            let _ = tx.send(text.into());
+        }
+    }
+}
+
+/// The emulated module. Cheap to clone; all clones are the same module.
+#[derive(Clone)]
+pub struct Modem {
+    shared: Arc<Shared>,
+}
+
+/// Why a module could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ModemError {
+    #[error("module file system: {0}")]
+    FileSystem(#[from] filesystem::FsError),
+}
+
+impl Modem {
+    /// Builds a module: cid 1 is defined and active, as after attach.
+    pub fn new(config: ModemConfig) -> Result<Modem, ModemError> {
+        let fs = match &config.fs_dir {
+            Some(dir) => filesystem::ModuleFs::open(dir, config.fs_size)?,
+            None => filesystem::ModuleFs::temporary(config.fs_size)?,
+        };
+        let state = State {
+            general: general::GeneralState::default(),
+            pdp: pdp::PdpState::new(config.model),
+            fs: fs::FsState::default(),
+            ftp: ftp::FtpState::default(),
+        };
+        Ok(Modem {
+            shared: Arc::new(Shared {
+                model: config.model,
+                imei: config.imei,
+                state: Mutex::new(state),
+                fs,
+                dns: dns::Dns::new(config.dns_overrides),
+                urc_sinks: Mutex::new(HashMap::new()),
+                next_terminal: AtomicU64::new(1),
+            }),
+        })
+    }
+
+    pub fn model(&self) -> &'static Model {
+        self.shared.model
+    }
+
+    /// The module file system.
+    pub fn filesystem(&self) -> &filesystem::ModuleFs {
+        &self.shared.fs
+    }
+
+    /// Opens one more AT terminal on this module.
+    pub fn open_terminal(&self) -> TerminalPort {
+        let id = self.shared.next_terminal.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.shared
+            .urc_sinks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, tx);
+        TerminalPort {
+            handler: ModemHandler {
+                shared: self.shared.clone(),
+                terminal: id,
+            },
+            urcs: rx,
+        }
+    }
+}
+
+/// One terminal's connection to the module: the command handler and the URCs addressed to it.
+pub struct TerminalPort {
+    pub handler: ModemHandler,
+    pub urcs: mpsc::UnboundedReceiver<Vec<u8>>,
+}
+
+impl TerminalPort {
+    pub fn id(&self) -> TerminalId {
+        self.handler.terminal
+    }
+}
+
+/// Executes commands for one terminal against the shared module.
+pub struct ModemHandler {
+    shared: Arc<Shared>,
+    terminal: TerminalId,
+}
+
+impl Drop for ModemHandler {
+    fn drop(&mut self) {
+        self.shared
+            .urc_sinks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.terminal);
+        fs::terminal_closed(&self.shared, self.terminal);
+    }
+}
+
+/// What a command family sees of the module while executing one command.
+pub(crate) struct Ctx<'a> {
+    pub shared: &'a Arc<Shared>,
+    pub terminal: TerminalId,
+}
+
+impl Handler for ModemHandler {
+    fn execute(&mut self, cmd: &Command, _settings: &Settings) -> Outcome {
+        if cmd.is_extended() && !self.shared.model.has(&cmd.name) {
+            return Outcome::Failed(CommandError::Syntax);
+        }
+        tracing::debug!(terminal = self.terminal, command = %cmd.name, "execute");
+        let ctx = Ctx {
+            shared: &self.shared,
+            terminal: self.terminal,
+        };
+        general::execute(&ctx, cmd)
+            .or_else(|| pdp::execute(&ctx, cmd))
+            .or_else(|| dns::execute(&ctx, cmd))
+            .or_else(|| fs::execute(&ctx, cmd))
+            .or_else(|| ftp::execute(&ctx, cmd))
+            .unwrap_or(Outcome::Failed(CommandError::Syntax))
+    }
+
+    fn payload_received(&mut self, request: &PayloadRequest, data: Vec<u8>) -> Outcome {
+        let ctx = Ctx {
+            shared: &self.shared,
+            terminal: self.terminal,
+        };
+        fs::payload_received(&ctx, request, data)
+    }
+}

@@ -1,1 +1,286 @@
-fn main() {}
+//! `ubxftp`: a u-blox LEXI-R10 cellular module in software.
+//!
+//! ```text
+//! ubxftp serve --stdio                       an interactive module on the console
+//! ubxftp serve --tcp 127.0.0.1:0 --pty       several transports, one module
+//! ubxftp script t.txt --connect tcp://127.0.0.1:5000
+//! ubxftp demo                                a module, an FTP server and the console
+//! ```
+
+mod demo;
+mod transport;
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use ubx_modem::model::Model;
+use ubx_modem::trace::Tracer;
+use ubx_modem::transcript::Transcript;
+use ubx_modem::{Modem, ModemConfig};
+
+#[derive(Parser)]
+#[command(
+    name = "ubxftp",
+    version,
+    about = "A u-blox LEXI-R10 cellular module in software: AT terminal, module file system, FTP/FTPS service"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the module on one or more transports.
+    Serve {
+        #[command(flatten)]
+        module: ModuleArgs,
+        #[command(flatten)]
+        transports: TransportArgs,
+    },
+    /// Run a transcript against ubxftp (in-process by default) or a module on TCP / a serial port.
+    Script {
+        /// The transcript file (format: docs/TRANSCRIPTS.md).
+        file: PathBuf,
+        /// `tcp://HOST:PORT` or a serial device path; default: an in-process module.
+        #[arg(long)]
+        connect: Option<String>,
+        /// Baud rate for a serial device.
+        #[arg(long, default_value_t = 115200)]
+        baud: u32,
+        #[command(flatten)]
+        module: ModuleArgs,
+    },
+    /// Start an FTP server in-process, a module whose FTP profile points at it, and the console.
+    Demo {
+        #[command(flatten)]
+        module: ModuleArgs,
+    },
+}
+
+/// What the module is.
+#[derive(Args, Clone)]
+struct ModuleArgs {
+    /// Module model to emulate.
+    #[arg(long, default_value = "lexi-r10")]
+    model: String,
+    /// Folder of the module file system (created if missing); default: a temporary folder removed at exit.
+    #[arg(long)]
+    fs_dir: Option<PathBuf>,
+    /// Capacity of the module file system in bytes.
+    #[arg(long, default_value_t = ubx_modem::DEFAULT_FS_SIZE)]
+    fs_size: u64,
+    /// Resolve NAME to ADDR before asking the host resolver (repeatable), e.g. --dns ftp.example.com=127.0.0.1
+    #[arg(long = "dns", value_name = "NAME=ADDR", value_parser = parse_dns)]
+    dns: Vec<(String, IpAddr)>,
+    /// Write every byte in and out of every terminal to FILE as JSON lines.
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
+}
+
+/// Where the module's AT terminals are.
+#[derive(Args, Clone)]
+struct TransportArgs {
+    /// Accept AT terminals over TCP (each connection is one more terminal). Port 0 picks a free port.
+    #[arg(long, value_name = "HOST:PORT")]
+    tcp: Vec<String>,
+    /// Create a pseudo-terminal and print its path.
+    #[arg(long)]
+    pty: bool,
+    /// Also make a symlink to the pseudo-terminal at PATH.
+    #[arg(long, value_name = "PATH", requires = "pty")]
+    pty_link: Option<PathBuf>,
+    /// Open a real serial port.
+    #[arg(long, value_name = "DEV")]
+    serial: Option<String>,
+    /// Baud rate of the serial port.
+    #[arg(long, default_value_t = 115200)]
+    baud: u32,
+    /// Use the console (stdin/stdout) as a terminal.
+    #[arg(long)]
+    stdio: bool,
+}
+
+fn parse_dns(text: &str) -> Result<(String, IpAddr), String> {
+    let (name, addr) = text.split_once('=').ok_or("expected NAME=ADDR")?;
+    let addr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
+    if name.is_empty() {
+        return Err("empty NAME".into());
+    }
+    Ok((name.to_string(), addr))
+}
+
+impl ModuleArgs {
+    fn build(&self) -> anyhow_like::Result<(Modem, Option<Tracer>)> {
+        let model =
+            Model::by_id(&self.model).ok_or_else(|| format!("unknown model {:?}", self.model))?;
+        let modem = Modem::new(ModemConfig {
+            model,
+            fs_dir: self.fs_dir.clone(),
+            fs_size: self.fs_size,
+            dns_overrides: self.dns.clone(),
+            ..ModemConfig::default()
+        })
+        .map_err(|e| e.to_string())?;
+        let tracer = match &self.trace {
+            Some(path) => {
+                Some(Tracer::create(path).map_err(|e| format!("{}: {e}", path.display()))?)
+            }
+            None => None,
+        };
+        Ok((modem, tracer))
+    }
+}
+
+/// The binary's error type: a message for the user.
+mod anyhow_like {
+    pub type Result<T> = std::result::Result<T, String>;
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ubxftp: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { module, transports } => serve(module, transports).await,
+            Command::Script {
+                file,
+                connect,
+                baud,
+                module,
+            } => script(file, connect, baud, module).await,
+            Command::Demo { module } => demo::run(module).await,
+        }
+    });
+    // Background tasks (FTP transfers, idle terminals) end with the runtime.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    transport::stdio::restore();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ubxftp: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(module: ModuleArgs, transports: TransportArgs) -> anyhow_like::Result<()> {
+    let (modem, tracer) = module.build()?;
+    run_transports(&modem, tracer, &transports).await
+}
+
+/// Starts every requested transport, then waits for SIGINT/SIGTERM (or the console closing).
+async fn run_transports(
+    modem: &Modem,
+    tracer: Option<Tracer>,
+    t: &TransportArgs,
+) -> anyhow_like::Result<()> {
+    if t.tcp.is_empty() && !t.pty && t.serial.is_none() && !t.stdio {
+        return Err("no transport: give --stdio, --tcp HOST:PORT, --pty or --serial DEV".into());
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for addr in &t.tcp {
+        let listener = transport::tcp::bind(addr)
+            .await
+            .map_err(|e| format!("--tcp {addr}: {e}"))?;
+        tasks.spawn(transport::tcp::accept_loop(
+            listener,
+            modem.clone(),
+            tracer.clone(),
+        ));
+    }
+    if t.pty {
+        let pty =
+            transport::pty::Pty::open(t.pty_link.as_deref()).map_err(|e| format!("--pty: {e}"))?;
+        println!("pty: {}", pty.path().display());
+        tasks.spawn(transport::pty::serve(pty, modem.clone(), tracer.clone()));
+    }
+    if let Some(dev) = &t.serial {
+        let port =
+            transport::serial::open(dev, t.baud).map_err(|e| format!("--serial {dev}: {e}"))?;
+        println!("serial: {dev} at {} baud", t.baud);
+        tasks.spawn(transport::serial::serve(
+            port,
+            modem.clone(),
+            tracer.clone(),
+        ));
+    }
+    let console = t
+        .stdio
+        .then(|| tokio::spawn(transport::stdio::serve(modem.clone(), tracer.clone())));
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let stop = shutdown_signal();
+    tokio::select! {
+        () = stop => tracing::info!("signal: shutting down"),
+        Some(Ok(())) = async { match console { Some(c) => Some(c.await), None => std::future::pending().await } } => {
+            tracing::info!("console closed");
+        }
+    }
+    tasks.abort_all();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+async fn script(
+    file: PathBuf,
+    connect: Option<String>,
+    baud: u32,
+    module: ModuleArgs,
+) -> anyhow_like::Result<()> {
+    let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let transcript = Transcript::parse(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+    let outcome = match connect {
+        None => {
+            let (modem, tracer) = module.build()?;
+            let (mut host, device) = tokio::io::duplex(1 << 20);
+            tokio::spawn(
+                async move { ubx_modem::driver::serve(&modem, device, tracer.as_ref()).await },
+            );
+            transcript.run(&mut host).await
+        }
+        Some(target) if target.starts_with("tcp://") => {
+            let mut stream = tokio::net::TcpStream::connect(&target["tcp://".len()..])
+                .await
+                .map_err(|e| format!("{target}: {e}"))?;
+            transcript.run(&mut stream).await
+        }
+        Some(dev) => {
+            let mut port =
+                transport::serial::open(&dev, baud).map_err(|e| format!("{dev}: {e}"))?;
+            transcript.run(&mut port).await
+        }
+    };
+    match outcome {
+        Ok(()) => {
+            println!("{}: ok ({} steps)", file.display(), transcript.steps.len());
+            Ok(())
+        }
+        Err(e) => Err(format!("{}: {e}", file.display())),
+    }
+}

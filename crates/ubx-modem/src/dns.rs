@@ -1,0 +1,137 @@
+//! DNS: `+UDNSRN` and the resolver the FTP service shares.
+//!
+//! The module resolves through the host's resolver, but first consults the `--dns NAME=ADDR`
+//! overrides given on the command line, so firmware with hard-coded production host names can be
+//! pointed at a test server without touching it. The same [`Dns`] serves `+UDNSRN` and FTP logins.
+//!
+//! LEXI-R10 advertises only the asynchronous form of `+UDNSRN` (`AT+UDNSRN=?` lists `(1)` for
+//! `<async>`), and u-blox's own library sends `AT+UDNSRN=0,"<host>"` and waits for the URC: so an
+//! omitted `<async>` means asynchronous, `OK` comes at once and `+UUDNSRN: 0,"<ip>"` follows.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::IpAddr;
+
+use ubx_at::{CmeError, Command, CommandError, CommandKind, Outcome, Response};
+
+use crate::Ctx;
+
+/// Which address family a lookup wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    fn matches(self, addr: &IpAddr) -> bool {
+        matches!(
+            (self, addr),
+            (Family::V4, IpAddr::V4(_)) | (Family::V6, IpAddr::V6(_))
+        )
+    }
+}
+
+/// `<result_code>` of a failed `+UUDNSRN` (the LEXI-R10 error table is not public; see
+/// docs/FIDELITY.md).
+pub const UUDNSRN_FAILURE: u32 = 8;
+
+/// The module's resolver: command-line overrides first, then the host resolver.
+#[derive(Debug, Clone, Default)]
+pub struct Dns {
+    overrides: HashMap<String, Vec<IpAddr>>,
+}
+
+impl Dns {
+    pub fn new(overrides: Vec<(String, IpAddr)>) -> Dns {
+        let mut map: HashMap<String, Vec<IpAddr>> = HashMap::new();
+        for (name, addr) in overrides {
+            map.entry(name.to_ascii_lowercase()).or_default().push(addr);
+        }
+        Dns { overrides: map }
+    }
+
+    /// Resolves `name` (or parses it as an address) to addresses of `family`.
+    pub async fn resolve(&self, name: &str, family: Family) -> io::Result<Vec<IpAddr>> {
+        let all: Vec<IpAddr> = if let Ok(addr) = name.parse::<IpAddr>() {
+            vec![addr]
+        } else if let Some(addrs) = self.overrides.get(&name.to_ascii_lowercase()) {
+            addrs.clone()
+        } else {
+            tokio::net::lookup_host((name, 0))
+                .await?
+                .map(|a| a.ip())
+                .collect()
+        };
+        let wanted: Vec<IpAddr> = all.into_iter().filter(|a| family.matches(a)).collect();
+        if wanted.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no {family:?} address for {name}"),
+            ));
+        }
+        Ok(wanted)
+    }
+}
+
+pub(crate) fn execute(ctx: &Ctx, cmd: &Command) -> Option<Outcome> {
+    if cmd.name != "+UDNSRN" {
+        return None;
+    }
+    Some(udnsrn(ctx, &cmd.kind).into())
+}
+
+fn udnsrn(ctx: &Ctx, kind: &CommandKind) -> Result<Response, CommandError> {
+    let p = match kind {
+        CommandKind::Test => return Ok(Response::line(ctx.shared.model.udnsrn_test)),
+        CommandKind::Set(p) => p,
+        _ => return Err(CommandError::Syntax),
+    };
+    p.at_most(5)?;
+    if p.req_num(0)? != 0 {
+        return Err(CmeError::OperationNotSupported.into());
+    }
+    let host = p.req_str(1)?;
+    if !matches!(p.num(2)?, None | Some(1)) {
+        return Err(CmeError::OperationNotSupported.into());
+    }
+    let cid = p.num(3)?.unwrap_or(1);
+    let family = match p.num(4)? {
+        None | Some(0) => Family::V4,
+        Some(1) => Family::V6,
+        Some(_) => return Err(CmeError::OperationNotSupported.into()),
+    };
+    let host = std::str::from_utf8(host)
+        .map_err(|_| CmeError::InvalidCharacters)?
+        .to_string();
+    if host.is_empty() || host.len() > 255 || host.bytes().any(|b| b.is_ascii_control()) {
+        return Err(CmeError::InvalidCharacters.into());
+    }
+    {
+        let state = ctx.shared.state();
+        let cid = u8::try_from(cid)
+            .ok()
+            .filter(|c| (1..=state.pdp.max_cid).contains(c));
+        let cid = cid.ok_or(CmeError::OperationNotSupported)?;
+        if state.pdp.active_addrs(cid).is_none() {
+            return Err(CmeError::OperationNotAllowed.into());
+        }
+    }
+    let shared = ctx.shared.clone();
+    let terminal = ctx.terminal;
+    tokio::spawn(async move {
+        let urc = match shared.dns.resolve(&host, family).await {
+            // LEXI-R10's manual prints IPv6 results in upper case ("FC01:CAFE::1").
+            Ok(addrs) if !addrs.is_empty() => {
+                format!("+UUDNSRN: 0,\"{}\"", addrs[0].to_string().to_uppercase())
+            }
+            Ok(_) => format!("+UUDNSRN: {UUDNSRN_FAILURE}"),
+            Err(e) => {
+                tracing::info!(%host, error = %e, "+UDNSRN failed");
+                format!("+UUDNSRN: {UUDNSRN_FAILURE}")
+            }
+        };
+        shared.urc(terminal, urc);
+    });
+    Ok(Response::ok())
+}

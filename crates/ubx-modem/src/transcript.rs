@@ -1,0 +1,285 @@
+//! Transcripts: plain-text scripts of what a host sends and exactly what it must get back.
+//!
+//! The same transcript runs against the in-process module in the test suite and, through
+//! `ubxftp script FILE --connect ...`, against ubxftp over TCP or a real module on a serial port —
+//! so a difference between the emulator and the hardware shows up as a failing line.
+//! The format is documented in docs/TRANSCRIPTS.md:
+//!
+//! ```text
+//! # a comment
+//! > ATE0                       send "ATE0" and a CR
+//! < ATE0\r\r\nOK\r\n            expect exactly these bytes next (escapes: \r \n \t \\ \xHH \s)
+//! >> \x00\xffraw               send bytes as written, no CR added
+//! <5000 \r\n+UUFTPCR: 1,1\r\n   expect these bytes within 5000 ms
+//! <? \r\n\+UUFTPCD: 13,\d+,"[^"]*"\r\n   expect bytes matching a regex (anchored at the start)
+//! quiet 200                    expect no bytes for 200 ms
+//! sleep 100                    wait 100 ms
+//! timeout 3000                 default timeout for later expectations
+//! ```
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use regex::bytes::Regex;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// One step of a transcript.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Send these bytes.
+    Send(Vec<u8>),
+    /// Expect exactly these bytes next, within the timeout (`None` = the default).
+    Expect(Vec<u8>, Option<Duration>),
+    /// Expect bytes matching the regex, anchored at the start of what is unread.
+    ExpectMatch(Regex, Option<Duration>),
+    /// Expect that nothing arrives for this long.
+    Quiet(Duration),
+    Sleep(Duration),
+    SetTimeout(Duration),
+}
+
+/// A parsed transcript: steps with their source line numbers.
+#[derive(Debug, Clone)]
+pub struct Transcript {
+    pub steps: Vec<(usize, Step)>,
+}
+
+/// A transcript that could not be parsed, or a run that did not go as written.
+#[derive(Debug, thiserror::Error)]
+pub enum TranscriptError {
+    #[error("line {line}: {message}")]
+    Syntax { line: usize, message: String },
+    #[error("line {line}: expected {expected:?}, got {got:?}")]
+    Mismatch {
+        line: usize,
+        expected: String,
+        got: String,
+    },
+    #[error("line {line}: expected {expected:?} within {timeout:?}, got only {got:?}")]
+    Timeout {
+        line: usize,
+        expected: String,
+        got: String,
+        timeout: Duration,
+    },
+    #[error("line {line}: expected silence, got {got:?}")]
+    NotQuiet { line: usize, got: String },
+    #[error("line {line}: connection: {source}")]
+    Io { line: usize, source: std::io::Error },
+}
+
+/// Writes bytes in the transcript escape syntax.
+pub fn escape(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len());
+    for &b in bytes {
+        match b {
+            b'\r' => s.push_str("\\r"),
+            b'\n' => s.push_str("\\n"),
+            b'\t' => s.push_str("\\t"),
+            b'\\' => s.push_str("\\\\"),
+            0x20..=0x7e => s.push(b as char),
+            _ => {
+                let _ = write!(s, "\\x{b:02x}");
+            }
+        }
+    }
+    s
+}
+
+/// Reads the transcript escape syntax.
+pub fn unescape(text: &str) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(text.len());
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        i += 1;
+        if b != b'\\' {
+            out.push(b);
+            continue;
+        }
+        let Some(&e) = bytes.get(i) else {
+            return Err("dangling backslash".into());
+        };
+        i += 1;
+        match e {
+            b'r' => out.push(b'\r'),
+            b'n' => out.push(b'\n'),
+            b't' => out.push(b'\t'),
+            b's' => out.push(b' '),
+            b'0' => out.push(0),
+            b'\\' => out.push(b'\\'),
+            b'x' => {
+                let hex = bytes.get(i..i + 2).ok_or("short \\x escape")?;
+                let hex = std::str::from_utf8(hex).map_err(|_| "bad \\x escape")?;
+                out.push(u8::from_str_radix(hex, 16).map_err(|_| format!("bad \\x escape {hex}"))?);
+                i += 2;
+            }
+            other => return Err(format!("unknown escape \\{}", other as char)),
+        }
+    }
+    Ok(out)
+}
+
+fn millis(text: &str, line: usize) -> Result<Duration, TranscriptError> {
+    text.trim()
+        .parse()
+        .map(Duration::from_millis)
+        .map_err(|_| TranscriptError::Syntax {
+            line,
+            message: format!("not a number of ms: {text:?}"),
+        })
+}
+
+impl Transcript {
+    pub fn parse(text: &str) -> Result<Transcript, TranscriptError> {
+        let mut steps = Vec::new();
+        for (i, raw) in text.lines().enumerate() {
+            let line = i + 1;
+            let syntax = |message: String| TranscriptError::Syntax { line, message };
+            if raw.trim().is_empty() || raw.starts_with('#') {
+                continue;
+            }
+            let (head, rest) = raw.split_once(' ').unwrap_or((raw, ""));
+            let step = match head {
+                ">" => {
+                    let mut bytes = unescape(rest).map_err(syntax)?;
+                    bytes.push(b'\r');
+                    Step::Send(bytes)
+                }
+                ">>" => Step::Send(unescape(rest).map_err(syntax)?),
+                "quiet" => Step::Quiet(millis(rest, line)?),
+                "sleep" => Step::Sleep(millis(rest, line)?),
+                "timeout" => Step::SetTimeout(millis(rest, line)?),
+                h if h.starts_with("<?") => {
+                    let timeout = if h.len() > 2 {
+                        Some(millis(&h[2..], line)?)
+                    } else {
+                        None
+                    };
+                    let re = Regex::new(&format!(r"\A(?s-u:{rest})"))
+                        .map_err(|e| syntax(e.to_string()))?;
+                    Step::ExpectMatch(re, timeout)
+                }
+                h if h.starts_with('<') => {
+                    let timeout = if h.len() > 1 {
+                        Some(millis(&h[1..], line)?)
+                    } else {
+                        None
+                    };
+                    Step::Expect(unescape(rest).map_err(syntax)?, timeout)
+                }
+                _ => return Err(syntax(format!("unknown directive {head:?}"))),
+            };
+            steps.push((line, step));
+        }
+        Ok(Transcript { steps })
+    }
+
+    /// Runs the transcript over a connection to a module.
+    pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        stream: &mut S,
+    ) -> Result<(), TranscriptError> {
+        let mut unread: Vec<u8> = Vec::new();
+        let mut default_timeout = Duration::from_millis(2000);
+        let mut buf = vec![0u8; 64 * 1024];
+        for (line, step) in &self.steps {
+            let line = *line;
+            let io = |source| TranscriptError::Io { line, source };
+            match step {
+                Step::Send(bytes) => {
+                    stream.write_all(bytes).await.map_err(io)?;
+                    stream.flush().await.map_err(io)?;
+                }
+                Step::Sleep(d) => tokio::time::sleep(*d).await,
+                Step::SetTimeout(d) => default_timeout = *d,
+                Step::Quiet(d) => {
+                    if unread.is_empty() {
+                        match tokio::time::timeout(*d, stream.read(&mut buf)).await {
+                            Err(_) => continue,
+                            Ok(Ok(n)) => unread.extend_from_slice(&buf[..n]),
+                            Ok(Err(e)) => return Err(io(e)),
+                        }
+                    }
+                    if !unread.is_empty() {
+                        return Err(TranscriptError::NotQuiet {
+                            line,
+                            got: escape(&unread),
+                        });
+                    }
+                }
+                Step::Expect(expected, timeout) => {
+                    let timeout = timeout.unwrap_or(default_timeout);
+                    let deadline = tokio::time::Instant::now() + timeout;
+                    loop {
+                        let n = unread.len().min(expected.len());
+                        if unread[..n] != expected[..n] {
+                            return Err(TranscriptError::Mismatch {
+                                line,
+                                expected: escape(expected),
+                                got: escape(&unread),
+                            });
+                        }
+                        if n == expected.len() {
+                            unread.drain(..n);
+                            break;
+                        }
+                        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+                            Ok(Ok(0)) | Err(_) => {
+                                return Err(TranscriptError::Timeout {
+                                    line,
+                                    expected: escape(expected),
+                                    got: escape(&unread),
+                                    timeout,
+                                });
+                            }
+                            Ok(Ok(n)) => unread.extend_from_slice(&buf[..n]),
+                            Ok(Err(e)) => return Err(io(e)),
+                        }
+                    }
+                }
+                Step::ExpectMatch(re, timeout) => {
+                    let timeout = timeout.unwrap_or(default_timeout);
+                    let deadline = tokio::time::Instant::now() + timeout;
+                    loop {
+                        if let Some(m) = re.find(&unread) {
+                            unread.drain(..m.end());
+                            break;
+                        }
+                        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+                            Ok(Ok(0)) | Err(_) => {
+                                return Err(TranscriptError::Timeout {
+                                    line,
+                                    expected: re.as_str().to_string(),
+                                    got: escape(&unread),
+                                    timeout,
+                                });
+                            }
+                            Ok(Ok(n)) => unread.extend_from_slice(&buf[..n]),
+                            Ok(Err(e)) => return Err(io(e)),
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn escape_round_trips(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            proptest::prop_assert_eq!(unescape(&escape(&bytes)).unwrap(), bytes);
+        }
+
+        #[test]
+        fn parser_never_panics(text in "\\PC{0,200}") {
+            let _ = Transcript::parse(&text);
+        }
+    }
+}
