@@ -80,6 +80,7 @@ pub(crate) struct State {
     pub general: general::GeneralState,
     pub pdp: pdp::PdpState,
     pub fs: fs::FsState,
+    #[allow(dead_code)] // filled by the FTP service
     pub ftp: ftp::FtpState,
 }
 

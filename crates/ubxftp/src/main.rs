@@ -192,6 +192,8 @@ async fn run_transports(
     if t.tcp.is_empty() && !t.pty && t.serial.is_none() && !t.stdio {
         return Err("no transport: give --stdio, --tcp HOST:PORT, --pty or --serial DEV".into());
     }
+    // Handlers first, so a signal that arrives as soon as the ready lines are printed is caught.
+    let stop = shutdown_signal().map_err(|e| format!("signals: {e}"))?;
     let mut tasks = tokio::task::JoinSet::new();
     for addr in &t.tcp {
         let listener = transport::tcp::bind(addr)
@@ -224,7 +226,6 @@ async fn run_transports(
         .then(|| tokio::spawn(transport::stdio::serve(modem.clone(), tracer.clone())));
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    let stop = shutdown_signal();
     tokio::select! {
         () = stop => tracing::info!("signal: shutting down"),
         Some(Ok(())) = async { match console { Some(c) => Some(c.await), None => std::future::pending().await } } => {
@@ -235,16 +236,17 @@ async fn run_transports(
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Installs the SIGINT/SIGTERM handlers now; the returned future completes on either signal.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    })
 }
 
 async fn script(

@@ -37,7 +37,7 @@ impl Pty {
         let mut attrs = termios::tcgetattr(&pair.slave)?;
         termios::cfmakeraw(&mut attrs);
         termios::tcsetattr(&pair.slave, SetArg::TCSANOW, &attrs)?;
-        let path = PathBuf::from(nix::unistd::ttyname(&pair.slave)?);
+        let path = nix::unistd::ttyname(&pair.slave)?;
         let flags = OFlag::from_bits_truncate(fcntl(&pair.master, FcntlArg::F_GETFL)?);
         fcntl(&pair.master, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
         let link = match link {

@@ -1,0 +1,195 @@
+//! Several terminals on one module, hosts that go away mid-command, and what must never leave
+//! the module file system or reach a trace.
+
+mod common;
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use ubx_modem::trace::Tracer;
+use ubx_modem::{Modem, ModemConfig};
+
+fn modem() -> Modem {
+    Modem::new(ModemConfig::default()).unwrap()
+}
+
+async fn read_until(host: &mut tokio::io::DuplexStream, end: &[u8]) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while !got.ends_with(end) {
+            let n = host.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed; got {got:?}");
+            got.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("timed out waiting for {end:?}; got {got:?}"));
+    got
+}
+
+#[tokio::test]
+async fn host_disconnecting_mid_download_leaves_no_file_and_module_answers() {
+    let modem = modem();
+    let mut host = common::connect(&modem);
+    host.write_all(b"ATE0\rAT+UDWNFILE=\"part\",10\r")
+        .await
+        .unwrap();
+    read_until(&mut host, b">").await;
+    host.write_all(b"abc").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    drop(host);
+    common::run_on(
+        &modem,
+        "> ATE0\n< ATE0\\r\\r\\nOK\\r\\n\n> AT+ULSTFILE\n< \\r\\n+ULSTFILE: \\r\\n\\r\\nOK\\r\\n\n",
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn host_disconnecting_mid_line_does_not_disturb_others() {
+    let modem = modem();
+    let mut first = common::connect(&modem);
+    first.write_all(b"AT+CGM").await.unwrap();
+    let second = common::run_on(
+        &modem,
+        "> AT+CGMI\n< AT+CGMI\\r\\r\\nu-blox\\r\\n\\r\\nOK\\r\\n\n",
+    );
+    drop(first);
+    second.await.unwrap();
+}
+
+#[tokio::test]
+async fn urcs_go_to_the_terminal_that_asked() {
+    let modem = modem();
+    let mut a = common::connect(&modem);
+    let mut b = common::connect(&modem);
+    a.write_all(b"ATE0\r").await.unwrap();
+    read_until(&mut a, b"OK\r\n").await;
+    a.write_all(b"AT+UDNSRN=0,\"127.0.0.1\"\r").await.unwrap();
+    let got = read_until(&mut a, b"+UUDNSRN: 0,\"127.0.0.1\"\r\n").await;
+    assert_eq!(got, b"\r\nOK\r\n\r\n+UUDNSRN: 0,\"127.0.0.1\"\r\n");
+    b.write_all(b"AT\r").await.unwrap();
+    assert_eq!(read_until(&mut b, b"OK\r\n").await, b"AT\r\r\nOK\r\n");
+}
+
+#[tokio::test]
+async fn two_terminals_appending_to_one_file_never_interleave() {
+    let modem = modem();
+    let mut hosts = Vec::new();
+    for t in 0..2u8 {
+        let mut host = common::connect(&modem);
+        hosts.push(tokio::spawn(async move {
+            host.write_all(b"ATE0\r").await.unwrap();
+            read_until(&mut host, b"OK\r\n").await;
+            for _ in 0..20 {
+                host.write_all(b"AT+UDWNFILE=\"shared\",1000\r")
+                    .await
+                    .unwrap();
+                read_until(&mut host, b">").await;
+                // Send the payload in pieces so the two terminals' payloads overlap in time.
+                for chunk in [b'a' + t; 1000].chunks(100) {
+                    host.write_all(chunk).await.unwrap();
+                    tokio::task::yield_now().await;
+                }
+                assert_eq!(read_until(&mut host, b"OK\r\n").await, b"\r\nOK\r\n");
+            }
+        }));
+    }
+    for h in hosts {
+        h.await.unwrap();
+    }
+    let data = modem.filesystem().read("shared").unwrap();
+    assert_eq!(data.len(), 40_000);
+    for block in data.chunks(1000) {
+        assert!(block.iter().all(|&b| b == block[0]), "a payload was split");
+    }
+}
+
+#[tokio::test]
+async fn a_symlink_in_the_fs_dir_is_never_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("secret");
+    std::fs::write(&target, b"outside").unwrap();
+    let fs_dir = dir.path().join("fs");
+    std::fs::create_dir(&fs_dir).unwrap();
+    std::os::unix::fs::symlink(&target, fs_dir.join("link")).unwrap();
+    let modem = Modem::new(ModemConfig {
+        fs_dir: Some(fs_dir),
+        ..ModemConfig::default()
+    })
+    .unwrap();
+    common::run_on(
+        &modem,
+        r#"> ATE0;+CMEE=2
+< ATE0;+CMEE=2\r\r\nOK\r\n
+> AT+URDFILE="link"
+< \r\n+CME ERROR: FILE NOT FOUND\r\n
+> AT+UDWNFILE="link",3
+< >
+>> abc
+< \r\n+CME ERROR: FILE NOT FOUND\r\n
+> AT+UDELFILE="link"
+< \r\n+CME ERROR: FILE NOT FOUND\r\n
+> AT+ULSTFILE
+< \r\n+ULSTFILE: \r\n\r\nOK\r\n
+"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(std::fs::read(&target).unwrap(), b"outside");
+}
+
+#[tokio::test]
+async fn files_survive_a_restart_with_fs_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ModemConfig {
+        fs_dir: Some(dir.path().to_path_buf()),
+        ..ModemConfig::default()
+    };
+    let first = Modem::new(config.clone()).unwrap();
+    common::run_on(
+        &first,
+        "> AT+UDWNFILE=\"keep\",4\n< AT+UDWNFILE=\"keep\",4\\r>\n>> data\n< \\r\\nOK\\r\\n\n",
+    )
+    .await
+    .unwrap();
+    drop(first);
+    let second = Modem::new(config).unwrap();
+    common::run_on(&second, "> AT+URDFILE=\"keep\"\n< AT+URDFILE=\"keep\"\\r\\r\\n+URDFILE: \"keep\",4,\"data\"\\r\\nOK\\r\\n\n")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn trace_records_bytes_but_never_the_ftp_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trace.jsonl");
+    let tracer = Tracer::create(&path).unwrap();
+    let modem = modem();
+    let (mut host, device) = tokio::io::duplex(4096);
+    let m = modem.clone();
+    let t = tracer.clone();
+    let serve = tokio::spawn(async move { ubx_modem::driver::serve(&m, device, Some(&t)).await });
+    // Byte by byte, as a person types, so the password is split across many reads.
+    for b in b"AT+UFTP=3,\"hunter2\"\r\nAT+CGMI\r\n" {
+        host.write_all(&[*b]).await.unwrap();
+        tokio::task::yield_now().await;
+    }
+    read_until(&mut host, b"u-blox\r\n\r\nOK\r\n").await;
+    drop(host);
+    serve.await.unwrap().unwrap();
+    drop(tracer);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(!text.contains("hunter"), "{text}");
+    assert!(text.contains(r#"AT+UFTP=3,\"***\""#), "{text}");
+    assert!(text.contains("AT+CGMI"), "{text}");
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(
+            v["term"].is_u64() && v["unix_us"].is_u64() && (v["dir"] == "in" || v["dir"] == "out")
+        );
+    }
+}

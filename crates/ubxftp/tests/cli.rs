@@ -1,0 +1,177 @@
+//! The binary's contract: `serve --tcp` prints `tcp://HOST:PORT`, every TCP connection is a
+//! terminal of the same module, `--pty` survives a host closing and reopening the device,
+//! SIGTERM shuts down cleanly, and `script` runs a transcript and names the failing line.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    lines: Vec<String>,
+}
+
+impl Server {
+    /// Starts `ubxftp serve ARGS` and reads stdout until `ready` lines were printed.
+    fn start(args: &[&str], ready: usize) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
+            .arg("serve")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut lines = Vec::new();
+        for _ in 0..ready {
+            let mut line = String::new();
+            out.read_line(&mut line).unwrap();
+            lines.push(line.trim().to_string());
+        }
+        Server { child, lines }
+    }
+
+    fn line_with(&self, prefix: &str) -> String {
+        self.lines
+            .iter()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("{:?}", self.lines))
+            .to_string()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads until `end` arrives or 5 s pass.
+fn read_until(r: &mut impl Read, end: &[u8]) -> Vec<u8> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.ends_with(end) {
+        assert!(Instant::now() < deadline, "timed out; got {got:?}");
+        match r.read(&mut buf) {
+            Ok(0) => panic!("closed; got {got:?}"),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    got
+}
+
+#[test]
+fn tcp_connections_are_terminals_of_one_module() {
+    let server = Server::start(&["--tcp", "127.0.0.1:0"], 1);
+    let addr = server.line_with("tcp://");
+    let mut a = TcpStream::connect(&addr).unwrap();
+    let mut b = TcpStream::connect(&addr).unwrap();
+    a.write_all(b"ATE0\r\nAT+UDWNFILE=\"t\",2\r\n").unwrap();
+    assert_eq!(read_until(&mut a, b">"), b"ATE0\r\r\nOK\r\n>");
+    a.write_all(b"hi").unwrap();
+    assert_eq!(read_until(&mut a, b"OK\r\n"), b"\r\nOK\r\n");
+    // The other terminal sees the same file system, with its own (factory) echo setting.
+    b.write_all(b"AT+URDFILE=\"t\"\r\n").unwrap();
+    assert_eq!(
+        read_until(&mut b, b"OK\r\n"),
+        b"AT+URDFILE=\"t\"\r\r\n+URDFILE: \"t\",2,\"hi\"\r\nOK\r\n"
+    );
+}
+
+#[test]
+fn sigterm_shuts_down_cleanly() {
+    let mut server = Server::start(&["--tcp", "127.0.0.1:0"], 1);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(server.child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "{status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn pty_survives_the_host_closing_and_reopening_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("modem");
+    let server = Server::start(&["--pty", "--pty-link", link.to_str().unwrap()], 1);
+    let path = server.line_with("pty: ");
+    assert!(path.starts_with("/dev/pts/"), "{path}");
+    assert_eq!(std::fs::read_link(&link).unwrap().to_str().unwrap(), path);
+    for round in 0..3 {
+        let mut dev = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&link)
+            .unwrap();
+        dev.write_all(b"AT+CGMI\r\n").unwrap();
+        let got = read_until(&mut dev, b"OK\r\n");
+        assert_eq!(got, b"AT+CGMI\r\r\nu-blox\r\n\r\nOK\r\n", "round {round}");
+    }
+}
+
+#[test]
+fn script_runs_a_transcript_and_names_the_failing_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.txt");
+    std::fs::write(&good, "> AT\n< AT\\r\\r\\nOK\\r\\n\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
+        .arg("script")
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bad = dir.path().join("bad.txt");
+    std::fs::write(&bad, "# a comment\n> AT\n< AT\\r\\r\\nERROR\\r\\n\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
+        .arg("script")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 3"), "{err}");
+}
+
+#[test]
+fn script_connects_to_a_module_over_tcp() {
+    let server = Server::start(&["--tcp", "127.0.0.1:0"], 1);
+    let addr = server.line_with("tcp://");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.txt");
+    std::fs::write(
+        &file,
+        "> ATE0\n< ATE0\\r\\r\\nOK\\r\\n\n> AT+CGMM\n< \\r\\nLEXI-R10401D\\r\\n\\r\\nOK\\r\\n\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
+        .arg("script")
+        .arg(&file)
+        .arg("--connect")
+        .arg(format!("tcp://{addr}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
