@@ -160,6 +160,9 @@ async fn exercise(server: &RunningServer) {
         .await
         .expect("retr timeout")
         .expect("retr");
+    // Close our end at EOF: proftpd does a lingering close (waits for the client's FIN, up to
+    // TimeoutLinger = 10 s) before it sends 226.
+    drop(data);
     assert_eq!(back, payload);
     let (code, text) = c.reply().await;
     assert!(code == 226 || code == 250, "after RETR {text:?}");
@@ -182,6 +185,7 @@ async fn exercise(server: &RunningServer) {
             .await
             .expect("active timeout")
             .expect("active read");
+        drop(data);
         assert_eq!(back, b"hello active\n");
         let (code, text) = c.reply().await;
         assert!(code == 226 || code == 250, "after active RETR {text:?}");
@@ -271,3 +275,5 @@ macro_rules! server_tests {
 
 server_tests!(vsftpd, Kind::Vsftpd);
 server_tests!(libunftp, Kind::Libunftp);
+server_tests!(pure_ftpd, Kind::PureFtpd);
+server_tests!(proftpd, Kind::Proftpd);

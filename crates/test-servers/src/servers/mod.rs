@@ -22,6 +22,10 @@ use crate::{AccountLogin, Error, Kind, Result, RunningServer, ServerOptions, io_
 /// The login every server except vsftpd (system user `ftptest`) uses.
 pub(crate) const USER: &str = "test";
 pub(crate) const PASSWORD: &str = "secret";
+/// `PASSWORD` as a SHA-512 crypt(3) hash (`openssl passwd -6 -salt ubxftptestsalt secret`), for
+/// the password files of pure-ftpd and proftpd. Written directly instead of with the servers' own
+/// tools: `pure-pw` hashes with argon2id at a cost that makes every login take ~3.5 s here.
+pub(crate) const PASSWORD_CRYPT: &str = "$6$ubxftptestsalt$Vydo0XZvUeK39vZpPv0qVz7RlkVMlKl0KuOzmywT.xT1vJsT.uz6DeYMU2NzMWyNLxJD8BYGZMOUUWcVtoO3S/";
 
 /// What a server module needs to know to configure an instance.
 pub(crate) struct Ctx<'a> {
