@@ -277,3 +277,35 @@ server_tests!(vsftpd, Kind::Vsftpd);
 server_tests!(libunftp, Kind::Libunftp);
 server_tests!(pure_ftpd, Kind::PureFtpd);
 server_tests!(proftpd, Kind::Proftpd);
+server_tests!(pyftpdlib, Kind::Pyftpdlib);
+
+/// pyftpdlib's ACCT extension: 332 after PASS, 230 after the right ACCT, 530 after a wrong one.
+#[tokio::test]
+async fn pyftpdlib_acct_login() {
+    let server = start(Kind::Pyftpdlib, ServerOptions::default())
+        .await
+        .expect("start");
+    let acct = server.account_login.clone().expect("account login");
+    assert_eq!(
+        (acct.user.as_str(), acct.account.as_str()),
+        ("acctuser", "acme")
+    );
+
+    let mut c = Control::connect(server.addr).await;
+    assert_eq!(c.reply().await.0, 220);
+    c.expect(&format!("USER {}", acct.user), 331).await;
+    c.expect(&format!("PASS {}", acct.password), 332).await;
+    c.expect(&format!("ACCT {}", acct.account), 230).await;
+    c.expect("PWD", 257).await;
+
+    let mut c = Control::connect(server.addr).await;
+    assert_eq!(c.reply().await.0, 220);
+    c.expect(&format!("USER {}", acct.user), 331).await;
+    c.expect(&format!("PASS {}", acct.password), 332).await;
+    c.expect("ACCT wrong", 530).await;
+
+    // Users without an account requirement: ACCT is not needed.
+    let mut c = Control::connect(server.addr).await;
+    c.login(&server).await;
+    c.expect("ACCT acme", 202).await;
+}
