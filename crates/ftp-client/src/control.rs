@@ -47,10 +47,12 @@ pub(crate) struct Control {
 
 impl Control {
     pub(crate) fn new(tcp: TcpStream, reply_timeout: Duration, max_reply: usize) -> Result<Self> {
-        let io = |source| FtpError::new(ErrorKind::Io {
-            channel: Channel::Control,
-            source,
-        });
+        let io = |source| {
+            FtpError::new(ErrorKind::Io {
+                channel: Channel::Control,
+                source,
+            })
+        };
         let peer = tcp.peer_addr().map_err(io)?;
         let local = tcp.local_addr().map_err(io)?;
         Ok(Control {
@@ -127,7 +129,8 @@ impl Control {
     /// Sends `PASS <password>` without the password ever reaching a log.
     pub(crate) async fn send_password(&mut self, password: &str) -> Result<()> {
         self.drain_pending().await?;
-        self.send_line(&format!("PASS {password}"), "PASS ****").await
+        self.send_line(&format!("PASS {password}"), "PASS ****")
+            .await
     }
 
     /// Reads the replies still owed for abandoned transfers.
@@ -165,16 +168,12 @@ impl Control {
                 Err(e) => return Err(ErrorKind::Protocol(e.to_string()).into()),
             }
             let mut chunk = [0u8; 4096];
-            let n = self
-                .stream()?
-                .read(&mut chunk)
-                .await
-                .map_err(|source| {
-                    FtpError::new(ErrorKind::Io {
-                        channel: Channel::Control,
-                        source,
-                    })
-                })?;
+            let n = self.stream()?.read(&mut chunk).await.map_err(|source| {
+                FtpError::new(ErrorKind::Io {
+                    channel: Channel::Control,
+                    source,
+                })
+            })?;
             if n == 0 {
                 return Err(ErrorKind::Io {
                     channel: Channel::Control,
@@ -196,7 +195,11 @@ impl Control {
     }
 
     /// Sends a command; a reply whose code `accept` refuses becomes an error.
-    pub(crate) async fn expect(&mut self, line: &str, accept: impl Fn(u16) -> bool) -> Result<Reply> {
+    pub(crate) async fn expect(
+        &mut self,
+        line: &str,
+        accept: impl Fn(u16) -> bool,
+    ) -> Result<Reply> {
         let reply = self.command(line).await?;
         if accept(reply.code()) {
             Ok(reply)
@@ -206,13 +209,16 @@ impl Control {
     }
 
     /// Replaces the plain control connection with TLS (after `AUTH TLS` got 234).
-    pub(crate) async fn upgrade_to_tls(&mut self, tls: &TlsContext, timeout: Duration) -> Result<()> {
+    pub(crate) async fn upgrade_to_tls(
+        &mut self,
+        tls: &TlsContext,
+        timeout: Duration,
+    ) -> Result<()> {
         if !self.buf.is_empty() {
             // Bytes after the 234 reply would be plaintext injected before the handshake.
-            return Err(ErrorKind::Protocol(
-                "server sent data after its AUTH TLS reply".into(),
-            )
-            .into());
+            return Err(
+                ErrorKind::Protocol("server sent data after its AUTH TLS reply".into()).into(),
+            );
         }
         let tcp = match self.stream.take() {
             Some(Stream::Plain(tcp)) => tcp,

@@ -161,7 +161,9 @@ async fn passive(ctrl: &mut Control, timeout: Duration) -> Result<TcpStream> {
         let reply = ctrl.command("PASV").await?;
         if reply.code() == 227 {
             parse_pasv_port(&reply).ok_or_else(|| {
-                FtpError::new(ErrorKind::Protocol(format!("unparsable PASV reply: {reply}")))
+                FtpError::new(ErrorKind::Protocol(format!(
+                    "unparsable PASV reply: {reply}"
+                )))
             })?
         } else if reply.is_permanent_negative() {
             epsv(ctrl).await?
@@ -176,9 +178,8 @@ async fn passive(ctrl: &mut Control, timeout: Duration) -> Result<TcpStream> {
 
 async fn epsv(ctrl: &mut Control) -> Result<u16> {
     let reply = ctrl.expect("EPSV", |c| c == 229).await?;
-    parse_epsv_port(&reply).ok_or_else(|| {
-        ErrorKind::Protocol(format!("unparsable EPSV reply: {reply}")).into()
-    })
+    parse_epsv_port(&reply)
+        .ok_or_else(|| ErrorKind::Protocol(format!("unparsable EPSV reply: {reply}")).into())
 }
 
 /// Binds the active-mode listener on the control connection's local address.
@@ -226,7 +227,11 @@ fn bind_listener(local_ip: IpAddr, ports: &Option<RangeInclusive<u16>>) -> Resul
 }
 
 /// Accepts the server's data connection, only from the control peer's IP.
-async fn accept_from_peer(listener: &TcpListener, peer_ip: IpAddr, timeout: Duration) -> Result<TcpStream> {
+async fn accept_from_peer(
+    listener: &TcpListener,
+    peer_ip: IpAddr,
+    timeout: Duration,
+) -> Result<TcpStream> {
     let accept = async {
         loop {
             let (stream, from) = listener.accept().await.map_err(io_err)?;
@@ -334,7 +339,10 @@ mod tests {
         let r = Reply::new(227, "227 =127,0,0,1,4,1");
         assert_eq!(parse_pasv_port(&r), Some(1025));
         assert_eq!(parse_pasv_port(&Reply::new(227, "227 nothing")), None);
-        assert_eq!(parse_pasv_port(&Reply::new(227, "227 (1,2,3,4,999,1)")), None);
+        assert_eq!(
+            parse_pasv_port(&Reply::new(227, "227 (1,2,3,4,999,1)")),
+            None
+        );
         assert_eq!(parse_pasv_port(&Reply::new(227, "227 (1,2,3,4,0,0)")), None);
     }
 

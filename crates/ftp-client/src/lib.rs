@@ -54,5 +54,7 @@ pub use options::{ConnectOptions, IpPreference, Limits, Linger, Password, Timeou
 pub use reply::Reply;
 pub use resolver::{BoxFuture, Resolver, StaticResolver, SystemResolver};
 pub use session::{FtpSession, TlsInfo, parse_257_path};
-pub use tls::{CertVerification, ClientIdentity, DataProtection, TlsOptions, TlsVersion, certs_from_pem};
+pub use tls::{
+    CertVerification, ClientIdentity, DataProtection, TlsOptions, TlsVersion, certs_from_pem,
+};
 pub use transfer::{Download, Listing, StoreMode, TransferSummary, Upload};

@@ -145,7 +145,9 @@ fn excerpt(line: &[u8]) -> String {
 /// Returns the code and whether the reply continues on further lines.
 fn first_line_code(line: &[u8]) -> Result<(u16, bool), ReplyError> {
     let malformed = || ReplyError::Malformed(excerpt(line));
-    if line.len() < 3 || !line[..3].iter().all(u8::is_ascii_digit) || !(b'1'..=b'6').contains(&line[0])
+    if line.len() < 3
+        || !line[..3].iter().all(u8::is_ascii_digit)
+        || !(b'1'..=b'6').contains(&line[0])
     {
         return Err(malformed());
     }
@@ -276,9 +278,18 @@ mod tests {
             parse_reply(b"HTTP/1.1 400\r\n", 100),
             Err(ReplyError::Malformed(_))
         ));
-        assert!(matches!(parse_reply(b"HTTP", 100), Err(ReplyError::Malformed(_))));
-        assert!(matches!(parse_reply(b"7000 x\r\n", 100), Err(ReplyError::Malformed(_))));
-        assert!(matches!(parse_reply(b"2200 x\r\n", 100), Err(ReplyError::Malformed(_))));
+        assert!(matches!(
+            parse_reply(b"HTTP", 100),
+            Err(ReplyError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_reply(b"7000 x\r\n", 100),
+            Err(ReplyError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_reply(b"2200 x\r\n", 100),
+            Err(ReplyError::Malformed(_))
+        ));
     }
 
     #[test]

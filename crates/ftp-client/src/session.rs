@@ -161,10 +161,10 @@ impl Held<'_> {
         }
         match result {
             Err(e) if e.breaks_control() && !matches!(e.kind(), ErrorKind::Closed(_)) => {
-                if let Some(ctrl) = self.guard.take() {
-                    if let Some(stream) = ctrl.into_stream() {
-                        close_with_linger(stream, Duration::ZERO);
-                    }
+                if let Some(ctrl) = self.guard.take()
+                    && let Some(stream) = ctrl.into_stream()
+                {
+                    close_with_linger(stream, Duration::ZERO);
                 }
                 self.shared.mark_closed(CloseReason::Failed(e.to_string()));
                 Err(e.with_session_closed())
@@ -281,7 +281,12 @@ async fn connect_tcp(ips: &[IpAddr], port: u16, timeout: Duration) -> Result<Tcp
             }
         }
     }
-    Err(last.unwrap_or_else(|| ErrorKind::NoAddress { host: String::new() }.into()))
+    Err(last.unwrap_or_else(|| {
+        ErrorKind::NoAddress {
+            host: String::new(),
+        }
+        .into()
+    }))
 }
 
 /// Login: USER, then PASS if asked (331), ACCT if asked (332) or configured.
@@ -514,7 +519,8 @@ impl FtpSession {
     /// `CWD path`.
     pub async fn cwd(&mut self, path: &str) -> Result<Reply> {
         check_arg("path", path)?;
-        self.simple(&format!("CWD {path}"), |c| c == 250 || c == 200).await
+        self.simple(&format!("CWD {path}"), |c| c == 250 || c == 200)
+            .await
     }
 
     /// `CDUP`: to the parent directory.
@@ -525,19 +531,22 @@ impl FtpSession {
     /// `MKD path`: creates a directory.
     pub async fn mkd(&mut self, path: &str) -> Result<Reply> {
         check_arg("path", path)?;
-        self.simple(&format!("MKD {path}"), |c| c == 257 || c == 250).await
+        self.simple(&format!("MKD {path}"), |c| c == 257 || c == 250)
+            .await
     }
 
     /// `RMD path`: removes an (empty) directory.
     pub async fn rmd(&mut self, path: &str) -> Result<Reply> {
         check_arg("path", path)?;
-        self.simple(&format!("RMD {path}"), |c| c == 250 || c == 200).await
+        self.simple(&format!("RMD {path}"), |c| c == 250 || c == 200)
+            .await
     }
 
     /// `DELE path`: deletes a file.
     pub async fn dele(&mut self, path: &str) -> Result<Reply> {
         check_arg("path", path)?;
-        self.simple(&format!("DELE {path}"), |c| c == 250 || c == 200).await
+        self.simple(&format!("DELE {path}"), |c| c == 250 || c == 200)
+            .await
     }
 
     /// `RNFR from` + `RNTO to`: renames or moves. Both names are checked before
@@ -616,7 +625,9 @@ impl FtpSession {
         self.shared.mark_closed(CloseReason::Quit);
         let linger = self.shared.settings.linger.control;
         match held.guard.take() {
-            Some(ctrl) => quit_control(ctrl, linger).await.map_err(FtpError::with_session_closed),
+            Some(ctrl) => quit_control(ctrl, linger)
+                .await
+                .map_err(FtpError::with_session_closed),
             None => Err(FtpError::new(ErrorKind::Closed(CloseReason::Quit))),
         }
     }
@@ -630,7 +641,11 @@ impl FtpSession {
     }
 
     /// Opens a data transfer and returns the handle that owns the control lock.
-    async fn open_transfer(&mut self, command: String, rest: Option<u64>) -> Result<(Held<'_>, data::OpenedData)> {
+    async fn open_transfer(
+        &mut self,
+        command: String,
+        rest: Option<u64>,
+    ) -> Result<(Held<'_>, data::OpenedData)> {
         let settings = self.data_settings();
         let mut held = self.hold().await.map_err(FtpError::with_session_closed)?;
         let opened = async {
@@ -646,10 +661,10 @@ impl FtpSession {
             Err(e) => {
                 // If the transfer command was answered 1xx but the data connection
                 // failed afterwards, the server still owes its final reply.
-                if let Ok(ctrl) = held.ctrl() {
-                    if ctrl.last_reply().is_some_and(Reply::is_preliminary) {
-                        ctrl.pending_replies += 1;
-                    }
+                if let Ok(ctrl) = held.ctrl()
+                    && ctrl.last_reply().is_some_and(Reply::is_preliminary)
+                {
+                    ctrl.pending_replies += 1;
                 }
                 Err(held.settle_err(e))
             }
@@ -663,7 +678,11 @@ impl FtpSession {
         let stall = self.shared.settings.timeouts.data_stall;
         let rest = (offset > 0).then_some(offset);
         let (held, opened) = self.open_transfer(format!("RETR {path}"), rest).await?;
-        Ok(Download::new(held, StallGuarded::new(opened.stream, stall), opened.final_reply_seen.then_some(opened.first_reply)))
+        Ok(Download::new(
+            held,
+            StallGuarded::new(opened.stream, stall),
+            opened.final_reply_seen.then_some(opened.first_reply),
+        ))
     }
 
     /// `STOR path`, `REST offset` + `STOR path`, or `APPE path` (see [`StoreMode`]):
@@ -678,7 +697,11 @@ impl FtpSession {
             StoreMode::Append => (format!("APPE {path}"), None),
         };
         let (held, opened) = self.open_transfer(command, rest).await?;
-        Ok(Upload::new(held, StallGuarded::new(opened.stream, stall), opened.final_reply_seen.then_some(opened.first_reply)))
+        Ok(Upload::new(
+            held,
+            StallGuarded::new(opened.stream, stall),
+            opened.final_reply_seen.then_some(opened.first_reply),
+        ))
     }
 
     /// Downloads `path` from `offset` into `sink`, calling `progress` with the bytes
@@ -766,7 +789,11 @@ impl FtpSession {
         let max = self.shared.settings.limits.max_listing_bytes;
         let stall = self.shared.settings.timeouts.data_stall;
         let (held, opened) = self.open_transfer(command, None).await?;
-        let mut download = Download::new(held, StallGuarded::new(opened.stream, stall), opened.final_reply_seen.then_some(opened.first_reply));
+        let mut download = Download::new(
+            held,
+            StallGuarded::new(opened.stream, stall),
+            opened.final_reply_seen.then_some(opened.first_reply),
+        );
         let mut data = Vec::new();
         let mut buf = vec![0u8; 16 * 1024];
         let mut truncated = false;

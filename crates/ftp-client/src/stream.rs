@@ -29,7 +29,9 @@ pub(crate) enum Stream {
 
 impl Stream {
     /// The negotiated TLS version and whether the handshake resumed a session.
-    pub(crate) fn tls_info(&self) -> Option<(Option<rustls::ProtocolVersion>, rustls::HandshakeKind)> {
+    pub(crate) fn tls_info(
+        &self,
+    ) -> Option<(Option<rustls::ProtocolVersion>, rustls::HandshakeKind)> {
         match self {
             Stream::Plain(_) => None,
             Stream::Tls(s) => {

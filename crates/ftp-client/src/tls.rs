@@ -45,14 +45,17 @@ use rustls::client::{verify_server_cert_signed_by_trust_anchor, verify_server_na
 use rustls::crypto::{WebPkiSupportedAlgorithms, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::ParsedCertificate;
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 
 use crate::error::{ErrorKind, FtpError, Result};
 
 /// A TLS protocol version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub enum TlsVersion {
     /// TLS 1.2.
+    #[default]
     Tls12,
     /// TLS 1.3.
     Tls13,
@@ -96,7 +99,10 @@ pub struct ClientIdentity {
 impl fmt::Debug for ClientIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientIdentity")
-            .field("cert_chain_pem", &format_args!("{} bytes", self.cert_chain_pem.len()))
+            .field(
+                "cert_chain_pem",
+                &format_args!("{} bytes", self.cert_chain_pem.len()),
+            )
             .field("key_pem", &"<redacted>")
             .finish()
     }
@@ -126,12 +132,6 @@ pub struct TlsOptions {
     pub client_identity: Option<ClientIdentity>,
     /// `PROT P` (default) or `PROT C`, chosen independently of control encryption.
     pub data_protection: DataProtection,
-}
-
-impl Default for TlsVersion {
-    fn default() -> Self {
-        TlsVersion::Tls12
-    }
 }
 
 impl TlsOptions {
@@ -299,9 +299,10 @@ impl ServerCertVerifier for FtpCertVerifier {
                 })) => Some(UnixTime::since_unix_epoch(std::time::Duration::from_secs(
                     not_after.as_secs().saturating_sub(1),
                 ))),
-                Err(rustls::Error::InvalidCertificate(
-                    CertificateError::NotValidYetContext { not_before, .. },
-                )) => Some(UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+                Err(rustls::Error::InvalidCertificate(CertificateError::NotValidYetContext {
+                    not_before,
+                    ..
+                })) => Some(UnixTime::since_unix_epoch(std::time::Duration::from_secs(
                     not_before.as_secs().saturating_add(1),
                 ))),
                 _ => None,
@@ -354,7 +355,10 @@ pub(crate) fn classify_handshake_error(
     err: std::io::Error,
     channel: crate::error::Channel,
 ) -> FtpError {
-    if let Some(inner) = err.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+    if let Some(inner) = err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+    {
         if let rustls::Error::InvalidCertificate(cert_err) = inner {
             return ErrorKind::Certificate(cert_err.to_string()).into();
         }

@@ -137,10 +137,10 @@ impl<'a> Transfer<'a> {
     fn fail(&mut self, e: io::Error) -> FtpError {
         self.close_data();
         self.done = true;
-        if self.early_final.take().is_none() {
-            if let Ok(ctrl) = self.held.ctrl() {
-                ctrl.pending_replies += 1;
-            }
+        if self.early_final.take().is_none()
+            && let Ok(ctrl) = self.held.ctrl()
+        {
+            ctrl.pending_replies += 1;
         }
         self.held.settle_err(data_error(e))
     }
@@ -152,10 +152,10 @@ impl Drop for Transfer<'_> {
             return;
         }
         self.close_data();
-        if self.early_final.is_none() {
-            if let Ok(ctrl) = self.held.ctrl() {
-                ctrl.pending_replies += 1;
-            }
+        if self.early_final.is_none()
+            && let Ok(ctrl) = self.held.ctrl()
+        {
+            ctrl.pending_replies += 1;
         }
         let _ = self.held.settle(Ok(()));
     }

@@ -13,7 +13,9 @@ async fn matrix(kind: Kind, server: &RunningServer, mode: DataMode) {
     let what = format!("{kind} {mode:?}");
     let mut opts = plain(server);
     opts.data_mode = mode;
-    let mut s = FtpSession::connect(opts).await.unwrap_or_else(|e| panic!("{what}: connect: {e}"));
+    let mut s = FtpSession::connect(opts)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: connect: {e}"));
 
     // Download, whole and from an offset.
     let content = payload(300_000, 7);
@@ -37,15 +39,30 @@ async fn matrix(kind: Kind, server: &RunningServer, mode: DataMode) {
 
     // Upload, resume upload, append.
     let up = payload(200_000, 9);
-    s.store_from("up.bin", StoreMode::Replace, &mut &up[..100_000], &mut |_| {})
-        .await
-        .unwrap_or_else(|e| panic!("{what}: STOR: {e}"));
-    s.store_from("up.bin", StoreMode::Resume(100_000), &mut &up[100_000..150_000], &mut |_| {})
-        .await
-        .unwrap_or_else(|e| panic!("{what}: REST+STOR: {e}"));
-    s.store_from("up.bin", StoreMode::Append, &mut &up[150_000..], &mut |_| {})
-        .await
-        .unwrap_or_else(|e| panic!("{what}: APPE: {e}"));
+    s.store_from(
+        "up.bin",
+        StoreMode::Replace,
+        &mut &up[..100_000],
+        &mut |_| {},
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{what}: STOR: {e}"));
+    s.store_from(
+        "up.bin",
+        StoreMode::Resume(100_000),
+        &mut &up[100_000..150_000],
+        &mut |_| {},
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{what}: REST+STOR: {e}"));
+    s.store_from(
+        "up.bin",
+        StoreMode::Append,
+        &mut &up[150_000..],
+        &mut |_| {},
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{what}: APPE: {e}"));
     let on_disk = std::fs::read(server.root.join("up.bin")).expect("uploaded file");
     assert_eq!(on_disk.len(), up.len(), "{what}: uploaded size");
     assert!(on_disk == up, "{what}: uploaded bytes differ");
@@ -54,31 +71,60 @@ async fn matrix(kind: Kind, server: &RunningServer, mode: DataMode) {
     assert!(mdtm.starts_with("20"), "{what}: MDTM {mdtm}");
 
     // Streaming handles.
-    let mut upload = s.store("stream.txt", StoreMode::Replace).await.expect("STOR handle");
-    tokio::io::AsyncWriteExt::write_all(&mut upload, b"streamed\n").await.expect("write");
+    let mut upload = s
+        .store("stream.txt", StoreMode::Replace)
+        .await
+        .expect("STOR handle");
+    tokio::io::AsyncWriteExt::write_all(&mut upload, b"streamed\n")
+        .await
+        .expect("write");
     assert_eq!(upload.bytes(), 9);
     upload.finish().await.expect("finish upload");
     let mut download = s.retrieve("stream.txt", 0).await.expect("RETR handle");
     let mut text = String::new();
-    tokio::io::AsyncReadExt::read_to_string(&mut download, &mut text).await.expect("read");
+    tokio::io::AsyncReadExt::read_to_string(&mut download, &mut text)
+        .await
+        .expect("read");
     download.finish().await.expect("finish download");
     assert_eq!(text, "streamed\n");
 
     // Listings: byte-exact server text; of cwd, of a directory, of a file.
-    let listing = s.nlst(None).await.unwrap_or_else(|e| panic!("{what}: NLST: {e}"));
+    let listing = s
+        .nlst(None)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: NLST: {e}"));
     let names = String::from_utf8_lossy(&listing.data).to_string();
-    assert!(names.contains("up.bin") && names.contains("dir"), "{what}: NLST {names:?}");
+    assert!(
+        names.contains("up.bin") && names.contains("dir"),
+        "{what}: NLST {names:?}"
+    );
     assert!(!listing.truncated);
-    let listing = s.list(Some("dir")).await.unwrap_or_else(|e| panic!("{what}: LIST dir: {e}"));
+    let listing = s
+        .list(Some("dir"))
+        .await
+        .unwrap_or_else(|e| panic!("{what}: LIST dir: {e}"));
     let text = String::from_utf8_lossy(&listing.data).to_string();
-    assert!(text.contains("data.bin") && text.contains("300000"), "{what}: LIST dir {text:?}");
-    assert!(text.ends_with('\n'), "{what}: byte-exact listing keeps line ends");
+    assert!(
+        text.contains("data.bin") && text.contains("300000"),
+        "{what}: LIST dir {text:?}"
+    );
+    assert!(
+        text.ends_with('\n'),
+        "{what}: byte-exact listing keeps line ends"
+    );
     let nlst_dir = s.nlst(Some("dir")).await.expect("NLST dir");
     assert!(String::from_utf8_lossy(&nlst_dir.data).contains("data.bin"));
     match s.list(Some("dir/data.bin")).await {
-        Ok(l) => assert!(String::from_utf8_lossy(&l.data).contains("data.bin"), "{what}"),
+        Ok(l) => assert!(
+            String::from_utf8_lossy(&l.data).contains("data.bin"),
+            "{what}"
+        ),
         // libunftp answers LIST of a file with 550 (measured, see the ecosystem notes).
-        Err(e) => assert_eq!((kind, e.reply_code()), (Kind::Libunftp, Some(550)), "{what}: {e}"),
+        Err(e) => assert_eq!(
+            (kind, e.reply_code()),
+            (Kind::Libunftp, Some(550)),
+            "{what}: {e}"
+        ),
     }
 
     // Directories.
@@ -161,11 +207,16 @@ async fn active_mode_port_range_is_honoured() {
     let mut s = FtpSession::connect(opts).await.expect("connect");
     srv.put_file("a.txt", b"abc").expect("put");
     let mut got = Vec::new();
-    s.retrieve_to("a.txt", 0, &mut got, &mut |_| {}).await.expect("RETR");
+    s.retrieve_to("a.txt", 0, &mut got, &mut |_| {})
+        .await
+        .expect("RETR");
     assert_eq!(got, b"abc");
     let log = srv.read_logs();
     let (hi, lo) = (port >> 8, port & 0xff);
-    assert!(log.contains(&format!(",{hi},{lo}")), "PORT with port {port} not in log");
+    assert!(
+        log.contains(&format!(",{hi},{lo}")),
+        "PORT with port {port} not in log"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -205,7 +256,8 @@ async fn arguments_with_line_breaks_are_refused_before_sending() {
 async fn listing_is_capped() {
     let srv = server(Kind::Vsftpd, false, false).await;
     for i in 0..200 {
-        srv.put_file(&format!("file-with-a-longish-name-{i:04}.txt"), b"x").expect("put");
+        srv.put_file(&format!("file-with-a-longish-name-{i:04}.txt"), b"x")
+            .expect("put");
     }
     let mut opts = plain(&srv);
     opts.limits.max_listing_bytes = 1000;
@@ -237,7 +289,10 @@ async fn inactivity_timeout_quits_and_next_operation_reports_it() {
         .expect("watch");
     let err = s.noop().await.expect_err("closed");
     assert!(
-        matches!(err.kind(), ErrorKind::Closed(ftp_client::CloseReason::Inactivity)),
+        matches!(
+            err.kind(),
+            ErrorKind::Closed(ftp_client::CloseReason::Inactivity)
+        ),
         "{err}"
     );
     // vsftpd logged the QUIT the client sent.
@@ -252,7 +307,9 @@ async fn abort_during_download_keeps_the_session() {
     let mut s = FtpSession::connect(plain(&srv)).await.expect("connect");
     let mut d = s.retrieve("big.bin", 0).await.expect("RETR");
     let mut buf = vec![0u8; 65536];
-    let n = tokio::io::AsyncReadExt::read(&mut d, &mut buf).await.expect("read");
+    let n = tokio::io::AsyncReadExt::read(&mut d, &mut buf)
+        .await
+        .expect("read");
     assert!(n > 0);
     let reply = d.abort().await.expect("ABOR");
     assert!(reply.is_completion(), "{reply:?}");

@@ -45,7 +45,10 @@ pub fn plain(server: &RunningServer) -> ConnectOptions {
 
 /// FTPS options: trust the server's self-signed certificate, full verification.
 pub fn ftps(server: &RunningServer, prot: DataProtection) -> ConnectOptions {
-    let pem_path = server.cert_pem.as_ref().expect("server started without tls");
+    let pem_path = server
+        .cert_pem
+        .as_ref()
+        .expect("server started without tls");
     let pem = std::fs::read(pem_path).expect("read cert");
     let mut o = plain(server);
     o.tls = Some(TlsOptions {
