@@ -95,7 +95,8 @@ pub fn parse_epsv_port(reply: &Reply) -> Option<u16> {
         return None;
     }
     let parts: Vec<&str> = inner.split(delim).collect();
-    // "|||6446|" splits into ["", "", "", "6446", ""].
+    // "|||6446|" splits into ["", "", "", "6446", ""]. RFC 2428 wants the protocol and
+    // address fields empty; a filled-in address is tolerated (and ignored, like PASV's).
     if parts.len() != 5 || !parts[0].is_empty() || !parts[4].is_empty() {
         return None;
     }
@@ -353,7 +354,9 @@ mod tests {
         let r = Reply::new(229, "229 ok (!!!21!)");
         assert_eq!(parse_epsv_port(&r), Some(21));
         assert_eq!(parse_epsv_port(&Reply::new(229, "229 (|||70000|)")), None);
-        assert_eq!(parse_epsv_port(&Reply::new(229, "229 (||1|2|)")), None);
+        assert_eq!(parse_epsv_port(&Reply::new(229, "229 (|||0|)")), None);
+        assert_eq!(parse_epsv_port(&Reply::new(229, "229 (|2|::1|7|)")), Some(7));
+        assert_eq!(parse_epsv_port(&Reply::new(229, "229 (|||1|2|)")), None);
         assert_eq!(parse_epsv_port(&Reply::new(229, "229 (")), None);
     }
 
