@@ -355,7 +355,10 @@ mod tests {
         assert_eq!(parse_epsv_port(&r), Some(21));
         assert_eq!(parse_epsv_port(&Reply::new(229, "229 (|||70000|)")), None);
         assert_eq!(parse_epsv_port(&Reply::new(229, "229 (|||0|)")), None);
-        assert_eq!(parse_epsv_port(&Reply::new(229, "229 (|2|::1|7|)")), Some(7));
+        assert_eq!(
+            parse_epsv_port(&Reply::new(229, "229 (|2|::1|7|)")),
+            Some(7)
+        );
         assert_eq!(parse_epsv_port(&Reply::new(229, "229 (|||1|2|)")), None);
         assert_eq!(parse_epsv_port(&Reply::new(229, "229 (")), None);
     }

@@ -67,6 +67,25 @@ async fn vsftpd_ftps_over_ipv6() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proftpd_ftps_prot_p_and_prot_c() {
+    let srv = server(Kind::Proftpd, true, false).await;
+    prot_p_and_c(Kind::Proftpd, &srv, DataMode::Passive).await;
+    prot_p_and_c(Kind::Proftpd, &srv, DataMode::Active { ports: None }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pure_ftpd_ftps() {
+    let srv = server(Kind::PureFtpd, true, false).await;
+    prot_p_and_c(Kind::PureFtpd, &srv, DataMode::Passive).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pyftpdlib_ftps() {
+    let srv = server(Kind::Pyftpdlib, true, false).await;
+    prot_p_and_c(Kind::Pyftpdlib, &srv, DataMode::Passive).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn libunftp_ftps() {
     let srv = server(Kind::Libunftp, true, false).await;
     prot_p_and_c(Kind::Libunftp, &srv, DataMode::Passive).await;
@@ -103,6 +122,13 @@ pub async fn hundred_transfers(kind: Kind) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vsftpd_100_consecutive_ftps_transfers() {
     tokio::time::timeout(T * 6, hundred_transfers(Kind::Vsftpd))
+        .await
+        .expect("timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proftpd_100_consecutive_ftps_transfers() {
+    tokio::time::timeout(T * 6, hundred_transfers(Kind::Proftpd))
         .await
         .expect("timed out");
 }

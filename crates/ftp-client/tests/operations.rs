@@ -186,6 +186,52 @@ async fn vsftpd_operations() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pure_ftpd_operations() {
+    passive_and_active(Kind::PureFtpd).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proftpd_operations() {
+    passive_and_active(Kind::Proftpd).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pyftpdlib_operations() {
+    passive_and_active(Kind::Pyftpdlib).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pyftpdlib_acct_login() {
+    let srv = server(Kind::Pyftpdlib, false, false).await;
+    let acct = srv
+        .account_login
+        .clone()
+        .expect("pyftpdlib has an ACCT login");
+    let mut opts = plain(&srv);
+    opts.user = acct.user.clone();
+    opts.password = acct.password.as_str().into();
+    let err = FtpSession::connect(opts.clone())
+        .await
+        .expect_err("332 without account");
+    assert_eq!(err.reply_code(), Some(332), "{err}");
+    opts.account = Some("wrong".into());
+    let err = FtpSession::connect(opts.clone())
+        .await
+        .expect_err("wrong account");
+    assert_eq!(err.reply_code(), Some(530), "{err}");
+    opts.account = Some(acct.account.clone());
+    let mut s = FtpSession::connect(opts).await.expect("login with ACCT");
+    assert_eq!(s.pwd().await.expect("PWD"), "/");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proftpd_ipv6_epsv_and_eprt() {
+    let srv = server(Kind::Proftpd, false, true).await;
+    matrix(Kind::Proftpd, &srv, DataMode::Passive).await;
+    matrix(Kind::Proftpd, &srv, DataMode::Active { ports: None }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vsftpd_ipv6_epsv_and_eprt() {
     let srv = server(Kind::Vsftpd, false, true).await;
     assert!(srv.addr.is_ipv6());
