@@ -1,0 +1,241 @@
+//! The control connection: sending commands and reading replies.
+//!
+//! Commands are single lines ending in CR LF. Because a command line ends at the first
+//! CR LF, an argument containing CR or LF would let a caller (or whoever supplied a
+//! file name) smuggle a second command; NUL is refused as well because servers treat
+//! it inconsistently. [`check_arg`] refuses such arguments *before* anything is sent.
+//!
+//! Every reply read is remembered as [`Control::last_reply`], and every wait for a reply
+//! is bounded by the reply timeout. A reply that does not parse, or that grows beyond the
+//! configured limit, is a protocol error: the control connection is then out of step and
+//! the session is closed.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::error::{Channel, ErrorKind, FtpError, Result, TimeoutKind};
+use crate::reply::{Parsed, Reply, parse_reply};
+use crate::stream::Stream;
+use crate::tls::{TlsContext, classify_handshake_error};
+
+/// Refuses an argument that could break the command line framing.
+pub fn check_arg(what: &str, value: &str) -> Result<()> {
+    if let Some(bad) = value.chars().find(|c| matches!(c, '\r' | '\n' | '\0')) {
+        return Err(ErrorKind::InvalidArgument(format!(
+            "{what} contains {:?}, which cannot be sent in an FTP command",
+            bad
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+pub(crate) struct Control {
+    stream: Option<Stream>,
+    buf: Vec<u8>,
+    reply_timeout: Duration,
+    max_reply: usize,
+    peer: SocketAddr,
+    local: SocketAddr,
+    last_reply: Option<Reply>,
+    /// Replies owed by the server for transfers whose handles were dropped unfinished.
+    pub(crate) pending_replies: usize,
+}
+
+impl Control {
+    pub(crate) fn new(tcp: TcpStream, reply_timeout: Duration, max_reply: usize) -> Result<Self> {
+        let io = |source| {
+            FtpError::new(ErrorKind::Io {
+                channel: Channel::Control,
+                source,
+            })
+        };
+        let peer = tcp.peer_addr().map_err(io)?;
+        let local = tcp.local_addr().map_err(io)?;
+        Ok(Control {
+            stream: Some(Stream::Plain(tcp)),
+            buf: Vec::new(),
+            reply_timeout,
+            max_reply,
+            peer,
+            local,
+            last_reply: None,
+            pending_replies: 0,
+        })
+    }
+
+    pub(crate) fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    pub(crate) fn local(&self) -> SocketAddr {
+        self.local
+    }
+
+    pub(crate) fn last_reply(&self) -> Option<&Reply> {
+        self.last_reply.as_ref()
+    }
+
+    pub(crate) fn tls_info(
+        &self,
+    ) -> Option<(Option<rustls::ProtocolVersion>, rustls::HandshakeKind)> {
+        self.stream.as_ref().and_then(Stream::tls_info)
+    }
+
+    fn stream(&mut self) -> Result<&mut Stream> {
+        self.stream.as_mut().ok_or_else(|| {
+            ErrorKind::Protocol("control connection lost during a TLS upgrade".into()).into()
+        })
+    }
+
+    /// Takes the connection out (for closing).
+    pub(crate) fn into_stream(self) -> Option<Stream> {
+        self.stream
+    }
+
+    /// Sends one command line. `shown` is what logs may show (the password is masked).
+    async fn send_line(&mut self, line: &str, shown: &str) -> Result<()> {
+        check_arg("command", line)?;
+        tracing::debug!(command = %shown, "ftp >");
+        let mut bytes = Vec::with_capacity(line.len() + 2);
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.extend_from_slice(b"\r\n");
+        let timeout = self.reply_timeout;
+        let stream = self.stream()?;
+        let write = async {
+            stream.write_all(&bytes).await?;
+            stream.flush().await
+        };
+        match tokio::time::timeout(timeout, write).await {
+            Err(_) => Err(ErrorKind::Timeout(TimeoutKind::Reply).into()),
+            Ok(Err(source)) => Err(ErrorKind::Io {
+                channel: Channel::Control,
+                source,
+            }
+            .into()),
+            Ok(Ok(())) => Ok(()),
+        }
+    }
+
+    /// Sends a command.
+    pub(crate) async fn send(&mut self, line: &str) -> Result<()> {
+        self.drain_pending().await?;
+        self.send_line(line, line).await
+    }
+
+    /// Sends `PASS <password>` without the password ever reaching a log.
+    pub(crate) async fn send_password(&mut self, password: &str) -> Result<()> {
+        self.drain_pending().await?;
+        self.send_line(&format!("PASS {password}"), "PASS ****")
+            .await
+    }
+
+    /// Reads the replies still owed for abandoned transfers.
+    async fn drain_pending(&mut self) -> Result<()> {
+        while self.pending_replies > 0 {
+            self.pending_replies -= 1;
+            let reply = self.read_reply().await?;
+            // A transfer may owe two replies (e.g. 426 then 226 after an abort).
+            if reply.is_preliminary() {
+                self.pending_replies += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads one complete reply, bounded by the reply timeout.
+    pub(crate) async fn read_reply(&mut self) -> Result<Reply> {
+        let timeout = self.reply_timeout;
+        match tokio::time::timeout(timeout, self.read_reply_untimed()).await {
+            Err(_) => Err(ErrorKind::Timeout(TimeoutKind::Reply).into()),
+            Ok(r) => r,
+        }
+    }
+
+    async fn read_reply_untimed(&mut self) -> Result<Reply> {
+        loop {
+            match parse_reply(&self.buf, self.max_reply) {
+                Ok(Parsed::Complete(reply, used)) => {
+                    self.buf.drain(..used);
+                    tracing::debug!(reply = %reply.text(), "ftp <");
+                    self.last_reply = Some(reply.clone());
+                    return Ok(reply);
+                }
+                Ok(Parsed::Incomplete) => {}
+                Err(e) => return Err(ErrorKind::Protocol(e.to_string()).into()),
+            }
+            let mut chunk = [0u8; 4096];
+            let n = self.stream()?.read(&mut chunk).await.map_err(|source| {
+                FtpError::new(ErrorKind::Io {
+                    channel: Channel::Control,
+                    source,
+                })
+            })?;
+            if n == 0 {
+                return Err(ErrorKind::Io {
+                    channel: Channel::Control,
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "server closed the control connection",
+                    ),
+                }
+                .into());
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Sends a command and reads its reply (whatever it is).
+    pub(crate) async fn command(&mut self, line: &str) -> Result<Reply> {
+        self.send(line).await?;
+        self.read_reply().await
+    }
+
+    /// Sends a command; a reply whose code `accept` refuses becomes an error.
+    pub(crate) async fn expect(
+        &mut self,
+        line: &str,
+        accept: impl Fn(u16) -> bool,
+    ) -> Result<Reply> {
+        let reply = self.command(line).await?;
+        if accept(reply.code()) {
+            Ok(reply)
+        } else {
+            Err(reply.into())
+        }
+    }
+
+    /// Replaces the plain control connection with TLS (after `AUTH TLS` got 234).
+    pub(crate) async fn upgrade_to_tls(
+        &mut self,
+        tls: &TlsContext,
+        timeout: Duration,
+    ) -> Result<()> {
+        if !self.buf.is_empty() {
+            // Bytes after the 234 reply would be plaintext injected before the handshake.
+            return Err(
+                ErrorKind::Protocol("server sent data after its AUTH TLS reply".into()).into(),
+            );
+        }
+        let tcp = match self.stream.take() {
+            Some(Stream::Plain(tcp)) => tcp,
+            Some(other) => {
+                self.stream = Some(other);
+                return Err(ErrorKind::Protocol("control connection is already TLS".into()).into());
+            }
+            None => return Err(ErrorKind::Protocol("control connection lost".into()).into()),
+        };
+        let handshake = tls.connector.connect(tls.server_name.clone(), tcp);
+        match tokio::time::timeout(timeout, handshake).await {
+            Err(_) => Err(ErrorKind::Timeout(TimeoutKind::TlsHandshake).into()),
+            Ok(Err(e)) => Err(classify_handshake_error(e, Channel::Control)),
+            Ok(Ok(s)) => {
+                self.stream = Some(Stream::Tls(Box::new(s)));
+                Ok(())
+            }
+        }
+    }
+}

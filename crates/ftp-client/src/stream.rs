@@ -1,0 +1,227 @@
+//! Byte streams under the protocol: plain TCP or TLS, the data-stall guard, and the
+//! asynchronous "linger" close.
+//!
+//! # Linger without blocking a thread
+//!
+//! An embedded module's *linger time* is `SO_LINGER`: on close, keep trying to deliver
+//! unsent bytes for up to that long. A nonzero `SO_LINGER` makes `close()` block the
+//! calling thread, which on a tokio runtime would stall a worker (tokio 1.54 deprecates
+//! `set_linger` for that reason). [`close_with_linger`] emulates it instead: it shuts the
+//! write side down (TLS `close_notify`, then TCP FIN, so the peer receives everything
+//! already written), then in a spawned task keeps reading and discarding until the peer
+//! closes too or the linger time runs out, and only then drops the socket. Reading until
+//! the peer's FIN also avoids the RST a close with unread input would send.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, Sleep};
+
+/// A TCP connection, with or without TLS on top.
+pub(crate) enum Stream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    /// The negotiated TLS version and whether the handshake resumed a session.
+    pub(crate) fn tls_info(
+        &self,
+    ) -> Option<(Option<rustls::ProtocolVersion>, rustls::HandshakeKind)> {
+        match self {
+            Stream::Plain(_) => None,
+            Stream::Tls(s) => {
+                let conn = s.get_ref().1;
+                Some((
+                    conn.protocol_version(),
+                    conn.handshake_kind().unwrap_or(rustls::HandshakeKind::Full),
+                ))
+            }
+        }
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => match Pin::new(s.as_mut()).poll_read(cx, buf) {
+                // Many FTP servers close data connections without a TLS close_notify.
+                // The transfer's completeness is confirmed by the final reply (226), so
+                // a missing close_notify is treated as a normal end of data.
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    Poll::Ready(Ok(()))
+                }
+                other => other,
+            },
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Marker inside the `io::Error` a stalled data connection reports.
+#[derive(Debug)]
+pub(crate) struct DataStalled;
+
+impl std::fmt::Display for DataStalled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("no data moved for the stall timeout")
+    }
+}
+
+impl std::error::Error for DataStalled {}
+
+/// Whether an I/O error came from the stall guard.
+pub(crate) fn is_stall(err: &io::Error) -> bool {
+    err.get_ref().is_some_and(|e| e.is::<DataStalled>())
+}
+
+/// A stream whose reads and writes fail with [`DataStalled`] (kind `TimedOut`) when
+/// the peer lets one of them wait longer than the stall timeout. Time the *caller*
+/// spends between calls does not count: the clock starts when a call has to wait.
+pub(crate) struct StallGuarded {
+    inner: Stream,
+    timeout: Option<Duration>,
+    sleep: Pin<Box<Sleep>>,
+    waiting: bool,
+}
+
+impl StallGuarded {
+    pub(crate) fn new(inner: Stream, timeout: Option<Duration>) -> Self {
+        StallGuarded {
+            inner,
+            timeout,
+            sleep: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            waiting: false,
+        }
+    }
+
+    pub(crate) fn into_inner(self) -> Stream {
+        self.inner
+    }
+
+    /// Runs one poll of the inner stream under the stall clock.
+    fn guard<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: impl FnOnce(Pin<&mut Stream>, &mut Context<'_>) -> Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        let Some(timeout) = self.timeout else {
+            return poll(Pin::new(&mut self.inner), cx);
+        };
+        if !self.waiting {
+            self.sleep.as_mut().reset(Instant::now() + timeout);
+            self.waiting = true;
+        }
+        match poll(Pin::new(&mut self.inner), cx) {
+            Poll::Ready(r) => {
+                self.waiting = false;
+                Poll::Ready(r)
+            }
+            Poll::Pending => match self.sleep.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    self.waiting = false;
+                    Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, DataStalled)))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl AsyncRead for StallGuarded {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.get_mut().guard(cx, |s, cx| s.poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for StallGuarded {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().guard(cx, |s, cx| s.poll_write(cx, buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().guard(cx, |s, cx| s.poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().guard(cx, |s, cx| s.poll_shutdown(cx))
+    }
+}
+
+use std::future::Future;
+
+/// Reads and discards until the peer closes (or an error). Returns the bytes discarded.
+pub(crate) async fn drain<S: AsyncRead + Unpin>(stream: &mut S) -> u64 {
+    let mut buf = [0u8; 4096];
+    let mut total = 0u64;
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return total,
+            Ok(n) => total += n as u64,
+        }
+    }
+}
+
+/// Closes a connection gracefully without blocking: see the [module docs](self).
+/// With `linger == 0` ("not set") the shutdown is still sent, but the socket is dropped
+/// right after, as a plain `close()` would.
+pub(crate) fn close_with_linger(mut stream: Stream, linger: Duration) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return; // No runtime (e.g. dropped at process exit): a plain close.
+    };
+    runtime.spawn(async move {
+        let grace = if linger.is_zero() {
+            Duration::from_millis(200)
+        } else {
+            linger
+        };
+        let _ = tokio::time::timeout(grace, stream.shutdown()).await;
+        if !linger.is_zero() {
+            let _ = tokio::time::timeout(linger, drain(&mut stream)).await;
+        }
+        drop(stream);
+    });
+}

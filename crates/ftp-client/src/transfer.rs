@@ -1,0 +1,334 @@
+//! Transfer handles: a running download or upload that owns the control connection
+//! until it is finished.
+//!
+//! A handle keeps the session's control connection locked, so no other command can be
+//! interleaved with the transfer (FTP allows none, except ABOR). Finish a handle with
+//! `finish()` (normal end: close the data connection, read the server's final `226`),
+//! or `abort()` (send `ABOR`, close, read the replies). A handle dropped without either
+//! closes its data connection and leaves a note that the server still owes a reply; the
+//! session reads and discards it before the next command.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+
+use crate::error::{Channel, ErrorKind, FtpError, Result, TimeoutKind};
+use crate::reply::Reply;
+use crate::session::Held;
+use crate::stream::{StallGuarded, close_with_linger, drain, is_stall};
+
+/// How [`FtpSession::store`](crate::FtpSession::store) writes the remote file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreMode {
+    /// `STOR`: create or overwrite.
+    Replace,
+    /// `REST offset` + `STOR`: overwrite from `offset` on (resume an upload; offset 0
+    /// is a plain `STOR`).
+    Resume(u64),
+    /// `APPE`: append to the end of the file (create it if missing).
+    Append,
+}
+
+/// The outcome of a completed transfer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferSummary {
+    /// Bytes moved over the data connection.
+    pub bytes: u64,
+    /// The server's final reply (`226`/`250`).
+    pub reply: Reply,
+}
+
+/// The result of `LIST`/`NLST`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    /// The server's text, byte for byte (at most the configured limit).
+    pub data: Vec<u8>,
+    /// `true` if the listing was longer than the limit and was cut off.
+    pub truncated: bool,
+    /// The server's final reply.
+    pub reply: Reply,
+}
+
+/// Maps an error on the data connection.
+pub(crate) fn data_error(e: io::Error) -> FtpError {
+    if is_stall(&e) {
+        ErrorKind::Timeout(TimeoutKind::DataStall).into()
+    } else {
+        ErrorKind::Io {
+            channel: Channel::Data,
+            source: e,
+        }
+        .into()
+    }
+}
+
+/// State shared by downloads and uploads.
+struct Transfer<'a> {
+    held: Held<'a>,
+    data: Option<StallGuarded>,
+    bytes: u64,
+    /// The final reply if the server sent it already (2xx instead of 1xx).
+    early_final: Option<Reply>,
+    done: bool,
+}
+
+impl<'a> Transfer<'a> {
+    fn linger(&self) -> Duration {
+        self.held.shared.settings.linger.data
+    }
+
+    fn close_data(&mut self) {
+        if let Some(d) = self.data.take() {
+            close_with_linger(d.into_inner(), self.linger());
+        }
+    }
+
+    /// Reads the final reply (unless it came early) and settles the operation.
+    async fn final_reply(&mut self, strict: bool) -> Result<Reply> {
+        self.done = true;
+        let result = match self.early_final.take() {
+            Some(r) => Ok(r),
+            None => match self.held.ctrl() {
+                Ok(ctrl) => ctrl.read_reply().await,
+                Err(e) => Err(e),
+            },
+        };
+        let result = match result {
+            Ok(r) if strict && !r.is_completion() => Err(r.into()),
+            other => other,
+        };
+        self.held.settle(result)
+    }
+
+    /// Sends ABOR, closes the data connection and reads the server's replies.
+    async fn abort(&mut self) -> Result<Reply> {
+        self.done = true;
+        let early = self.early_final.take();
+        let result = async {
+            let ctrl = self.held.ctrl()?;
+            ctrl.send("ABOR").await?;
+            if let Some(d) = self.data.take() {
+                drop(d); // cut the data connection now: that is what ABOR asks for
+            }
+            let ctrl = self.held.ctrl()?;
+            let first = ctrl.read_reply().await?;
+            if early.is_none() && !first.is_completion() {
+                // 426/451 for the transfer, then the ABOR's own 226/225.
+                return ctrl.read_reply().await;
+            }
+            if early.is_none() {
+                // The transfer may have ended just before ABOR: its 226 came first and
+                // the ABOR reply may follow. Take it if it comes soon.
+                if let Ok(second) =
+                    tokio::time::timeout(Duration::from_millis(300), ctrl.read_reply()).await
+                {
+                    return second;
+                }
+            }
+            Ok(first)
+        }
+        .await;
+        self.held.settle(result)
+    }
+
+    fn fail(&mut self, e: io::Error) -> FtpError {
+        self.close_data();
+        self.done = true;
+        if self.early_final.take().is_none()
+            && let Ok(ctrl) = self.held.ctrl()
+        {
+            ctrl.pending_replies += 1;
+        }
+        self.held.settle_err(data_error(e))
+    }
+}
+
+impl Drop for Transfer<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        self.close_data();
+        if self.early_final.is_none()
+            && let Ok(ctrl) = self.held.ctrl()
+        {
+            ctrl.pending_replies += 1;
+        }
+        let _ = self.held.settle(Ok(()));
+    }
+}
+
+/// A running `RETR` (or listing). Read the file with [`AsyncRead`]; then call
+/// [`finish`](Self::finish). Reads fail with an `io::Error` of kind `TimedOut` when the
+/// data connection stalls.
+pub struct Download<'a> {
+    t: Transfer<'a>,
+}
+
+impl<'a> Download<'a> {
+    pub(crate) fn new(held: Held<'a>, data: StallGuarded, early_final: Option<Reply>) -> Self {
+        Download {
+            t: Transfer {
+                held,
+                data: Some(data),
+                bytes: 0,
+                early_final,
+                done: false,
+            },
+        }
+    }
+
+    /// Bytes read so far.
+    pub fn bytes(&self) -> u64 {
+        self.t.bytes
+    }
+
+    /// Closes the data connection and reads the server's final reply; an error unless
+    /// it is 2xx. Call it after reading to the end: closing earlier makes most servers
+    /// answer `426`.
+    pub async fn finish(mut self) -> Result<Reply> {
+        self.t.close_data();
+        self.t.final_reply(true).await
+    }
+
+    /// Like `finish`, but any final reply is accepted (for a listing cut at its limit).
+    pub(crate) async fn close_and_read_final(mut self) -> Result<Reply> {
+        self.t.close_data();
+        self.t.final_reply(false).await
+    }
+
+    /// Stops the transfer with `ABOR`; returns the server's reply to the ABOR.
+    pub async fn abort(mut self) -> Result<Reply> {
+        self.t.abort().await
+    }
+
+    /// Turns a read error into the session's error and gives up the transfer.
+    pub fn fail(mut self, e: io::Error) -> FtpError {
+        self.t.fail(e)
+    }
+}
+
+impl AsyncRead for Download<'_> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let Some(data) = this.t.data.as_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        let before = buf.filled().len();
+        let result = Pin::new(data).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = result {
+            this.t.bytes += (buf.filled().len() - before) as u64;
+        }
+        result
+    }
+}
+
+/// A running `STOR`/`APPE`. Write the file with [`AsyncWrite`]; then call
+/// [`finish`](Self::finish) (do not rely on `shutdown` alone).
+pub struct Upload<'a> {
+    t: Transfer<'a>,
+}
+
+impl<'a> Upload<'a> {
+    pub(crate) fn new(held: Held<'a>, data: StallGuarded, early_final: Option<Reply>) -> Self {
+        Upload {
+            t: Transfer {
+                held,
+                data: Some(data),
+                bytes: 0,
+                early_final,
+                done: false,
+            },
+        }
+    }
+
+    /// Bytes written so far.
+    pub fn bytes(&self) -> u64 {
+        self.t.bytes
+    }
+
+    /// Ends the upload: flushes, closes the data connection (TLS `close_notify`, then
+    /// FIN), waits for the server to close its side, and reads the final reply; an
+    /// error unless it is 2xx.
+    ///
+    /// Waiting for the server's close matters twice: the server sees the end of the
+    /// file before we expect its reply, and with TLS 1.3 it lets rustls read the
+    /// session tickets the server sent on this connection, which later data
+    /// connections resume from.
+    pub async fn finish(mut self) -> Result<Reply> {
+        if let Some(mut data) = self.t.data.take() {
+            let shut = async {
+                data.flush().await?;
+                data.shutdown().await
+            }
+            .await;
+            if let Err(e) = shut {
+                self.t.data = Some(data);
+                return Err(self.t.fail(e));
+            }
+            let wait = self
+                .t
+                .held
+                .shared
+                .settings
+                .timeouts
+                .data_stall
+                .unwrap_or(Duration::from_secs(30));
+            let _ = tokio::time::timeout(wait, drain(&mut data)).await;
+            close_with_linger(data.into_inner(), self.t.linger());
+        }
+        self.t.final_reply(true).await
+    }
+
+    /// Stops the transfer with `ABOR`; returns the server's reply to the ABOR.
+    pub async fn abort(mut self) -> Result<Reply> {
+        self.t.abort().await
+    }
+
+    /// Turns a write error into the session's error and gives up the transfer.
+    pub fn fail(mut self, e: io::Error) -> FtpError {
+        self.t.fail(e)
+    }
+}
+
+impl AsyncWrite for Upload<'_> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let Some(data) = this.t.data.as_mut() else {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "data connection closed",
+            )));
+        };
+        let result = Pin::new(data).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = result {
+            this.t.bytes += n as u64;
+        }
+        result
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut().t.data.as_mut() {
+            Some(d) => Pin::new(d).poll_flush(cx),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut().t.data.as_mut() {
+            Some(d) => Pin::new(d).poll_shutdown(cx),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! Every operation against real servers (started by `test-servers` on loopback):
+//! passive and active data connections, REST, APPE, listings, directory and file
+//! management, and exact refusal codes.
+
+mod common;
+
+use common::{T, payload, plain, server};
+use ftp_client::{DataMode, ErrorKind, FtpSession, StoreMode};
+use test_servers::{Kind, RunningServer};
+
+/// The operation matrix on one server and data mode.
+async fn matrix(kind: Kind, server: &RunningServer, mode: DataMode) {
+    let what = format!("{kind} {mode:?}");
+    let mut opts = plain(server);
+    opts.data_mode = mode;
+    let mut s = FtpSession::connect(opts)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: connect: {e}"));
+
+    // Download, whole and from an offset.
+    let content = payload(300_000, 7);
+    server.put_file("dir/data.bin", &content).expect("put_file");
+    let mut got = Vec::new();
+    let mut last_progress = 0;
+    let summary = s
+        .retrieve_to("dir/data.bin", 0, &mut got, &mut |n| last_progress = n)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: RETR: {e}"));
+    assert_eq!(got, content, "{what}");
+    assert_eq!(summary.bytes, content.len() as u64);
+    assert_eq!(last_progress, content.len() as u64);
+    assert!(summary.reply.is_completion(), "{what}: {:?}", summary.reply);
+
+    let mut tail = Vec::new();
+    s.retrieve_to("dir/data.bin", 123_456, &mut tail, &mut |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{what}: REST+RETR: {e}"));
+    assert_eq!(tail, &content[123_456..], "{what}: REST+RETR");
+
+    // Upload, resume upload, append.
+    let up = payload(200_000, 9);
+    s.store_from(
+        "up.bin",
+        StoreMode::Replace,
+        &mut &up[..100_000],
+        &mut |_| {},
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{what}: STOR: {e}"));
+    s.store_from(
+        "up.bin",
+        StoreMode::Resume(100_000),
+        &mut &up[100_000..150_000],
+        &mut |_| {},
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{what}: REST+STOR: {e}"));
+    s.store_from(
+        "up.bin",
+        StoreMode::Append,
+        &mut &up[150_000..],
+        &mut |_| {},
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{what}: APPE: {e}"));
+    let on_disk = std::fs::read(server.root.join("up.bin")).expect("uploaded file");
+    assert_eq!(on_disk.len(), up.len(), "{what}: uploaded size");
+    assert!(on_disk == up, "{what}: uploaded bytes differ");
+    assert_eq!(s.size("up.bin").await.expect("SIZE"), up.len() as u64);
+    let mdtm = s.mdtm("up.bin").await.expect("MDTM");
+    assert!(mdtm.starts_with("20"), "{what}: MDTM {mdtm}");
+
+    // Streaming handles.
+    let mut upload = s
+        .store("stream.txt", StoreMode::Replace)
+        .await
+        .expect("STOR handle");
+    tokio::io::AsyncWriteExt::write_all(&mut upload, b"streamed\n")
+        .await
+        .expect("write");
+    assert_eq!(upload.bytes(), 9);
+    upload.finish().await.expect("finish upload");
+    let mut download = s.retrieve("stream.txt", 0).await.expect("RETR handle");
+    let mut text = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut download, &mut text)
+        .await
+        .expect("read");
+    download.finish().await.expect("finish download");
+    assert_eq!(text, "streamed\n");
+
+    // Listings: byte-exact server text; of cwd, of a directory, of a file.
+    let listing = s
+        .nlst(None)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: NLST: {e}"));
+    let names = String::from_utf8_lossy(&listing.data).to_string();
+    assert!(
+        names.contains("up.bin") && names.contains("dir"),
+        "{what}: NLST {names:?}"
+    );
+    assert!(!listing.truncated);
+    let listing = s
+        .list(Some("dir"))
+        .await
+        .unwrap_or_else(|e| panic!("{what}: LIST dir: {e}"));
+    let text = String::from_utf8_lossy(&listing.data).to_string();
+    assert!(
+        text.contains("data.bin") && text.contains("300000"),
+        "{what}: LIST dir {text:?}"
+    );
+    assert!(
+        text.ends_with('\n'),
+        "{what}: byte-exact listing keeps line ends"
+    );
+    let nlst_dir = s.nlst(Some("dir")).await.expect("NLST dir");
+    assert!(String::from_utf8_lossy(&nlst_dir.data).contains("data.bin"));
+    match s.list(Some("dir/data.bin")).await {
+        Ok(l) => assert!(
+            String::from_utf8_lossy(&l.data).contains("data.bin"),
+            "{what}"
+        ),
+        // libunftp answers LIST of a file with 550 (measured, see the ecosystem notes).
+        Err(e) => assert_eq!(
+            (kind, e.reply_code()),
+            (Kind::Libunftp, Some(550)),
+            "{what}: {e}"
+        ),
+    }
+
+    // Directories.
+    let pwd = s.pwd().await.expect("PWD");
+    assert_eq!(pwd, "/", "{what}");
+    s.mkd("newdir").await.expect("MKD");
+    s.cwd("newdir").await.expect("CWD");
+    assert_eq!(s.pwd().await.expect("PWD"), "/newdir");
+    s.cdup().await.expect("CDUP");
+    assert_eq!(s.pwd().await.expect("PWD"), "/");
+    s.rmd("newdir").await.expect("RMD");
+    assert!(!server.root.join("newdir").exists());
+
+    // Rename, delete.
+    s.rename("up.bin", "renamed.bin").await.expect("rename");
+    assert!(server.root.join("renamed.bin").exists());
+    s.dele("renamed.bin").await.expect("DELE");
+    assert!(!server.root.join("renamed.bin").exists());
+
+    // Refusals keep their exact code and leave the session usable.
+    let err = s.dele("missing.bin").await.expect_err("DELE missing");
+    assert_eq!(err.reply_code(), Some(550), "{what}: {err}");
+    assert!(!err.session_closed());
+    let mut sink = Vec::new();
+    let err = s
+        .retrieve_to("missing.bin", 0, &mut sink, &mut |_| {})
+        .await
+        .expect_err("RETR missing");
+    assert_eq!(err.reply_code(), Some(550), "{what}: {err}");
+    assert!(!err.session_closed());
+    s.noop().await.expect("NOOP after refusals");
+    let err = s.cwd("no/such/dir").await.expect_err("CWD missing");
+    assert_eq!(err.reply_code(), Some(550), "{what}: {err}");
+
+    s.quit().await.expect("QUIT");
+    assert!(s.is_closed());
+    let err = s.noop().await.expect_err("after QUIT");
+    assert!(matches!(err.kind(), ErrorKind::Closed(_)) && err.session_closed());
+}
+
+async fn passive_and_active(kind: Kind) {
+    let srv = server(kind, false, false).await;
+    tokio::time::timeout(T * 3, matrix(kind, &srv, DataMode::Passive))
+        .await
+        .expect("passive matrix timed out");
+    tokio::time::timeout(T * 3, matrix(kind, &srv, DataMode::Active { ports: None }))
+        .await
+        .expect("active matrix timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn libunftp_operations() {
+    passive_and_active(Kind::Libunftp).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vsftpd_operations() {
+    passive_and_active(Kind::Vsftpd).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pure_ftpd_operations() {
+    passive_and_active(Kind::PureFtpd).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proftpd_operations() {
+    passive_and_active(Kind::Proftpd).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pyftpdlib_operations() {
+    passive_and_active(Kind::Pyftpdlib).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pyftpdlib_acct_login() {
+    let srv = server(Kind::Pyftpdlib, false, false).await;
+    let acct = srv
+        .account_login
+        .clone()
+        .expect("pyftpdlib has an ACCT login");
+    let mut opts = plain(&srv);
+    opts.user = acct.user.clone();
+    opts.password = acct.password.as_str().into();
+    let err = FtpSession::connect(opts.clone())
+        .await
+        .expect_err("332 without account");
+    assert_eq!(err.reply_code(), Some(332), "{err}");
+    opts.account = Some("wrong".into());
+    let err = FtpSession::connect(opts.clone())
+        .await
+        .expect_err("wrong account");
+    assert_eq!(err.reply_code(), Some(530), "{err}");
+    opts.account = Some(acct.account.clone());
+    let mut s = FtpSession::connect(opts).await.expect("login with ACCT");
+    assert_eq!(s.pwd().await.expect("PWD"), "/");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proftpd_ipv6_epsv_and_eprt() {
+    let srv = server(Kind::Proftpd, false, true).await;
+    matrix(Kind::Proftpd, &srv, DataMode::Passive).await;
+    matrix(Kind::Proftpd, &srv, DataMode::Active { ports: None }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vsftpd_ipv6_epsv_and_eprt() {
+    let srv = server(Kind::Vsftpd, false, true).await;
+    assert!(srv.addr.is_ipv6());
+    matrix(Kind::Vsftpd, &srv, DataMode::Passive).await;
+    matrix(Kind::Vsftpd, &srv, DataMode::Active { ports: None }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn active_mode_port_range_is_honoured() {
+    let srv = server(Kind::Vsftpd, false, false).await;
+    // A free range: take an ephemeral port and use a range around nothing else.
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = probe.local_addr().expect("addr").port();
+    drop(probe);
+    let mut opts = plain(&srv);
+    opts.data_mode = DataMode::Active {
+        ports: Some(port..=port),
+    };
+    let mut s = FtpSession::connect(opts).await.expect("connect");
+    srv.put_file("a.txt", b"abc").expect("put");
+    let mut got = Vec::new();
+    s.retrieve_to("a.txt", 0, &mut got, &mut |_| {})
+        .await
+        .expect("RETR");
+    assert_eq!(got, b"abc");
+    let log = srv.read_logs();
+    let (hi, lo) = (port >> 8, port & 0xff);
+    assert!(
+        log.contains(&format!(",{hi},{lo}")),
+        "PORT with port {port} not in log"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_login_is_530_and_password_is_never_shown() {
+    let srv = server(Kind::Vsftpd, false, false).await;
+    let mut opts = plain(&srv);
+    opts.password = "wrong-Pa55word".into();
+    let shown = format!("{opts:?}");
+    assert!(!shown.contains("wrong-Pa55word"), "{shown}");
+    let err = FtpSession::connect(opts).await.expect_err("bad login");
+    assert_eq!(err.reply_code(), Some(530), "{err}");
+    assert!(err.session_closed());
+    assert!(!format!("{err} {err:?}").contains("wrong-Pa55word"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arguments_with_line_breaks_are_refused_before_sending() {
+    let srv = server(Kind::Libunftp, false, false).await;
+    let mut s = FtpSession::connect(plain(&srv)).await.expect("connect");
+    for bad in ["a\r\nDELE x", "a\nb", "a\0b"] {
+        let err = s.dele(bad).await.expect_err("must refuse");
+        assert!(matches!(err.kind(), ErrorKind::InvalidArgument(_)), "{err}");
+        assert!(!err.session_closed());
+        let err = s.rename("ok", bad).await.expect_err("must refuse");
+        assert!(matches!(err.kind(), ErrorKind::InvalidArgument(_)), "{err}");
+    }
+    // Nothing was sent: the last reply is still the one from login/TYPE.
+    assert_eq!(s.last_reply().map(|r| r.code()), Some(200));
+    s.noop().await.expect("session still fine");
+    let mut opts = plain(&srv);
+    opts.user = "evil\r\nDELE x".into();
+    let err = FtpSession::connect(opts).await.expect_err("bad user");
+    assert!(matches!(err.kind(), ErrorKind::InvalidArgument(_)), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_is_capped() {
+    let srv = server(Kind::Vsftpd, false, false).await;
+    for i in 0..200 {
+        srv.put_file(&format!("file-with-a-longish-name-{i:04}.txt"), b"x")
+            .expect("put");
+    }
+    let mut opts = plain(&srv);
+    opts.limits.max_listing_bytes = 1000;
+    let mut s = FtpSession::connect(opts).await.expect("connect");
+    let l = s.nlst(None).await.expect("NLST");
+    assert!(l.truncated);
+    assert_eq!(l.data.len(), 1000);
+    s.noop().await.expect("session usable after a cut listing");
+    let full = {
+        let mut opts = plain(&srv);
+        opts.limits.max_listing_bytes = 1 << 20;
+        let mut s = FtpSession::connect(opts).await.expect("connect");
+        s.nlst(None).await.expect("NLST").data
+    };
+    assert_eq!(&full[..1000], &l.data[..]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inactivity_timeout_quits_and_next_operation_reports_it() {
+    let srv = server(Kind::Vsftpd, false, false).await;
+    let mut opts = plain(&srv);
+    opts.timeouts.inactivity = Some(std::time::Duration::from_millis(700));
+    let mut s = FtpSession::connect(opts).await.expect("connect");
+    s.noop().await.expect("NOOP");
+    let mut watch = s.close_watch();
+    tokio::time::timeout(T, watch.wait_for(Option::is_some))
+        .await
+        .expect("no close within the timeout")
+        .expect("watch");
+    let err = s.noop().await.expect_err("closed");
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::Closed(ftp_client::CloseReason::Inactivity)
+        ),
+        "{err}"
+    );
+    // vsftpd logged the QUIT the client sent.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(srv.read_logs().contains("QUIT"), "no QUIT in server log");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_during_download_keeps_the_session() {
+    let srv = server(Kind::Vsftpd, false, false).await;
+    srv.put_file("big.bin", payload(20 << 20, 1)).expect("put");
+    let mut s = FtpSession::connect(plain(&srv)).await.expect("connect");
+    let mut d = s.retrieve("big.bin", 0).await.expect("RETR");
+    let mut buf = vec![0u8; 65536];
+    let n = tokio::io::AsyncReadExt::read(&mut d, &mut buf)
+        .await
+        .expect("read");
+    assert!(n > 0);
+    let reply = d.abort().await.expect("ABOR");
+    assert!(reply.is_completion(), "{reply:?}");
+    s.noop().await.expect("usable after ABOR");
+    // A dropped, unfinished handle: the owed reply is consumed before the next command.
+    let d = s.retrieve("big.bin", 0).await.expect("RETR");
+    drop(d);
+    s.noop().await.expect("usable after a dropped transfer");
+    assert_eq!(s.pwd().await.expect("PWD"), "/");
+}

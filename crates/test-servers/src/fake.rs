@@ -1,0 +1,1 @@
+//! Scripted fake FTP server (todo).
