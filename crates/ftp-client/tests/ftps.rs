@@ -97,10 +97,8 @@ async fn libunftp_ftps() {
 pub async fn hundred_transfers(kind: Kind, tls13: bool) {
     let srv = server(kind, true, false).await;
     let mut opts = ftps(&srv, DataProtection::Private);
-    if tls13 {
-        if let Some(tls) = opts.tls.as_mut() {
-            tls.min_version = TlsVersion::Tls13;
-        }
+    if let (true, Some(tls)) = (tls13, opts.tls.as_mut()) {
+        tls.min_version = TlsVersion::Tls13;
     }
     let mut s = FtpSession::connect(opts).await.expect("connect");
     let want = if tls13 {
