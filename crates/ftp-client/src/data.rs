@@ -258,6 +258,18 @@ fn same_ip(a: IpAddr, b: IpAddr) -> bool {
     canon(a) == canon(b)
 }
 
+/// The server sent its final reply before the data connection was up.
+fn early_final_reply(reply: Reply) -> FtpError {
+    if reply.is_completion() {
+        ErrorKind::Protocol(format!(
+            "server ended the transfer before the data connection was up: {reply}"
+        ))
+        .into()
+    } else {
+        reply.into()
+    }
+}
+
 /// Opens a data connection and starts the transfer `command`, after `REST offset`
 /// when `rest` is given. Returns once the server has answered the command with 1xx
 /// (or already with its final 2xx) and, with PROT P, the TLS handshake is done.
@@ -297,16 +309,42 @@ pub(crate) async fn open(
     } else {
         return Err(first_reply.into());
     };
+    // While waiting for the server's connection (active) or the TLS handshake, the
+    // server may give up and send its final reply (e.g. `425 Can't open data
+    // connection`): watch the control connection too, so the error names that reply
+    // instead of becoming a timeout.
+    let peer_ip = ctrl.peer().ip();
     let tcp = match pending {
         Pending::Connected(s) => s,
+        Pending::Listening(listener) if final_reply_seen => {
+            accept_from_peer(&listener, peer_ip, settings.connect_timeout).await?
+        }
         Pending::Listening(listener) => {
-            accept_from_peer(&listener, ctrl.peer().ip(), settings.connect_timeout).await?
+            // Biased: a server that connected may already have sent everything and
+            // its 226; the connection is then waiting in the backlog and must win.
+            tokio::select! {
+                biased;
+                accepted = accept_from_peer(&listener, peer_ip, settings.connect_timeout) => accepted?,
+                reply = ctrl.read_reply() => return Err(early_final_reply(reply?)),
+            }
         }
     };
     let stream = match settings.tls {
         Some(tls) if tls.data_protection == DataProtection::Private => {
-            let handshake = tls.connector.connect(tls.server_name.clone(), tcp);
-            match tokio::time::timeout(settings.connect_timeout, handshake).await {
+            let handshake = tokio::time::timeout(
+                settings.connect_timeout,
+                tls.connector.connect(tls.server_name.clone(), tcp),
+            );
+            let outcome = if final_reply_seen {
+                handshake.await
+            } else {
+                tokio::select! {
+                    biased;
+                    outcome = handshake => outcome,
+                    reply = ctrl.read_reply() => return Err(early_final_reply(reply?)),
+                }
+            };
+            match outcome {
                 Err(_) => return Err(ErrorKind::Timeout(TimeoutKind::TlsHandshake).into()),
                 Ok(Err(e)) => return Err(classify_handshake_error(e, Channel::Data)),
                 Ok(Ok(s)) => {

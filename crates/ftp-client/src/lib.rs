@@ -44,6 +44,7 @@ pub mod reply;
 pub mod resolver;
 pub mod session;
 pub mod stream;
+pub mod tickets;
 pub mod tls;
 pub mod transfer;
 

@@ -82,6 +82,8 @@ struct State {
     last_activity: Instant,
     last_reply: Option<Reply>,
     last_data_tls: Option<TlsInfo>,
+    /// Whether TLS 1.3 ticket refills are still useful (see [`tickets`](crate::tickets)).
+    refill_tickets: bool,
 }
 
 pub(crate) struct Shared {
@@ -406,6 +408,7 @@ impl FtpSession {
                 last_activity: Instant::now(),
                 last_reply,
                 last_data_tls: None,
+                refill_tickets: true,
             }),
             closed,
             settings: Settings {
@@ -640,6 +643,20 @@ impl FtpSession {
         }
     }
 
+    /// Whether the next TLS 1.3 data connection would find no ticket to resume with
+    /// (see [`tickets`](crate::tickets)).
+    fn needs_ticket_refill(&self) -> bool {
+        let Some(tls) = &self.shared.settings.tls else {
+            return false;
+        };
+        tls.data_protection == crate::tls::DataProtection::Private
+            && self
+                .control_tls
+                .is_some_and(|t| t.version == Some(TlsVersion::Tls13))
+            && tls.store.tls13_tickets() == 0
+            && self.shared.state().refill_tickets
+    }
+
     /// Opens a data transfer and returns the handle that owns the control lock.
     async fn open_transfer(
         &mut self,
@@ -647,9 +664,17 @@ impl FtpSession {
         rest: Option<u64>,
     ) -> Result<(Held<'_>, data::OpenedData)> {
         let settings = self.data_settings();
+        let refill = self.needs_ticket_refill();
+        let stall = self.shared.settings.timeouts.data_stall;
         let mut held = self.hold().await.map_err(FtpError::with_session_closed)?;
         let opened = async {
             let ctrl = held.ctrl()?;
+            if refill {
+                let keep = refill_tls13_tickets(ctrl, &settings, stall).await?;
+                if !keep {
+                    self.shared.state().refill_tickets = false;
+                }
+            }
             data::open(ctrl, &settings, &command, rest).await
         }
         .await;
@@ -835,6 +860,41 @@ impl FtpSession {
     /// `NLST [path]`: names only, one per line, byte for byte, capped like [`list`](Self::list).
     pub async fn nlst(&mut self, path: Option<&str>) -> Result<Listing> {
         self.listing("NLST", path).await
+    }
+}
+
+/// Opens one throw-away `NLST` data connection, whose TLS handshake is a full one, to
+/// receive fresh TLS 1.3 tickets (see [`tickets`](crate::tickets)). Returns whether
+/// refills remain useful: `false` when the server accepted the unresumed connection
+/// (it does not check reuse).
+async fn refill_tls13_tickets(
+    ctrl: &mut Control,
+    settings: &DataSettings<'_>,
+    stall: Option<Duration>,
+) -> Result<bool> {
+    tracing::debug!("no TLS 1.3 ticket left: refilling with a throw-away NLST");
+    match data::open(ctrl, settings, "NLST", None).await {
+        Ok(mut opened) => {
+            let wait = stall.unwrap_or(Duration::from_secs(30));
+            let _ = tokio::time::timeout(wait, crate::stream::drain(&mut opened.stream)).await;
+            close_with_linger(opened.stream, Duration::ZERO);
+            let reply = if opened.final_reply_seen {
+                opened.first_reply
+            } else {
+                ctrl.read_reply().await?
+            };
+            Ok(!reply.is_completion())
+        }
+        Err(e) if e.breaks_control() => Err(e),
+        Err(_) => {
+            // Refused before any data connection (e.g. "450 no files"), or the data
+            // connection failed: nothing learnt. If the server still owes a reply for a
+            // 1xx, collect it so the control connection stays in step.
+            if ctrl.last_reply().is_some_and(Reply::is_preliminary) {
+                ctrl.read_reply().await?;
+            }
+            Ok(true)
+        }
     }
 }
 

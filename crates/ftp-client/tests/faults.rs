@@ -599,3 +599,34 @@ async fn certificate_modes() {
         assert_eq!(r.is_ok(), ok, "{mode:?} unknown issuer: {r:?}");
     }
 }
+
+#[tokio::test]
+async fn active_mode_server_giving_up_is_reported_with_its_reply() {
+    let addr = fake(|mut c, _| async move {
+        c.login().await;
+        c.expect("PORT").await;
+        c.send("200 PORT ok\r\n").await;
+        c.expect("RETR").await;
+        c.send("150 connecting\r\n").await;
+        c.send("425 Can't open data connection.\r\n").await;
+        c.expect("NOOP").await;
+        c.send("200 still here\r\n").await;
+    })
+    .await;
+    let mut o = opts(addr);
+    o.data_mode = ftp_client::DataMode::Active { ports: None };
+    o.timeouts.connect = Duration::from_secs(30);
+    let mut s = FtpSession::connect(o).await.expect("connect");
+    let started = std::time::Instant::now();
+    let mut sink = Vec::new();
+    let err = s
+        .retrieve_to("f", 0, &mut sink, &mut |_| {})
+        .await
+        .expect_err("425");
+    assert_eq!(err.reply_code(), Some(425), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "waited for the accept timeout"
+    );
+    s.noop().await.expect("control still in step");
+}

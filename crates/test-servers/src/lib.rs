@@ -125,6 +125,9 @@ pub struct ServerOptions {
     pub ipv6: bool,
     /// Idle timeout of a control connection (server side). `None` = 120 s.
     pub idle_timeout: Option<Duration>,
+    /// Where the unpacked servers and the venv are; `None` = [`install_prefix()`]. (vsftpd is
+    /// always `/usr/sbin/vsftpd`.)
+    pub install_prefix: Option<PathBuf>,
 }
 
 /// A second login that needs `ACCT` (only [`Kind::Pyftpdlib`]): `USER`, `PASS` → `332`,

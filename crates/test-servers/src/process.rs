@@ -1,10 +1,13 @@
 //! Child-process plumbing: spawn a server in its own process group, wait for its greeting,
 //! signal and kill it.
 //!
-//! Each server runs as the leader of a new process group, so signals reach the session
-//! processes that vsftpd, pure-ftpd and proftpd fork per connection too: `SIGSTOP` freezes an
-//! open transfer, and `SIGKILL` cuts it. The leader stays our (unreaped) child until we `wait`
-//! for it, so its process group id cannot be reused under us.
+//! Signals must reach the session processes that vsftpd, pure-ftpd and proftpd fork per
+//! connection too (`SIGSTOP` freezes an open transfer, `SIGKILL` cuts it). A process group is not
+//! enough: vsftpd makes each session a new session leader (`setsid`), leaving our group. So every
+//! signal goes to the whole *tree* below the server, found by walking `/proc/*/stat` parent links,
+//! and to the process group for good measure. To stop the tree from growing while it is walked,
+//! the leader is stopped first (`SIGSTOP`: it cannot fork a new session meanwhile). The leader stays
+//! our unreaped child until we `wait` for it, so its pid cannot be reused under us.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -12,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, killpg};
+use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
 use crate::{Error, Kind, Result, io_err};
@@ -64,16 +67,16 @@ impl ServerProcess {
         let Some(child) = self.child.as_ref() else {
             return Err(Error::Setup("server already killed".into()));
         };
-        let pgid = Pid::from_raw(child.id() as i32);
-        killpg(pgid, signal)
-            .map_err(|e| Error::Setup(format!("killpg({pgid}, {signal}) failed: {e}")))
+        let leader = Pid::from_raw(child.id() as i32);
+        signal_tree(leader, signal)
+            .map_err(|e| Error::Setup(format!("signal {signal} to {leader} failed: {e}")))
     }
 
-    /// SIGKILL the whole group and reap the leader. Idempotent.
+    /// SIGKILL the whole tree and reap the leader. Idempotent.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let pgid = Pid::from_raw(child.id() as i32);
-            let _ = killpg(pgid, Signal::SIGKILL);
+            let leader = Pid::from_raw(child.id() as i32);
+            let _ = signal_tree(leader, Signal::SIGKILL);
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -84,6 +87,60 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Send `signal` to `leader`, all its descendants and its process group.
+fn signal_tree(leader: Pid, signal: Signal) -> nix::Result<()> {
+    // Freeze the leader first so it cannot fork while we look (SIGCONT/SIGKILL handle it last).
+    if signal != Signal::SIGCONT {
+        kill(leader, Signal::SIGSTOP)?;
+    }
+    for pid in descendants(leader) {
+        let _ = kill(pid, signal);
+    }
+    let _ = killpg(leader, signal);
+    kill(leader, signal)
+}
+
+/// All live descendants of `root` (children first-level first), from `/proc/<pid>/stat`.
+fn descendants(root: Pid) -> Vec<Pid> {
+    let mut parent_of: Vec<(i32, i32)> = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // "pid (comm) state ppid ...": comm may contain spaces and ')', so split after the
+            // last ')'.
+            let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+                continue;
+            };
+            let mut fields = after.split_whitespace();
+            let _state = fields.next();
+            if let Some(ppid) = fields.next().and_then(|p| p.parse::<i32>().ok()) {
+                parent_of.push((pid, ppid));
+            }
+        }
+    }
+    let mut found = vec![root.as_raw()];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        for &(pid, ppid) in &parent_of {
+            if ppid == parent && !found.contains(&pid) {
+                found.push(pid);
+            }
+        }
+        i += 1;
+    }
+    found.into_iter().skip(1).map(Pid::from_raw).collect()
 }
 
 /// Concatenate log files with headers (missing files are noted, not fatal).

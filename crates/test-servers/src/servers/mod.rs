@@ -35,6 +35,8 @@ pub(crate) struct Ctx<'a> {
     pub passive: RangeInclusive<u16>,
     pub tls: Option<&'a TlsFiles>,
     pub idle: Duration,
+    /// Install prefix (`<prefix>/servers`, `<prefix>/venv`).
+    pub prefix: PathBuf,
 }
 
 impl Ctx<'_> {
@@ -146,6 +148,10 @@ pub(crate) fn start(kind: Kind, opts: &ServerOptions, ip: IpAddr) -> Result<Runn
         passive: block.passive(),
         tls: tls.as_ref(),
         idle: opts.idle_timeout.unwrap_or(Duration::from_secs(120)),
+        prefix: opts
+            .install_prefix
+            .clone()
+            .unwrap_or_else(crate::install_prefix),
     };
     let mut launched = match kind {
         Kind::Vsftpd => vsftpd::launch(&ctx)?,

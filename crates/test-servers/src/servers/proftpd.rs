@@ -15,10 +15,10 @@ use super::{
     Ctx, Handle, Launched, PASSWORD, PASSWORD_CRYPT, USER, ftp_account, make_dir, write_file,
 };
 use crate::process::{ServerProcess, require};
-use crate::{Kind, Result, install_prefix};
+use crate::{Kind, Result};
 
 pub(crate) fn launch(ctx: &Ctx<'_>) -> Result<Launched> {
-    let servers = install_prefix().join("servers");
+    let servers = ctx.prefix.join("servers");
     let bin = servers.join("usr/sbin/proftpd");
     let modules = servers.join("usr/lib/proftpd");
     require("proftpd", &bin)?;

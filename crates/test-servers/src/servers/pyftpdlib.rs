@@ -11,14 +11,14 @@ use std::process::Command;
 
 use super::{Ctx, Handle, Launched, PASSWORD, USER, make_dir, write_file};
 use crate::process::{ServerProcess, require};
-use crate::{AccountLogin, Kind, Result, install_prefix};
+use crate::{AccountLogin, Kind, Result};
 
 const SCRIPT: &str = include_str!("../../py/ftpd.py");
 const ACCT_USER: &str = "acctuser";
 const ACCOUNT: &str = "acme";
 
 pub(crate) fn launch(ctx: &Ctx<'_>) -> Result<Launched> {
-    let python = install_prefix().join("venv/bin/python3");
+    let python = ctx.prefix.join("venv/bin/python3");
     require("python venv with pyftpdlib", &python)?;
     let root = ctx.dir.join("root");
     make_dir(&root, 0o755, None)?;
