@@ -51,18 +51,26 @@ impl Dns {
         Dns { overrides: map }
     }
 
+    /// Every address of `name` (or `name` itself when it is an address), overrides first.
+    pub async fn lookup(&self, name: &str) -> io::Result<Vec<IpAddr>> {
+        if let Ok(addr) = name.parse::<IpAddr>() {
+            return Ok(vec![addr]);
+        }
+        if let Some(addrs) = self.overrides.get(&name.to_ascii_lowercase()) {
+            return Ok(addrs.clone());
+        }
+        let mut addrs: Vec<IpAddr> = Vec::new();
+        for a in tokio::net::lookup_host((name, 0)).await? {
+            if !addrs.contains(&a.ip()) {
+                addrs.push(a.ip());
+            }
+        }
+        Ok(addrs)
+    }
+
     /// Resolves `name` (or parses it as an address) to addresses of `family`.
     pub async fn resolve(&self, name: &str, family: Family) -> io::Result<Vec<IpAddr>> {
-        let all: Vec<IpAddr> = if let Ok(addr) = name.parse::<IpAddr>() {
-            vec![addr]
-        } else if let Some(addrs) = self.overrides.get(&name.to_ascii_lowercase()) {
-            addrs.clone()
-        } else {
-            tokio::net::lookup_host((name, 0))
-                .await?
-                .map(|a| a.ip())
-                .collect()
-        };
+        let all = self.lookup(name).await?;
         let wanted: Vec<IpAddr> = all.into_iter().filter(|a| family.matches(a)).collect();
         if wanted.is_empty() {
             return Err(io::Error::new(
@@ -71,6 +79,13 @@ impl Dns {
             ));
         }
         Ok(wanted)
+    }
+}
+
+/// The FTP engine resolves host names through the module's DNS, overrides included.
+impl ftp_client::Resolver for Dns {
+    fn resolve<'a>(&'a self, host: &'a str) -> ftp_client::BoxFuture<'a, io::Result<Vec<IpAddr>>> {
+        Box::pin(self.lookup(host))
     }
 }
 

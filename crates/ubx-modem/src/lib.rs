@@ -56,6 +56,8 @@ pub struct ModemConfig {
     pub dns_overrides: Vec<(String, IpAddr)>,
     /// `+CGSN`.
     pub imei: String,
+    /// Longest listing (`AT+UFTPC=13/14`) handed over in one `+UUFTPCD`; longer ones are cut.
+    pub ftp_listing_cap: usize,
 }
 
 /// Default capacity of the module file system (`--fs-size`): see docs/FIDELITY.md.
@@ -69,6 +71,7 @@ impl Default for ModemConfig {
             fs_size: DEFAULT_FS_SIZE,
             dns_overrides: Vec::new(),
             imei: "004402090123456".into(),
+            ftp_listing_cap: ftp::DEFAULT_LISTING_CAP,
         }
     }
 }
@@ -80,7 +83,6 @@ pub(crate) struct State {
     pub general: general::GeneralState,
     pub pdp: pdp::PdpState,
     pub fs: fs::FsState,
-    #[allow(dead_code)] // filled by the FTP service
     pub ftp: ftp::FtpState,
 }
 
@@ -90,6 +92,7 @@ pub(crate) struct Shared {
     pub state: Mutex<State>,
     pub fs: filesystem::ModuleFs,
     pub dns: dns::Dns,
+    pub listing_cap: usize,
     urc_sinks: Mutex<HashMap<TerminalId, mpsc::UnboundedSender<Vec<u8>>>>,
     next_terminal: AtomicU64,
 }
@@ -142,6 +145,7 @@ impl Modem {
                 state: Mutex::new(state),
                 fs,
                 dns: dns::Dns::new(config.dns_overrides),
+                listing_cap: config.ftp_listing_cap,
                 urc_sinks: Mutex::new(HashMap::new()),
                 next_terminal: AtomicU64::new(1),
             }),

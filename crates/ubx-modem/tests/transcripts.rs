@@ -45,4 +45,5 @@ transcripts! {
     file_handles => "fs-handles.txt",
     file_system_full => "fs-full.txt",
     bad_input => "bad-input.txt",
+    ftp_profile => "ftp-profile.txt",
 }

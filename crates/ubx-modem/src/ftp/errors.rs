@@ -1,0 +1,125 @@
+//! `+UFTPER`: the one table of FTP error classes and codes.
+//!
+//! The vendor documents class 0 only: "reply code if `<error_class>` is 0" — the FTP server's
+//! own reply to the failed command (`+UFTPER: 0,550`). The class/code appendix for local
+//! failures is not public (related-commands.md §1b), so ubxftp defines class 1 for the module's
+//! own causes, one code per cause, here and nowhere else. docs/FIDELITY.md lists the table.
+
+use ftp_client::{CloseReason, ErrorKind, FtpError};
+
+/// Why an FTP operation failed, as `+UFTPER` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FtpFailure {
+    /// The server refused: its reply code.
+    ServerReply(u16),
+    /// No FTP session: not logged in, or the session was closed by the server or an error.
+    NotLoggedIn,
+    /// Another FTP operation is still running.
+    Busy,
+    /// The server name could not be resolved.
+    Dns,
+    /// The server refused or could not be reached on TCP.
+    ConnectionRefused,
+    /// A connect, reply or data timer ran out.
+    Timeout,
+    /// TLS handshake or certificate failure.
+    Tls,
+    /// The profile's PDP context (`+UFTP=20`) is not active.
+    NoActiveContext,
+    /// The module file system has no room for the retrieved data.
+    FileSystemFull,
+    /// The local file does not exist, or cannot be read or written.
+    LocalFile,
+    /// The session was closed after the inactivity timeout (`+UFTP=5`).
+    InactivityTimeout,
+    /// The connection broke or the server broke the protocol.
+    ConnectionLost,
+    /// The profile names no server (`+UFTP=0` and `+UFTP=1` both empty).
+    NoServer,
+    /// A FOTA download was suspended (`AT+UFTPC=100,...,0`).
+    Suspended,
+    /// `AT+UFTPC=100,...,1` with no interrupted FOTA download to resume.
+    NothingToResume,
+}
+
+/// Class of the module's own failures.
+pub const LOCAL_CLASS: u32 = 1;
+
+impl FtpFailure {
+    /// `(<error_class>, <error_code>)` for `+UFTPER`.
+    pub fn class_code(self) -> (u32, u32) {
+        let local = |code| (LOCAL_CLASS, code);
+        match self {
+            FtpFailure::ServerReply(code) => (0, u32::from(code)),
+            FtpFailure::NotLoggedIn => local(1),
+            FtpFailure::Busy => local(2),
+            FtpFailure::Dns => local(3),
+            FtpFailure::ConnectionRefused => local(4),
+            FtpFailure::Timeout => local(5),
+            FtpFailure::Tls => local(6),
+            FtpFailure::NoActiveContext => local(7),
+            FtpFailure::FileSystemFull => local(8),
+            FtpFailure::LocalFile => local(9),
+            FtpFailure::InactivityTimeout => local(10),
+            FtpFailure::ConnectionLost => local(11),
+            FtpFailure::NoServer => local(12),
+            FtpFailure::Suspended => local(13),
+            FtpFailure::NothingToResume => local(14),
+        }
+    }
+
+    /// Classifies an error of the FTP engine.
+    pub fn from_ftp(e: &FtpError) -> FtpFailure {
+        match e.kind() {
+            ErrorKind::Reply(reply) => FtpFailure::ServerReply(reply.code()),
+            ErrorKind::Resolve { .. } | ErrorKind::NoAddress { .. } => FtpFailure::Dns,
+            ErrorKind::ConnectRefused(_) => FtpFailure::ConnectionRefused,
+            ErrorKind::Timeout(_) => FtpFailure::Timeout,
+            ErrorKind::TlsHandshake { .. }
+            | ErrorKind::Certificate(_)
+            | ErrorKind::TlsConfig(_) => FtpFailure::Tls,
+            ErrorKind::LocalWrite(io) if io.kind() == std::io::ErrorKind::StorageFull => {
+                FtpFailure::FileSystemFull
+            }
+            ErrorKind::LocalWrite(_) | ErrorKind::LocalRead(_) => FtpFailure::LocalFile,
+            ErrorKind::Closed(CloseReason::Inactivity) => FtpFailure::InactivityTimeout,
+            ErrorKind::Closed(_) => FtpFailure::NotLoggedIn,
+            ErrorKind::Io { source, .. }
+                if source.kind() == std::io::ErrorKind::ConnectionRefused =>
+            {
+                FtpFailure::ConnectionRefused
+            }
+            ErrorKind::Io { .. } | ErrorKind::Protocol(_) | ErrorKind::InvalidArgument(_) => {
+                FtpFailure::ConnectionLost
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_local_cause_has_its_own_code() {
+        let all = [
+            FtpFailure::NotLoggedIn,
+            FtpFailure::Busy,
+            FtpFailure::Dns,
+            FtpFailure::ConnectionRefused,
+            FtpFailure::Timeout,
+            FtpFailure::Tls,
+            FtpFailure::NoActiveContext,
+            FtpFailure::FileSystemFull,
+            FtpFailure::LocalFile,
+            FtpFailure::InactivityTimeout,
+            FtpFailure::ConnectionLost,
+            FtpFailure::NoServer,
+            FtpFailure::Suspended,
+            FtpFailure::NothingToResume,
+        ];
+        let codes: std::collections::HashSet<_> = all.iter().map(|f| f.class_code()).collect();
+        assert_eq!(codes.len(), all.len());
+        assert_eq!(FtpFailure::ServerReply(550).class_code(), (0, 550));
+    }
+}
