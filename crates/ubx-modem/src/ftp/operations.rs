@@ -517,6 +517,8 @@ async fn retrieve(
         Ok(d) => d,
         Err(e) => return Err(failed(shared, session, e)),
     };
+    // A file this retrieve creates is removed again if nothing arrives (e.g. `150` then `550`).
+    let created = matches!(&target, Target::File { name, .. } if !fs.exists(name));
     let writer = match &target {
         Target::File { name, resume } => fs.create_writer(name, *resume),
         Target::Fota { resume, .. } => fs.fota_writer(*resume),
@@ -526,6 +528,11 @@ async fn retrieve(
         Err(e) => {
             let _ = download.abort().await;
             return Err(fs_failure(&e));
+        }
+    };
+    let cleanup = |writer: &crate::filesystem::FileWriter| {
+        if let (true, Target::File { name, .. }) = (created && writer.written() == 0, &target) {
+            let _ = fs.delete(name);
         }
     };
     let mut buf = vec![0u8; 256 * 1024];
@@ -549,6 +556,7 @@ async fn retrieve(
             Ok(n) => n,
             Err(e) => {
                 let e = download.fail(e);
+                cleanup(&writer);
                 return Err(failed(shared, session, e));
             }
         };
@@ -567,6 +575,7 @@ async fn retrieve(
         }
     }
     if let Err(e) = download.finish().await {
+        cleanup(&writer);
         return Err(failed(shared, session, e));
     }
     drop(s);

@@ -1,0 +1,263 @@
+//! The FTP AT service against libunftp in-process (zero setup), and its local failure modes.
+//! The same flow against vsftpd, pure-ftpd, proftpd and pyftpdlib is in ftp_servers.rs.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{AtHost, login, session_flow};
+use test_servers::{Kind, ServerOptions, start};
+use ubx_modem::{Modem, ModemConfig};
+
+fn modem() -> Modem {
+    Modem::new(ModemConfig::default()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_passive() {
+    let server = start(Kind::Libunftp, ServerOptions::default())
+        .await
+        .unwrap();
+    session_flow(&server, &modem(), true, None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_active() {
+    let server = start(Kind::Libunftp, ServerOptions::default())
+        .await
+        .unwrap();
+    session_flow(&server, &modem(), false, None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_ftps_private_data() {
+    let server = start(
+        Kind::Libunftp,
+        ServerOptions {
+            tls: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    session_flow(&server, &modem(), true, Some(true)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_is_530() {
+    let server = start(Kind::Libunftp, ServerOptions::default())
+        .await
+        .unwrap();
+    let modem = modem();
+    let mut host = AtHost::connect(&modem).await;
+    host.ok(&format!("AT+UFTP=0,\"{}\"", server.ip())).await;
+    host.ok(&format!("AT+UFTP=7,{}", server.addr.port())).await;
+    host.ok(&format!("AT+UFTP=2,\"{}\"", server.user)).await;
+    host.ok("AT+UFTP=3,\"wrong-secret\"").await;
+    host.ftp("AT+UFTPC=1", 1, 0, 20).await;
+    host.uftper(0, 530).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inactive_context_fails_login_and_ends_a_session() {
+    let server = start(Kind::Libunftp, ServerOptions::default())
+        .await
+        .unwrap();
+    let modem = modem();
+    let mut host = AtHost::connect(&modem).await;
+    host.ok("AT+CGACT=0,1").await;
+    host.ok(&format!("AT+UFTP=0,\"{}\"", server.ip())).await;
+    host.ok(&format!("AT+UFTP=7,{}", server.addr.port())).await;
+    host.ftp("AT+UFTPC=1", 1, 0, 20).await;
+    host.uftper(1, 7).await;
+    host.ok("AT+CGACT=1,1").await;
+    login(&mut host, &server, true).await;
+    // Radio off: the next operation finds no context.
+    host.ok("AT+CFUN=4").await;
+    host.ftp("AT+UFTPC=14", 14, 0, 20).await;
+    host.uftper(1, 7).await;
+    host.ok("AT+CFUN=1").await;
+    host.ftp("AT+UFTPC=14", 14, 0, 20).await;
+    host.uftper(1, 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_names_resolve_through_the_module_dns_and_its_overrides() {
+    let server = start(Kind::Libunftp, ServerOptions::default())
+        .await
+        .unwrap();
+    let modem = Modem::new(ModemConfig {
+        dns_overrides: vec![("ftp.production.example".into(), server.ip())],
+        ..ModemConfig::default()
+    })
+    .unwrap();
+    let mut host = AtHost::connect(&modem).await;
+    host.ok("AT+UFTP=1,\"ftp.production.example\"").await;
+    host.ok(&format!("AT+UFTP=7,{}", server.addr.port())).await;
+    host.ok(&format!("AT+UFTP=2,\"{}\"", server.user)).await;
+    host.ok(&format!("AT+UFTP=3,\"{}\"", server.password)).await;
+    host.ok("AT+UFTP=6,1").await;
+    host.ftp("AT+UFTPC=1", 1, 1, 20).await;
+    host.ftp("AT+UFTPC=0", 0, 1, 20).await;
+    host.ok("AT+UFTP=1,\"no-such-host.invalid\"").await;
+    host.ftp("AT+UFTPC=1", 1, 0, 30).await;
+    host.uftper(1, 3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_refused() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let modem = modem();
+    let mut host = AtHost::connect(&modem).await;
+    host.ok("AT+UFTP=0,\"127.0.0.1\"").await;
+    host.ok(&format!("AT+UFTP=7,{port}")).await;
+    host.ftp("AT+UFTPC=1", 1, 0, 20).await;
+    host.uftper(1, 4).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retrieve_into_a_full_file_system_and_store_of_a_missing_file() {
+    let server = start(Kind::Libunftp, ServerOptions::default())
+        .await
+        .unwrap();
+    server.put_file("big.bin", common::pattern(5000)).unwrap();
+    let modem = Modem::new(ModemConfig {
+        fs_size: 1000,
+        ..ModemConfig::default()
+    })
+    .unwrap();
+    let mut host = AtHost::connect(&modem).await;
+    login(&mut host, &server, true).await;
+    host.ftp("AT+UFTPC=4,\"big.bin\",\"big.bin\"", 4, 0, 20)
+        .await;
+    host.uftper(1, 8).await;
+    // What fitted stays, for a resume once there is room.
+    assert!(modem.filesystem().size("big.bin").unwrap() <= 1000);
+    host.ftp("AT+UFTPC=5,\"absent.bin\",\"x.bin\"", 5, 0, 20)
+        .await;
+    host.uftper(1, 9).await;
+    assert!(!server.root.join("x.bin").exists());
+    // The session survived both.
+    host.ok("AT+UFTPC=14").await;
+    host.data_urc(14, 20).await;
+    host.expect(b"\r\n+UUFTPCR: 14,1\r\n").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_over_the_cap_is_cut_at_the_cap() {
+    let server = start(Kind::Libunftp, ServerOptions::default())
+        .await
+        .unwrap();
+    for i in 0..50 {
+        server.put_file(&format!("file-{i:03}.txt"), b"x").unwrap();
+    }
+    let modem = Modem::new(ModemConfig {
+        ftp_listing_cap: 100,
+        ..ModemConfig::default()
+    })
+    .unwrap();
+    let mut host = AtHost::connect(&modem).await;
+    login(&mut host, &server, true).await;
+    host.ok("AT+UFTPC=14").await;
+    let data = host.data_urc(14, 20).await;
+    assert_eq!(data.len(), 100);
+    host.expect(b"\r\n+UUFTPCR: 14,1\r\n").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inactivity_timeout_ends_the_session() {
+    let server = start(Kind::Libunftp, ServerOptions::default())
+        .await
+        .unwrap();
+    let modem = modem();
+    let mut host = AtHost::connect(&modem).await;
+    host.ok("AT+UFTP=5,1").await;
+    login(&mut host, &server, true).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    host.ftp("AT+UFTPC=14", 14, 0, 20).await;
+    host.uftper(1, 10).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_operation_while_one_runs_is_refused_and_terminals_keep_answering() {
+    // A scripted fake server (a real one cannot be told to hold its greeting): it accepts the
+    // connection and stays silent for 2 s, so the login is still running.
+    use test_servers::fake::{FakeServer, Script};
+    let fake = FakeServer::start(
+        Script::new()
+            .stall(Duration::from_secs(2))
+            .greet()
+            .login()
+            .expect_reply("TYPE I", "200 Type set to I")
+            .expect_eof(),
+    )
+    .await
+    .unwrap();
+    let modem = modem();
+    let mut host = AtHost::connect(&modem).await;
+    let mut other = AtHost::connect(&modem).await;
+    host.ok("AT+CMEE=2").await;
+    host.ok(&format!("AT+UFTP=0,\"{}\"", fake.addr.ip())).await;
+    host.ok(&format!("AT+UFTP=7,{}", fake.addr.port())).await;
+    host.ok("AT+UFTPC=1").await;
+    host.cmd("AT+UFTPC=14", b"\r\n+CME ERROR: operation not allowed\r\n")
+        .await;
+    host.uftper(1, 2).await;
+    for _ in 0..10 {
+        host.ok("AT").await;
+        other.cmd("AT+CGMI", b"\r\nu-blox\r\n\r\nOK\r\n").await;
+    }
+    host.expect_within(b"\r\n+UUFTPCR: 1,1\r\n", 10).await;
+    host.quiet(50).await;
+    other.quiet(50).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_issuing_terminal_disconnecting_before_its_urc_leaves_the_module_consistent() {
+    let server = start(Kind::Libunftp, ServerOptions::default())
+        .await
+        .unwrap();
+    server.put_file("f.txt", b"data").unwrap();
+    let modem = modem();
+    let mut first = AtHost::connect(&modem).await;
+    login(&mut first, &server, true).await;
+    first.ok("AT+UFTPC=4,\"f.txt\",\"f.txt\"").await;
+    drop(first);
+    let mut second = AtHost::connect(&modem).await;
+    // The operation finishes without its terminal; the session is the module's, not the terminal's.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    second.uftper(0, 0).await;
+    assert_eq!(modem.filesystem().read("f.txt").unwrap(), b"data");
+    second.ok("AT+UFTPC=14").await;
+    second.data_urc(14, 20).await;
+    second.expect(b"\r\n+UUFTPCR: 14,1\r\n").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_password_never_appears_in_responses_or_traces() {
+    let server = start(Kind::Libunftp, ServerOptions::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let trace_path = dir.path().join("trace.jsonl");
+    let tracer = ubx_modem::trace::Tracer::create(&trace_path).unwrap();
+    let modem = modem();
+    let (io, device) = tokio::io::duplex(1 << 20);
+    let m = modem.clone();
+    let t = tracer.clone();
+    let serve = tokio::spawn(async move { ubx_modem::driver::serve(&m, device, Some(&t)).await });
+    let mut host = AtHost::from_stream(io);
+    host.cmd("ATE0", b"ATE0\r\r\nOK\r\n").await;
+    login(&mut host, &server, true).await;
+    host.send("AT+UFTP?").await;
+    let profile = host.read_until(b"\r\n\r\nOK\r\n").await;
+    assert!(profile.starts_with("\r\n+UFTP: 0,"), "{profile}");
+    drop(host);
+    serve.await.unwrap().unwrap();
+    drop(tracer);
+    let trace = std::fs::read_to_string(&trace_path).unwrap();
+    assert!(!profile.contains(&server.password), "{profile}");
+    assert!(!trace.contains(&server.password), "{trace}");
+}
