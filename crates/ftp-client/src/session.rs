@@ -939,3 +939,58 @@ impl Drop for FtpSession {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_order_follows_the_preference() {
+        let v4: IpAddr = "192.0.2.1".parse().expect("v4");
+        let v6: IpAddr = "2001:db8::1".parse().expect("v6");
+        let both = vec![v6, v4];
+        assert_eq!(
+            order_addresses(both.clone(), IpPreference::PreferV4),
+            vec![v4, v6]
+        );
+        assert_eq!(
+            order_addresses(both.clone(), IpPreference::PreferV6),
+            vec![v6, v4]
+        );
+        assert_eq!(
+            order_addresses(both.clone(), IpPreference::V4Only),
+            vec![v4]
+        );
+        assert_eq!(order_addresses(both, IpPreference::V6Only), vec![v6]);
+    }
+
+    #[test]
+    fn ip_literals_with_and_without_brackets() {
+        assert_eq!(parse_ip_literal("[::1]"), Some("::1".parse().expect("ip")));
+        assert_eq!(parse_ip_literal("::1"), Some("::1".parse().expect("ip")));
+        assert_eq!(
+            parse_ip_literal("127.0.0.1"),
+            Some("127.0.0.1".parse().expect("ip"))
+        );
+        assert_eq!(parse_ip_literal("ftp.example.com"), None);
+    }
+
+    #[test]
+    fn quoted_257_paths() {
+        let r = Reply::new(257, "257 \"/a \"\"b\"\" c\" created");
+        assert_eq!(parse_257_path(&r).as_deref(), Some("/a \"b\" c"));
+        assert_eq!(parse_257_path(&Reply::new(257, "257 no quotes")), None);
+        assert_eq!(parse_257_path(&Reply::new(257, "257 \"open")), None);
+        assert_eq!(parse_257_path(&Reply::new(257, "25")), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn reply_value_parsers_never_panic(text in "\\PC{0,60}", code in 100u16..700) {
+            let r = Reply::new(code, text);
+            let _ = parse_257_path(&r);
+            let _ = value_of_213(&r);
+            let _ = r.message();
+        }
+    }
+}

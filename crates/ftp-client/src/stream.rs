@@ -225,3 +225,36 @@ pub(crate) fn close_with_linger(mut stream: Stream, linger: Duration) {
         drop(stream);
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    #[tokio::test]
+    async fn linger_close_returns_at_once_and_delivers_everything() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let client = TcpStream::connect(listener.local_addr().expect("addr"))
+            .await
+            .expect("connect");
+        let (mut peer, _) = listener.accept().await.expect("accept");
+        let mut stream = Stream::Plain(client);
+        let payload = vec![7u8; 1 << 20];
+        let writer = async {
+            stream.write_all(&payload).await.expect("write");
+            let started = std::time::Instant::now();
+            close_with_linger(stream, Duration::from_secs(30));
+            assert!(
+                started.elapsed() < Duration::from_millis(100),
+                "close blocked"
+            );
+        };
+        let reader = async {
+            let mut got = Vec::new();
+            peer.read_to_end(&mut got).await.expect("read");
+            got
+        };
+        let ((), got) = tokio::join!(writer, reader);
+        assert_eq!(got.len(), payload.len());
+    }
+}

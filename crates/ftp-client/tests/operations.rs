@@ -127,6 +127,19 @@ async fn matrix(kind: Kind, server: &RunningServer, mode: DataMode) {
         ),
     }
 
+    // MLST: not every server has it (measured: vsftpd 500; libunftp 550 on a file).
+    match (kind, s.mlst(Some("dir/data.bin")).await) {
+        (Kind::Vsftpd, Err(e)) => assert_eq!(e.reply_code(), Some(500), "{what}: {e}"),
+        (Kind::Libunftp, Err(e)) => assert_eq!(e.reply_code(), Some(550), "{what}: {e}"),
+        (_, Ok(facts)) => {
+            assert!(
+                facts.to_ascii_lowercase().contains("size=300000"),
+                "{what}: {facts}"
+            )
+        }
+        (_, Err(e)) => panic!("{what}: MLST: {e}"),
+    }
+
     // Directories.
     let pwd = s.pwd().await.expect("PWD");
     assert_eq!(pwd, "/", "{what}");
