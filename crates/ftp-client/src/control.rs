@@ -194,14 +194,15 @@ impl Control {
         self.read_reply().await
     }
 
-    /// Sends a command; a reply whose code `accept` refuses becomes an error.
+    /// Sends a command; a reply whose code `accept` refuses becomes an error. `421`
+    /// (service closing) is always an error: the server is about to hang up.
     pub(crate) async fn expect(
         &mut self,
         line: &str,
         accept: impl Fn(u16) -> bool,
     ) -> Result<Reply> {
         let reply = self.command(line).await?;
-        if accept(reply.code()) {
+        if accept(reply.code()) && reply.code() != 421 {
             Ok(reply)
         } else {
             Err(reply.into())

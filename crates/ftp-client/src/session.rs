@@ -366,8 +366,12 @@ impl FtpSession {
         let mut ctrl = Control::new(tcp, opts.timeouts.reply, opts.limits.max_reply_bytes)?;
         let setup = async {
             let mut greeting = ctrl.read_reply().await?;
-            while greeting.code() == 120 {
+            // "120 Service ready in nnn minutes" may precede the 220; a few are fine,
+            // an endless stream is not.
+            let mut delays = 0;
+            while greeting.code() == 120 && delays < 8 {
                 greeting = ctrl.read_reply().await?;
+                delays += 1;
             }
             if greeting.code() != 220 {
                 return Err(greeting.into());

@@ -501,14 +501,35 @@ fn pki(names: &[&str], expired: bool) -> Pki {
 
 /// A fake FTPS server: AUTH TLS, then a login over TLS (if the client gets that far).
 async fn fake_ftps(pki: &Pki) -> SocketAddr {
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("versions")
-    .with_no_client_auth()
-    .with_single_cert(pki.chain.clone(), pki.key.clone_key())
-    .expect("server cert");
+    fake_ftps_with_client_auth(pki, None).await
+}
+
+/// As [`fake_ftps`]; with `client_ca`, the server demands a client certificate from it.
+async fn fake_ftps_with_client_auth(
+    pki: &Pki,
+    client_ca: Option<rustls::pki_types::CertificateDer<'static>>,
+) -> SocketAddr {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("versions");
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(ca).expect("client ca");
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .expect("client verifier");
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let config = builder
+        .with_single_cert(pki.chain.clone(), pki.key.clone_key())
+        .expect("server cert");
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     fake(|mut c, _| async move {
         c.send("220 fake tls\r\n").await;
@@ -629,4 +650,89 @@ async fn active_mode_server_giving_up_is_reported_with_its_reply() {
         "waited for the accept timeout"
     );
     s.noop().await.expect("control still in step");
+}
+
+#[tokio::test]
+async fn client_certificate_is_presented_when_configured() {
+    let server_pki = pki(&["ftp.test"], false);
+    // A client CA and a client certificate signed by it.
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca =
+        rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().expect("key"))
+            .expect("ca");
+    let client_key = rcgen::KeyPair::generate().expect("key");
+    let client_cert = rcgen::CertificateParams::new(vec!["device-1".to_string()])
+        .expect("params")
+        .signed_by(&client_key, &ca)
+        .expect("client cert");
+
+    for with_identity in [true, false] {
+        let addr = fake_ftps_with_client_auth(&server_pki, Some(ca.der().clone())).await;
+        let mut o = opts(addr);
+        o.tls = Some(TlsOptions {
+            verification: CertVerification::Full,
+            roots: vec![server_pki.ca_der.clone()],
+            expected_name: Some("ftp.test".into()),
+            data_protection: DataProtection::Clear,
+            client_identity: with_identity.then(|| ftp_client::ClientIdentity {
+                cert_chain_pem: client_cert.pem().into_bytes(),
+                key_pem: client_key.serialize_pem().into_bytes(),
+            }),
+            ..Default::default()
+        });
+        let shown = format!("{o:?}");
+        assert!(!shown.contains("PRIVATE KEY"), "key in Debug output");
+        let result = FtpSession::connect(o).await;
+        assert_eq!(
+            result.is_ok(),
+            with_identity,
+            "identity {with_identity}: {result:?}"
+        );
+    }
+}
+
+/// Collects everything the `tracing` subscriber writes.
+#[derive(Clone, Default)]
+struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn password_never_reaches_traces_or_errors() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let addr = fake(|mut c, _| async move {
+        c.send("220 fake\r\n").await;
+        c.expect("USER").await;
+        c.send("331 pass\r\n").await;
+        c.expect("PASS").await;
+        c.send("530 Login incorrect.\r\n").await;
+    })
+    .await;
+    let err = FtpSession::connect(opts(addr)).await.expect_err("530");
+    assert_eq!(err.reply_code(), Some(530));
+    let logs = String::from_utf8_lossy(&capture.0.lock().expect("lock")).to_string();
+    assert!(
+        logs.contains("PASS ****"),
+        "trace should show the masked command: {logs}"
+    );
+    assert!(!logs.contains("hunter2"), "password in traces: {logs}");
+    assert!(!format!("{err} {err:?}").contains("hunter2"));
 }
