@@ -43,7 +43,7 @@ use crate::data::{self, DataMode, DataSettings};
 use crate::error::{Channel, CloseReason, ErrorKind, FtpError, Result, TimeoutKind};
 use crate::options::{ConnectOptions, IpPreference, Limits, Linger, Timeouts};
 use crate::reply::Reply;
-use crate::stream::{StallGuarded, close_with_linger};
+use crate::stream::close_with_linger;
 use crate::tls::{TlsContext, TlsVersion};
 use crate::transfer::{Download, Listing, StoreMode, TransferSummary, Upload};
 
@@ -707,11 +707,7 @@ impl FtpSession {
         let stall = self.shared.settings.timeouts.data_stall;
         let rest = (offset > 0).then_some(offset);
         let (held, opened) = self.open_transfer(format!("RETR {path}"), rest).await?;
-        Ok(Download::new(
-            held,
-            StallGuarded::new(opened.stream, stall),
-            opened.final_reply_seen.then_some(opened.first_reply),
-        ))
+        Ok(Download::new(held, opened, stall))
     }
 
     /// `STOR path`, `REST offset` + `STOR path`, or `APPE path` (see [`StoreMode`]):
@@ -726,11 +722,7 @@ impl FtpSession {
             StoreMode::Append => (format!("APPE {path}"), None),
         };
         let (held, opened) = self.open_transfer(command, rest).await?;
-        Ok(Upload::new(
-            held,
-            StallGuarded::new(opened.stream, stall),
-            opened.final_reply_seen.then_some(opened.first_reply),
-        ))
+        Ok(Upload::new(held, opened, stall))
     }
 
     /// Downloads `path` from `offset` into `sink`, calling `progress` with the bytes
@@ -818,11 +810,7 @@ impl FtpSession {
         let max = self.shared.settings.limits.max_listing_bytes;
         let stall = self.shared.settings.timeouts.data_stall;
         let (held, opened) = self.open_transfer(command, None).await?;
-        let mut download = Download::new(
-            held,
-            StallGuarded::new(opened.stream, stall),
-            opened.final_reply_seen.then_some(opened.first_reply),
-        );
+        let mut download = Download::new(held, opened, stall);
         let mut data = Vec::new();
         let mut buf = vec![0u8; 16 * 1024];
         let mut truncated = false;

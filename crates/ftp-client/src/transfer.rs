@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
+use crate::data::OpenedData;
 use crate::error::{Channel, ErrorKind, FtpError, Result, TimeoutKind};
 use crate::reply::Reply;
 use crate::session::Held;
@@ -70,12 +71,26 @@ struct Transfer<'a> {
     held: Held<'a>,
     data: Option<StallGuarded>,
     bytes: u64,
+    /// The server's answer to the transfer command (normally 1xx).
+    opening: Reply,
     /// The final reply if the server sent it already (2xx instead of 1xx).
     early_final: Option<Reply>,
     done: bool,
 }
 
 impl<'a> Transfer<'a> {
+    fn new(held: Held<'a>, opened: OpenedData, stall: Option<Duration>) -> Self {
+        let early_final = opened.final_reply_seen.then(|| opened.first_reply.clone());
+        Transfer {
+            held,
+            data: Some(StallGuarded::new(opened.stream, stall)),
+            bytes: 0,
+            opening: opened.first_reply,
+            early_final,
+            done: false,
+        }
+    }
+
     fn linger(&self) -> Duration {
         self.held.shared.settings.linger.data
     }
@@ -169,16 +184,16 @@ pub struct Download<'a> {
 }
 
 impl<'a> Download<'a> {
-    pub(crate) fn new(held: Held<'a>, data: StallGuarded, early_final: Option<Reply>) -> Self {
+    pub(crate) fn new(held: Held<'a>, opened: OpenedData, stall: Option<Duration>) -> Self {
         Download {
-            t: Transfer {
-                held,
-                data: Some(data),
-                bytes: 0,
-                early_final,
-                done: false,
-            },
+            t: Transfer::new(held, opened, stall),
         }
+    }
+
+    /// The server's answer to the transfer command, e.g. `150 Opening BINARY mode data
+    /// connection for f.bin (4096 bytes)`: some servers announce the size here.
+    pub fn opening_reply(&self) -> &Reply {
+        &self.t.opening
     }
 
     /// Bytes read so far.
@@ -237,16 +252,16 @@ pub struct Upload<'a> {
 }
 
 impl<'a> Upload<'a> {
-    pub(crate) fn new(held: Held<'a>, data: StallGuarded, early_final: Option<Reply>) -> Self {
+    pub(crate) fn new(held: Held<'a>, opened: OpenedData, stall: Option<Duration>) -> Self {
         Upload {
-            t: Transfer {
-                held,
-                data: Some(data),
-                bytes: 0,
-                early_final,
-                done: false,
-            },
+            t: Transfer::new(held, opened, stall),
         }
+    }
+
+    /// The server's answer to the transfer command, e.g. `150 Opening BINARY mode data
+    /// connection for f.bin (4096 bytes)`: some servers announce the size here.
+    pub fn opening_reply(&self) -> &Reply {
+        &self.t.opening
     }
 
     /// Bytes written so far.

@@ -81,6 +81,11 @@ async fn matrix(kind: Kind, server: &RunningServer, mode: DataMode) {
     assert_eq!(upload.bytes(), 9);
     upload.finish().await.expect("finish upload");
     let mut download = s.retrieve("stream.txt", 0).await.expect("RETR handle");
+    assert!(
+        download.opening_reply().is_preliminary(),
+        "{what}: {:?}",
+        download.opening_reply()
+    );
     let mut text = String::new();
     tokio::io::AsyncReadExt::read_to_string(&mut download, &mut text)
         .await
