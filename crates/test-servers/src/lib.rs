@@ -123,7 +123,8 @@ pub struct ServerOptions {
     /// Listen on `::1` instead of `127.0.0.1`. Use EPSV/EPRT: over IPv6 PASV/PORT are refused or
     /// answered with useless addresses, depending on the server.
     pub ipv6: bool,
-    /// Idle timeout of a control connection (server side). `None` = 120 s.
+    /// Idle timeout of a control connection (server side). `None` = 120 s. pure-ftpd counts in
+    /// whole minutes (rounded up); the others in seconds.
     pub idle_timeout: Option<Duration>,
     /// Where the unpacked servers and the venv are; `None` = [`install_prefix()`]. (vsftpd is
     /// always `/usr/sbin/vsftpd`.)

@@ -247,7 +247,7 @@ pub(crate) fn wait_ready(
                 log: read_logs(logs),
             });
         }
-        std::thread::sleep(Duration::from_millis(25));
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
