@@ -249,12 +249,15 @@ impl AsyncRead for Download<'_> {
 /// [`finish`](Self::finish) (do not rely on `shutdown` alone).
 pub struct Upload<'a> {
     t: Transfer<'a>,
+    /// The caller already shut the write side down (`AsyncWriteExt::shutdown`).
+    shut_down: bool,
 }
 
 impl<'a> Upload<'a> {
     pub(crate) fn new(held: Held<'a>, opened: OpenedData, stall: Option<Duration>) -> Self {
         Upload {
             t: Transfer::new(held, opened, stall),
+            shut_down: false,
         }
     }
 
@@ -281,7 +284,10 @@ impl<'a> Upload<'a> {
         if let Some(mut data) = self.t.data.take() {
             let shut = async {
                 data.flush().await?;
-                data.shutdown().await
+                if !self.shut_down {
+                    data.shutdown().await?;
+                }
+                Ok(())
             }
             .await;
             if let Err(e) = shut {
@@ -296,8 +302,34 @@ impl<'a> Upload<'a> {
                 .timeouts
                 .data_stall
                 .unwrap_or(Duration::from_secs(30));
-            let _ = tokio::time::timeout(wait, drain(&mut data)).await;
+            // Wait for the server's close; but if its final reply comes first (a server
+            // that keeps the data connection open), take the reply and let the linger
+            // task finish the close.
+            let early = self.t.early_final.is_some();
+            let ctrl = match self.t.held.ctrl() {
+                Ok(ctrl) => ctrl,
+                Err(e) => return Err(self.t.held.settle_err(e)),
+            };
+            let reply = if early {
+                let _ = tokio::time::timeout(wait, drain(&mut data)).await;
+                None
+            } else {
+                tokio::select! {
+                    biased;
+                    _ = tokio::time::timeout(wait, drain(&mut data)) => None,
+                    reply = ctrl.read_reply() => Some(reply),
+                }
+            };
             close_with_linger(data.into_inner(), self.t.linger());
+            if let Some(reply) = reply {
+                self.t.early_final = Some(match reply {
+                    Ok(r) => r,
+                    Err(e) => {
+                        self.t.done = true;
+                        return Err(self.t.held.settle_err(e));
+                    }
+                });
+            }
         }
         self.t.final_reply(true).await
     }
@@ -340,9 +372,18 @@ impl AsyncWrite for Upload<'_> {
         }
     }
 
+    /// Shuts the data connection's write side (end of file for the server); still call
+    /// [`Upload::finish`] to read the server's reply.
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut().t.data.as_mut() {
-            Some(d) => Pin::new(d).poll_shutdown(cx),
+        let this = self.get_mut();
+        match this.t.data.as_mut() {
+            Some(d) => {
+                let result = Pin::new(d).poll_shutdown(cx);
+                if let Poll::Ready(Ok(())) = result {
+                    this.shut_down = true;
+                }
+                result
+            }
             None => Poll::Ready(Ok(())),
         }
     }

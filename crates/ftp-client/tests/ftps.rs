@@ -166,3 +166,34 @@ async fn pure_ftpd_100_consecutive_ftps_transfers_tls13() {
         .await
         .expect("timed out");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_name_sni_and_certificate_name_check() {
+    let srv = server(Kind::Vsftpd, true, false).await;
+    srv.put_file("hello.txt", b"hello").expect("put");
+    let mut o = ftps(&srv, DataProtection::Private);
+    // Through the system resolver; vsftpd listens on 127.0.0.1 only.
+    o.host = "localhost".into();
+    o.ip_preference = ftp_client::IpPreference::V4Only;
+    if let Some(t) = o.tls.as_mut() {
+        t.sni = Some("localhost".into());
+    }
+    let mut s = FtpSession::connect(o.clone())
+        .await
+        .expect("connect by name");
+    let mut got = Vec::new();
+    s.retrieve_to("hello.txt", 0, &mut got, &mut |_| {})
+        .await
+        .expect("RETR");
+    assert_eq!(got, b"hello");
+    assert!(s.last_data_tls().is_some_and(|t| t.resumed));
+
+    if let Some(t) = o.tls.as_mut() {
+        t.expected_name = Some("ftp.example.com".into());
+    }
+    let err = FtpSession::connect(o).await.expect_err("wrong name");
+    assert!(
+        matches!(err.kind(), ftp_client::ErrorKind::Certificate(_)),
+        "{err}"
+    );
+}

@@ -79,6 +79,10 @@ async fn matrix(kind: Kind, server: &RunningServer, mode: DataMode) {
         .await
         .expect("write");
     assert_eq!(upload.bytes(), 9);
+    // A caller may shut the stream down itself (end of file) before finish().
+    tokio::io::AsyncWriteExt::shutdown(&mut upload)
+        .await
+        .expect("shutdown");
     upload.finish().await.expect("finish upload");
     let mut download = s.retrieve("stream.txt", 0).await.expect("RETR handle");
     assert!(
