@@ -6,7 +6,7 @@
 //! An embedded module's *linger time* is `SO_LINGER`: on close, keep trying to deliver
 //! unsent bytes for up to that long. A nonzero `SO_LINGER` makes `close()` block the
 //! calling thread, which on a tokio runtime would stall a worker (tokio 1.54 deprecates
-//! `set_linger` for that reason). [`close_with_linger`] emulates it instead: it shuts the
+//! `set_linger` for that reason). The client emulates it instead: it shuts the
 //! write side down (TLS `close_notify`, then TCP FIN, so the peer receives everything
 //! already written), then in a spawned task keeps reading and discarding until the peer
 //! closes too or the linger time runs out, and only then drops the socket. Reading until
