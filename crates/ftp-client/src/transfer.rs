@@ -216,6 +216,11 @@ impl<'a> Download<'a> {
     }
 
     /// Stops the transfer with `ABOR`; returns the server's reply to the ABOR.
+    ///
+    /// `ABOR` is sent as an ordinary command line (no Telnet IP/Synch urgent data);
+    /// the data connection is cut at the same time, which is what makes servers
+    /// (vsftpd, proftpd, pure-ftpd, pyftpdlib) notice. The transfer's `426` and the
+    /// ABOR's `226`/`225` are both read, so the session stays in step.
     pub async fn abort(mut self) -> Result<Reply> {
         self.t.abort().await
     }
@@ -335,6 +340,11 @@ impl<'a> Upload<'a> {
     }
 
     /// Stops the transfer with `ABOR`; returns the server's reply to the ABOR.
+    ///
+    /// `ABOR` is sent as an ordinary command line (no Telnet IP/Synch urgent data);
+    /// the data connection is cut at the same time, which is what makes servers
+    /// (vsftpd, proftpd, pure-ftpd, pyftpdlib) notice. The transfer's `426` and the
+    /// ABOR's `226`/`225` are both read, so the session stays in step.
     pub async fn abort(mut self) -> Result<Reply> {
         self.t.abort().await
     }
