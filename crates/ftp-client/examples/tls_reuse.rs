@@ -1,12 +1,14 @@
 //! Measures TLS session resumption on FTPS data connections: runs N consecutive
-//! transfers (alternating STOR and RETR of a small file) on one session and counts
-//! resumed handshakes and refused data connections.
+//! transfers on one session and counts resumed handshakes and refused transfers.
 //!
 //! ```text
-//! cargo run -p ftp-client --example tls_reuse -- HOST PORT USER PASS CERT.pem [N] [tls12|tls13|both]
+//! cargo run -p ftp-client --example tls_reuse -- SERVER [N] [tls12|tls13|both] [alt|stor|retr]
 //! ```
-//! `tls12` is the crate's default FTPS policy; `tls13` offers only TLS 1.3; `both`
-//! offers 1.2 and 1.3 (the server picks, normally 1.3).
+//! SERVER is `vsftpd`, `proftpd`, `pure-ftpd`, `pyftpdlib` or `libunftp`, started on
+//! loopback by `test-servers` (run `scripts/install-test-deps` first). `tls12` is the
+//! crate's default FTPS policy; `tls13` offers only TLS 1.3; `both` offers 1.2 and 1.3
+//! (the server picks). `alt` alternates STOR and RETR, `stor` uploads only, `retr`
+//! downloads only (after one upload).
 
 use std::time::Instant;
 
@@ -14,37 +16,53 @@ use ftp_client::{
     CertVerification, ConnectOptions, DataProtection, FtpSession, StoreMode, TlsOptions,
     TlsVersion, certs_from_pem,
 };
+use test_servers::{Kind, ServerOptions, start};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.len() < 5 {
-        eprintln!(
-            "usage: tls_reuse HOST PORT USER PASS CERT.pem [N] [tls12|tls13|both] [alt|stor|retr]"
-        );
+    let Some(kind) = args
+        .first()
+        .and_then(|name| Kind::ALL.into_iter().find(|k| k.name() == name))
+    else {
+        eprintln!("usage: tls_reuse SERVER [N] [tls12|tls13|both] [alt|stor|retr]");
         std::process::exit(2);
-    }
-    let n: usize = args.get(5).map(|s| s.parse()).transpose()?.unwrap_or(100);
-    let (min, max) = match args.get(6).map(String::as_str).unwrap_or("tls12") {
+    };
+    let n: usize = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(100);
+    let versions = args.get(2).map(String::as_str).unwrap_or("tls12");
+    let (min, max) = match versions {
         "tls13" => (TlsVersion::Tls13, None),
         "both" => (TlsVersion::Tls12, Some(TlsVersion::Tls13)),
         _ => (TlsVersion::Tls12, None),
     };
-    let pattern = args.get(7).map(String::as_str).unwrap_or("alt");
-    let mut opts = ConnectOptions::new(&args[0], args[1].parse()?, &args[2], args[3].as_str());
+    let pattern = args.get(3).map(String::as_str).unwrap_or("alt");
+
+    let srv = start(
+        kind,
+        ServerOptions {
+            tls: true,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let mut opts = ConnectOptions::new(
+        srv.addr.ip().to_string(),
+        srv.addr.port(),
+        srv.user.clone(),
+        srv.password.as_str(),
+    );
     opts.tls = Some(TlsOptions {
         verification: CertVerification::Full,
-        roots: certs_from_pem(&std::fs::read(&args[4])?)?,
+        roots: certs_from_pem(&std::fs::read(srv.cert_pem.as_ref().ok_or("no cert")?)?)?,
         min_version: min,
         max_version: max,
         data_protection: DataProtection::Private,
         ..Default::default()
     });
     let mut session = FtpSession::connect(opts).await?;
-    println!("control: {:?}", session.control_tls());
     let content = vec![0x5au8; 4096];
     let (mut resumed, mut failed) = (0, 0);
-    let start = Instant::now();
+    let started = Instant::now();
     for i in 0..n {
         let store = match pattern {
             "stor" => true,
@@ -84,8 +102,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     println!(
-        "{n} transfers in {:.2?}: {resumed} resumed, {failed} failed",
-        start.elapsed()
+        "{kind} {versions} {pattern}: control {:?}; {n} transfers in {:.2?}: {resumed} resumed, {failed} failed",
+        session.control_tls().and_then(|t| t.version),
+        started.elapsed()
     );
     let _ = session.quit().await;
     Ok(())

@@ -5,7 +5,7 @@
 //! file name) smuggle a second command; NUL is refused as well because servers treat
 //! it inconsistently. [`check_arg`] refuses such arguments *before* anything is sent.
 //!
-//! Every reply read is remembered as [`Control::last_reply`], and every wait for a reply
+//! Every reply read is remembered (see [`FtpSession::last_reply`](crate::FtpSession::last_reply)), and every wait for a reply
 //! is bounded by the reply timeout. A reply that does not parse, or that grows beyond the
 //! configured limit, is a protocol error: the control connection is then out of step and
 //! the session is closed.
@@ -194,14 +194,15 @@ impl Control {
         self.read_reply().await
     }
 
-    /// Sends a command; a reply whose code `accept` refuses becomes an error.
+    /// Sends a command; a reply whose code `accept` refuses becomes an error. `421`
+    /// (service closing) is always an error: the server is about to hang up.
     pub(crate) async fn expect(
         &mut self,
         line: &str,
         accept: impl Fn(u16) -> bool,
     ) -> Result<Reply> {
         let reply = self.command(line).await?;
-        if accept(reply.code()) {
+        if accept(reply.code()) && reply.code() != 421 {
             Ok(reply)
         } else {
             Err(reply.into())

@@ -43,7 +43,7 @@ use crate::data::{self, DataMode, DataSettings};
 use crate::error::{Channel, CloseReason, ErrorKind, FtpError, Result, TimeoutKind};
 use crate::options::{ConnectOptions, IpPreference, Limits, Linger, Timeouts};
 use crate::reply::Reply;
-use crate::stream::{StallGuarded, close_with_linger};
+use crate::stream::close_with_linger;
 use crate::tls::{TlsContext, TlsVersion};
 use crate::transfer::{Download, Listing, StoreMode, TransferSummary, Upload};
 
@@ -366,8 +366,12 @@ impl FtpSession {
         let mut ctrl = Control::new(tcp, opts.timeouts.reply, opts.limits.max_reply_bytes)?;
         let setup = async {
             let mut greeting = ctrl.read_reply().await?;
-            while greeting.code() == 120 {
+            // "120 Service ready in nnn minutes" may precede the 220; a few are fine,
+            // an endless stream is not.
+            let mut delays = 0;
+            while greeting.code() == 120 && delays < 8 {
                 greeting = ctrl.read_reply().await?;
+                delays += 1;
             }
             if greeting.code() != 220 {
                 return Err(greeting.into());
@@ -703,11 +707,7 @@ impl FtpSession {
         let stall = self.shared.settings.timeouts.data_stall;
         let rest = (offset > 0).then_some(offset);
         let (held, opened) = self.open_transfer(format!("RETR {path}"), rest).await?;
-        Ok(Download::new(
-            held,
-            StallGuarded::new(opened.stream, stall),
-            opened.final_reply_seen.then_some(opened.first_reply),
-        ))
+        Ok(Download::new(held, opened, stall))
     }
 
     /// `STOR path`, `REST offset` + `STOR path`, or `APPE path` (see [`StoreMode`]):
@@ -722,11 +722,7 @@ impl FtpSession {
             StoreMode::Append => (format!("APPE {path}"), None),
         };
         let (held, opened) = self.open_transfer(command, rest).await?;
-        Ok(Upload::new(
-            held,
-            StallGuarded::new(opened.stream, stall),
-            opened.final_reply_seen.then_some(opened.first_reply),
-        ))
+        Ok(Upload::new(held, opened, stall))
     }
 
     /// Downloads `path` from `offset` into `sink`, calling `progress` with the bytes
@@ -814,11 +810,7 @@ impl FtpSession {
         let max = self.shared.settings.limits.max_listing_bytes;
         let stall = self.shared.settings.timeouts.data_stall;
         let (held, opened) = self.open_transfer(command, None).await?;
-        let mut download = Download::new(
-            held,
-            StallGuarded::new(opened.stream, stall),
-            opened.final_reply_seen.then_some(opened.first_reply),
-        );
+        let mut download = Download::new(held, opened, stall);
         let mut data = Vec::new();
         let mut buf = vec![0u8; 16 * 1024];
         let mut truncated = false;
@@ -936,6 +928,61 @@ impl Drop for FtpSession {
                     let _ = quit_control(ctrl, linger).await;
                 });
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_order_follows_the_preference() {
+        let v4: IpAddr = "192.0.2.1".parse().expect("v4");
+        let v6: IpAddr = "2001:db8::1".parse().expect("v6");
+        let both = vec![v6, v4];
+        assert_eq!(
+            order_addresses(both.clone(), IpPreference::PreferV4),
+            vec![v4, v6]
+        );
+        assert_eq!(
+            order_addresses(both.clone(), IpPreference::PreferV6),
+            vec![v6, v4]
+        );
+        assert_eq!(
+            order_addresses(both.clone(), IpPreference::V4Only),
+            vec![v4]
+        );
+        assert_eq!(order_addresses(both, IpPreference::V6Only), vec![v6]);
+    }
+
+    #[test]
+    fn ip_literals_with_and_without_brackets() {
+        assert_eq!(parse_ip_literal("[::1]"), Some("::1".parse().expect("ip")));
+        assert_eq!(parse_ip_literal("::1"), Some("::1".parse().expect("ip")));
+        assert_eq!(
+            parse_ip_literal("127.0.0.1"),
+            Some("127.0.0.1".parse().expect("ip"))
+        );
+        assert_eq!(parse_ip_literal("ftp.example.com"), None);
+    }
+
+    #[test]
+    fn quoted_257_paths() {
+        let r = Reply::new(257, "257 \"/a \"\"b\"\" c\" created");
+        assert_eq!(parse_257_path(&r).as_deref(), Some("/a \"b\" c"));
+        assert_eq!(parse_257_path(&Reply::new(257, "257 no quotes")), None);
+        assert_eq!(parse_257_path(&Reply::new(257, "257 \"open")), None);
+        assert_eq!(parse_257_path(&Reply::new(257, "25")), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn reply_value_parsers_never_panic(text in "\\PC{0,60}", code in 100u16..700) {
+            let r = Reply::new(code, text);
+            let _ = parse_257_path(&r);
+            let _ = value_of_213(&r);
+            let _ = r.message();
         }
     }
 }

@@ -6,7 +6,7 @@
 //! An embedded module's *linger time* is `SO_LINGER`: on close, keep trying to deliver
 //! unsent bytes for up to that long. A nonzero `SO_LINGER` makes `close()` block the
 //! calling thread, which on a tokio runtime would stall a worker (tokio 1.54 deprecates
-//! `set_linger` for that reason). [`close_with_linger`] emulates it instead: it shuts the
+//! `set_linger` for that reason). The client emulates it instead: it shuts the
 //! write side down (TLS `close_notify`, then TCP FIN, so the peer receives everything
 //! already written), then in a spawned task keeps reading and discarding until the peer
 //! closes too or the linger time runs out, and only then drops the socket. Reading until
@@ -224,4 +224,37 @@ pub(crate) fn close_with_linger(mut stream: Stream, linger: Duration) {
         }
         drop(stream);
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    #[tokio::test]
+    async fn linger_close_returns_at_once_and_delivers_everything() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let client = TcpStream::connect(listener.local_addr().expect("addr"))
+            .await
+            .expect("connect");
+        let (mut peer, _) = listener.accept().await.expect("accept");
+        let mut stream = Stream::Plain(client);
+        let payload = vec![7u8; 1 << 20];
+        let writer = async {
+            stream.write_all(&payload).await.expect("write");
+            let started = std::time::Instant::now();
+            close_with_linger(stream, Duration::from_secs(30));
+            assert!(
+                started.elapsed() < Duration::from_millis(100),
+                "close blocked"
+            );
+        };
+        let reader = async {
+            let mut got = Vec::new();
+            peer.read_to_end(&mut got).await.expect("read");
+            got
+        };
+        let ((), got) = tokio::join!(writer, reader);
+        assert_eq!(got.len(), payload.len());
+    }
 }

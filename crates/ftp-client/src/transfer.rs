@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
+use crate::data::OpenedData;
 use crate::error::{Channel, ErrorKind, FtpError, Result, TimeoutKind};
 use crate::reply::Reply;
 use crate::session::Held;
@@ -70,12 +71,26 @@ struct Transfer<'a> {
     held: Held<'a>,
     data: Option<StallGuarded>,
     bytes: u64,
+    /// The server's answer to the transfer command (normally 1xx).
+    opening: Reply,
     /// The final reply if the server sent it already (2xx instead of 1xx).
     early_final: Option<Reply>,
     done: bool,
 }
 
 impl<'a> Transfer<'a> {
+    fn new(held: Held<'a>, opened: OpenedData, stall: Option<Duration>) -> Self {
+        let early_final = opened.final_reply_seen.then(|| opened.first_reply.clone());
+        Transfer {
+            held,
+            data: Some(StallGuarded::new(opened.stream, stall)),
+            bytes: 0,
+            opening: opened.first_reply,
+            early_final,
+            done: false,
+        }
+    }
+
     fn linger(&self) -> Duration {
         self.held.shared.settings.linger.data
     }
@@ -169,16 +184,16 @@ pub struct Download<'a> {
 }
 
 impl<'a> Download<'a> {
-    pub(crate) fn new(held: Held<'a>, data: StallGuarded, early_final: Option<Reply>) -> Self {
+    pub(crate) fn new(held: Held<'a>, opened: OpenedData, stall: Option<Duration>) -> Self {
         Download {
-            t: Transfer {
-                held,
-                data: Some(data),
-                bytes: 0,
-                early_final,
-                done: false,
-            },
+            t: Transfer::new(held, opened, stall),
         }
+    }
+
+    /// The server's answer to the transfer command, e.g. `150 Opening BINARY mode data
+    /// connection for f.bin (4096 bytes)`: some servers announce the size here.
+    pub fn opening_reply(&self) -> &Reply {
+        &self.t.opening
     }
 
     /// Bytes read so far.
@@ -201,6 +216,11 @@ impl<'a> Download<'a> {
     }
 
     /// Stops the transfer with `ABOR`; returns the server's reply to the ABOR.
+    ///
+    /// `ABOR` is sent as an ordinary command line (no Telnet IP/Synch urgent data);
+    /// the data connection is cut at the same time, which is what makes servers
+    /// (vsftpd, proftpd, pure-ftpd, pyftpdlib) notice. The transfer's `426` and the
+    /// ABOR's `226`/`225` are both read, so the session stays in step.
     pub async fn abort(mut self) -> Result<Reply> {
         self.t.abort().await
     }
@@ -234,19 +254,22 @@ impl AsyncRead for Download<'_> {
 /// [`finish`](Self::finish) (do not rely on `shutdown` alone).
 pub struct Upload<'a> {
     t: Transfer<'a>,
+    /// The caller already shut the write side down (`AsyncWriteExt::shutdown`).
+    shut_down: bool,
 }
 
 impl<'a> Upload<'a> {
-    pub(crate) fn new(held: Held<'a>, data: StallGuarded, early_final: Option<Reply>) -> Self {
+    pub(crate) fn new(held: Held<'a>, opened: OpenedData, stall: Option<Duration>) -> Self {
         Upload {
-            t: Transfer {
-                held,
-                data: Some(data),
-                bytes: 0,
-                early_final,
-                done: false,
-            },
+            t: Transfer::new(held, opened, stall),
+            shut_down: false,
         }
+    }
+
+    /// The server's answer to the transfer command, e.g. `150 Opening BINARY mode data
+    /// connection for f.bin (4096 bytes)`: some servers announce the size here.
+    pub fn opening_reply(&self) -> &Reply {
+        &self.t.opening
     }
 
     /// Bytes written so far.
@@ -266,7 +289,10 @@ impl<'a> Upload<'a> {
         if let Some(mut data) = self.t.data.take() {
             let shut = async {
                 data.flush().await?;
-                data.shutdown().await
+                if !self.shut_down {
+                    data.shutdown().await?;
+                }
+                Ok(())
             }
             .await;
             if let Err(e) = shut {
@@ -281,13 +307,44 @@ impl<'a> Upload<'a> {
                 .timeouts
                 .data_stall
                 .unwrap_or(Duration::from_secs(30));
-            let _ = tokio::time::timeout(wait, drain(&mut data)).await;
+            // Wait for the server's close; but if its final reply comes first (a server
+            // that keeps the data connection open), take the reply and let the linger
+            // task finish the close.
+            let early = self.t.early_final.is_some();
+            let ctrl = match self.t.held.ctrl() {
+                Ok(ctrl) => ctrl,
+                Err(e) => return Err(self.t.held.settle_err(e)),
+            };
+            let reply = if early {
+                let _ = tokio::time::timeout(wait, drain(&mut data)).await;
+                None
+            } else {
+                tokio::select! {
+                    biased;
+                    _ = tokio::time::timeout(wait, drain(&mut data)) => None,
+                    reply = ctrl.read_reply() => Some(reply),
+                }
+            };
             close_with_linger(data.into_inner(), self.t.linger());
+            if let Some(reply) = reply {
+                self.t.early_final = Some(match reply {
+                    Ok(r) => r,
+                    Err(e) => {
+                        self.t.done = true;
+                        return Err(self.t.held.settle_err(e));
+                    }
+                });
+            }
         }
         self.t.final_reply(true).await
     }
 
     /// Stops the transfer with `ABOR`; returns the server's reply to the ABOR.
+    ///
+    /// `ABOR` is sent as an ordinary command line (no Telnet IP/Synch urgent data);
+    /// the data connection is cut at the same time, which is what makes servers
+    /// (vsftpd, proftpd, pure-ftpd, pyftpdlib) notice. The transfer's `426` and the
+    /// ABOR's `226`/`225` are both read, so the session stays in step.
     pub async fn abort(mut self) -> Result<Reply> {
         self.t.abort().await
     }
@@ -325,9 +382,18 @@ impl AsyncWrite for Upload<'_> {
         }
     }
 
+    /// Shuts the data connection's write side (end of file for the server); still call
+    /// [`Upload::finish`] to read the server's reply.
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut().t.data.as_mut() {
-            Some(d) => Pin::new(d).poll_shutdown(cx),
+        let this = self.get_mut();
+        match this.t.data.as_mut() {
+            Some(d) => {
+                let result = Pin::new(d).poll_shutdown(cx);
+                if let Poll::Ready(Ok(())) = result {
+                    this.shut_down = true;
+                }
+                result
+            }
             None => Poll::Ready(Ok(())),
         }
     }

@@ -64,6 +64,33 @@ async fn vsftpd_ftps_prot_p_and_prot_c() {
 async fn vsftpd_ftps_over_ipv6() {
     let srv = server(Kind::Vsftpd, true, true).await;
     prot_p_and_c(Kind::Vsftpd, &srv, DataMode::Passive).await;
+    prot_p_and_c(Kind::Vsftpd, &srv, DataMode::Active { ports: None }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linger_times_do_not_block_transfers_or_quit() {
+    let srv = server(Kind::Vsftpd, true, false).await;
+    let mut opts = ftps(&srv, DataProtection::Private);
+    opts.linger = ftp_client::Linger {
+        control: std::time::Duration::from_secs(60),
+        data: std::time::Duration::from_secs(60),
+    };
+    let mut s = FtpSession::connect(opts).await.expect("connect");
+    let content = payload(1 << 20, 4);
+    let started = std::time::Instant::now();
+    for _ in 0..5 {
+        s.store_from("l.bin", StoreMode::Replace, &mut &content[..], &mut |_| {})
+            .await
+            .expect("STOR");
+        let mut got = Vec::new();
+        s.retrieve_to("l.bin", 0, &mut got, &mut |_| {})
+            .await
+            .expect("RETR");
+        assert!(got == content);
+    }
+    s.quit().await.expect("QUIT");
+    // 60 s linger on both sockets, yet nothing waited for it.
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -165,4 +192,35 @@ async fn pure_ftpd_100_consecutive_ftps_transfers_tls13() {
     tokio::time::timeout(T * 6, hundred_transfers(Kind::PureFtpd, true))
         .await
         .expect("timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_name_sni_and_certificate_name_check() {
+    let srv = server(Kind::Vsftpd, true, false).await;
+    srv.put_file("hello.txt", b"hello").expect("put");
+    let mut o = ftps(&srv, DataProtection::Private);
+    // Through the system resolver; vsftpd listens on 127.0.0.1 only.
+    o.host = "localhost".into();
+    o.ip_preference = ftp_client::IpPreference::V4Only;
+    if let Some(t) = o.tls.as_mut() {
+        t.sni = Some("localhost".into());
+    }
+    let mut s = FtpSession::connect(o.clone())
+        .await
+        .expect("connect by name");
+    let mut got = Vec::new();
+    s.retrieve_to("hello.txt", 0, &mut got, &mut |_| {})
+        .await
+        .expect("RETR");
+    assert_eq!(got, b"hello");
+    assert!(s.last_data_tls().is_some_and(|t| t.resumed));
+
+    if let Some(t) = o.tls.as_mut() {
+        t.expected_name = Some("ftp.example.com".into());
+    }
+    let err = FtpSession::connect(o).await.expect_err("wrong name");
+    assert!(
+        matches!(err.kind(), ftp_client::ErrorKind::Certificate(_)),
+        "{err}"
+    );
 }

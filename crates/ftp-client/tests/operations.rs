@@ -79,8 +79,17 @@ async fn matrix(kind: Kind, server: &RunningServer, mode: DataMode) {
         .await
         .expect("write");
     assert_eq!(upload.bytes(), 9);
+    // A caller may shut the stream down itself (end of file) before finish().
+    tokio::io::AsyncWriteExt::shutdown(&mut upload)
+        .await
+        .expect("shutdown");
     upload.finish().await.expect("finish upload");
     let mut download = s.retrieve("stream.txt", 0).await.expect("RETR handle");
+    assert!(
+        download.opening_reply().is_preliminary(),
+        "{what}: {:?}",
+        download.opening_reply()
+    );
     let mut text = String::new();
     tokio::io::AsyncReadExt::read_to_string(&mut download, &mut text)
         .await
@@ -125,6 +134,19 @@ async fn matrix(kind: Kind, server: &RunningServer, mode: DataMode) {
             (Kind::Libunftp, Some(550)),
             "{what}: {e}"
         ),
+    }
+
+    // MLST: not every server has it (measured: vsftpd 500; libunftp 550 on a file).
+    match (kind, s.mlst(Some("dir/data.bin")).await) {
+        (Kind::Vsftpd, Err(e)) => assert_eq!(e.reply_code(), Some(500), "{what}: {e}"),
+        (Kind::Libunftp, Err(e)) => assert_eq!(e.reply_code(), Some(550), "{what}: {e}"),
+        (_, Ok(facts)) => {
+            assert!(
+                facts.to_ascii_lowercase().contains("size=300000"),
+                "{what}: {facts}"
+            )
+        }
+        (_, Err(e)) => panic!("{what}: MLST: {e}"),
     }
 
     // Directories.

@@ -662,6 +662,36 @@ mod tests {
         assert_eq!(redact("USER bob"), "USER bob");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn port_round_trips(a: u8, b: u8, c: u8, d: u8, port: u16) {
+            let line = format!("PORT {a},{b},{c},{d},{},{}", port >> 8, port & 0xff);
+            let want = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(a, b, c, d)), port);
+            proptest::prop_assert_eq!(parse_port(&line), Some(want));
+            let v4 = SocketAddrV4::new(Ipv4Addr::new(a, b, c, d), port);
+            let reply = pasv_reply(v4);
+            proptest::prop_assert_eq!(parse_port(&format!("PORT {}", &reply[27..reply.len() - 4])), Some(want));
+        }
+
+        #[test]
+        fn eprt_round_trips(v6: [u16; 8], v4: [u8; 4], port: u16) {
+            let ip6 = IpAddr::V6(std::net::Ipv6Addr::from(v6));
+            let ip4 = IpAddr::V4(Ipv4Addr::from(v4));
+            proptest::prop_assert_eq!(parse_eprt(&format!("EPRT |2|{ip6}|{port}|")), Some(SocketAddr::new(ip6, port)));
+            proptest::prop_assert_eq!(parse_eprt(&format!("EPRT |1|{ip4}|{port}|")), Some(SocketAddr::new(ip4, port)));
+        }
+
+        #[test]
+        fn parsers_never_panic(line in "\\PC{0,40}", tail in "[ ,|0-9a-fA-F:.]{0,40}") {
+            for candidate in [line.clone(), format!("PORT {tail}"), format!("EPRT {tail}"), format!("pass{tail}")] {
+                let _ = parse_port(&candidate);
+                let _ = parse_eprt(&candidate);
+                let _ = redact(&candidate);
+                let _ = starts_with_ignore_case(&candidate, "PORT ");
+            }
+        }
+    }
+
     #[test]
     fn pasv_reply_encodes_port() {
         assert_eq!(

@@ -18,11 +18,15 @@
 //!
 //! | [`Kind`] | how it runs | login ([`RunningServer::user`]) | notes |
 //! |---|---|---|---|
-//! | [`Kind::Vsftpd`] | `/usr/sbin/vsftpd` (apt) | system user `ftptest` / `secret` (PAM) | enforces TLS session reuse on data connections (`require_ssl_reuse=YES`); no MLST, no ACCT (502) |
+//! | [`Kind::Vsftpd`] | `/usr/sbin/vsftpd` (apt) | system user `ftptest` / `secret` (PAM) | refuses a TLS data connection that does not resume the control session: `522` (`require_ssl_reuse=YES`); no MLST (500), ACCT → 502; a failed login takes ~2 s (PAM delay) |
 //! | [`Kind::PureFtpd`] | unpacked under the prefix | `test` / `secret` (virtual user) | ACCT → 202, `AUTH SSL` → 500 |
-//! | [`Kind::Proftpd`] | unpacked under the prefix | `test` / `secret` (AuthUserFile) | enforces TLS session reuse (default) |
-//! | [`Kind::Pyftpdlib`] | python3 venv under the prefix, script `py/ftpd.py` | `test` / `secret`; plus `acctuser` / `secret` that needs `ACCT acme` (332) | the only real server with ACCT |
-//! | [`Kind::Libunftp`] | in-process on its own thread | `test` / `secret` | no EPRT, LIST of a file → 550, never requires TLS reuse; cannot be paused |
+//! | [`Kind::Proftpd`] | unpacked under the prefix | `test` / `secret` (AuthUserFile) | refuses a non-resumed TLS data session: `425` (default reuse check); lingering close: sends `226` / answers the next command only after the client closed its end of the data connection (or after 10 s) |
+//! | [`Kind::Pyftpdlib`] | python3 venv under the prefix, script `py/ftpd.py` | `test` / `secret`; plus `acctuser` / `secret` that needs `ACCT acme` (332) | the only real server with ACCT; connects at PORT/EPRT time (425 if nobody listens yet) |
+//! | [`Kind::Libunftp`] | in-process on its own thread | `test` / `secret` | no EPRT, LIST of a file → 550, never requires TLS reuse, TLS 1.2 only; cannot be paused |
+//!
+//! On `::1` only EPSV/EPRT are usable, and PASV answers differ: vsftpd `227 (0,0,0,0,p1,p2)`,
+//! pure-ftpd `425 … Use EPSV`, proftpd a malformed `227 Entering Passive Mode (1,111,84).`,
+//! pyftpdlib `227 … (::1,p1,p2).`, and libunftp drops the control connection without a reply.
 //!
 //! vsftpd checks named users through PAM against system accounts, so its login is the system
 //! user `ftptest` that `scripts/install-test-deps` creates, jailed into each instance's own root.
@@ -123,7 +127,8 @@ pub struct ServerOptions {
     /// Listen on `::1` instead of `127.0.0.1`. Use EPSV/EPRT: over IPv6 PASV/PORT are refused or
     /// answered with useless addresses, depending on the server.
     pub ipv6: bool,
-    /// Idle timeout of a control connection (server side). `None` = 120 s.
+    /// Idle timeout of a control connection (server side). `None` = 120 s. pure-ftpd counts in
+    /// whole minutes (rounded up); the others in seconds.
     pub idle_timeout: Option<Duration>,
     /// Where the unpacked servers and the venv are; `None` = [`install_prefix()`]. (vsftpd is
     /// always `/usr/sbin/vsftpd`.)

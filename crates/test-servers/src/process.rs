@@ -69,16 +69,24 @@ impl ServerProcess {
         };
         let leader = Pid::from_raw(child.id() as i32);
         signal_tree(leader, signal)
+            .map(drop)
             .map_err(|e| Error::Setup(format!("signal {signal} to {leader} failed: {e}")))
     }
 
-    /// SIGKILL the whole tree and reap the leader. Idempotent.
+    /// SIGKILL the whole tree, reap the leader, and wait until every killed process has really
+    /// exited (so no inherited listening socket still accepts). Idempotent.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let leader = Pid::from_raw(child.id() as i32);
-            let _ = signal_tree(leader, Signal::SIGKILL);
+            let killed = signal_tree(leader, Signal::SIGKILL).unwrap_or_default();
             let _ = child.kill();
             let _ = child.wait();
+            // SIGKILL is asynchronous: a session process that inherited the listening socket
+            // keeps accepting until it is gone. Its exit (zombie or reaped) releases the fds.
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while killed.iter().any(|&pid| is_running(pid)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+            }
         }
     }
 }
@@ -89,17 +97,31 @@ impl Drop for ServerProcess {
     }
 }
 
-/// Send `signal` to `leader`, all its descendants and its process group.
-fn signal_tree(leader: Pid, signal: Signal) -> nix::Result<()> {
+/// Send `signal` to `leader`, all its descendants and its process group; returns the
+/// descendants that were signalled.
+fn signal_tree(leader: Pid, signal: Signal) -> nix::Result<Vec<Pid>> {
     // Freeze the leader first so it cannot fork while we look (SIGCONT/SIGKILL handle it last).
     if signal != Signal::SIGCONT {
         kill(leader, Signal::SIGSTOP)?;
     }
-    for pid in descendants(leader) {
+    let tree = descendants(leader);
+    for &pid in &tree {
         let _ = kill(pid, signal);
     }
     let _ = killpg(leader, signal);
-    kill(leader, signal)
+    kill(leader, signal)?;
+    Ok(tree)
+}
+
+/// Whether `pid` exists and has not exited yet (a zombie has released its resources).
+fn is_running(pid: Pid) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next());
+    !matches!(state, Some("Z" | "X" | "x") | None)
 }
 
 /// All live descendants of `root` (children first-level first), from `/proc/<pid>/stat`.
@@ -225,7 +247,7 @@ pub(crate) fn wait_ready(
                 log: read_logs(logs),
             });
         }
-        std::thread::sleep(Duration::from_millis(25));
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 

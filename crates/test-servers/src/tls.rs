@@ -7,8 +7,10 @@
 //! (`CaUsedAsEndEntity`), which is what `openssl req -x509` makes by default. A client that takes
 //! the PEM as its only trust anchor verifies it fine.
 //!
-//! It is generated once per machine into `$TMPDIR/ubxftp-test-tls/` under a file lock (parallel
-//! test processes wait for the first one) and regenerated when older than a week.
+//! It is generated once per machine under a file lock (parallel test processes wait for the first
+//! one) into `$TMPDIR/ubxftp-test-tls/<unix-time>/`, and `$TMPDIR/ubxftp-test-tls/current` is
+//! a symlink to the newest set. A set older than [`MAX_AGE`] is replaced by a new directory, never
+//! rewritten in place, so paths already handed out stay valid and cert and key always match.
 
 use std::fs::OpenOptions;
 use std::path::PathBuf;
@@ -29,7 +31,16 @@ pub struct TlsFiles {
     pub combined: PathBuf,
 }
 
-const MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Age after which a new certificate is made (it is valid for 365 days).
+const MAX_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
+
+fn files_in(dir: &std::path::Path) -> TlsFiles {
+    TlsFiles {
+        cert: dir.join("cert.pem"),
+        key: dir.join("key.pem"),
+        combined: dir.join("combined.pem"),
+    }
+}
 
 pub(crate) fn tls_files() -> Result<TlsFiles> {
     static CACHE: Mutex<Option<TlsFiles>> = Mutex::new(None);
@@ -43,14 +54,9 @@ pub(crate) fn tls_files() -> Result<TlsFiles> {
 }
 
 fn generate_or_reuse() -> Result<TlsFiles> {
-    let dir = std::env::temp_dir().join("ubxftp-test-tls");
-    std::fs::create_dir_all(&dir).map_err(io_err(format!("create {}", dir.display())))?;
-    let files = TlsFiles {
-        cert: dir.join("cert.pem"),
-        key: dir.join("key.pem"),
-        combined: dir.join("combined.pem"),
-    };
-    let lock_path = dir.join(".lock");
+    let base = std::env::temp_dir().join("ubxftp-test-tls");
+    std::fs::create_dir_all(&base).map_err(io_err(format!("create {}", base.display())))?;
+    let lock_path = base.join(".lock");
     let lock = OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -60,17 +66,28 @@ fn generate_or_reuse() -> Result<TlsFiles> {
     lock.lock()
         .map_err(io_err(format!("lock {}", lock_path.display())))?;
 
-    let fresh = std::fs::metadata(&files.combined)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.elapsed().ok())
-        .is_some_and(|age| age < MAX_AGE);
-    if fresh && files.cert.exists() && files.key.exists() {
-        return Ok(files);
+    let current = base.join("current");
+    if let Ok(target) = std::fs::read_link(&current) {
+        let dir = base.join(target);
+        let files = files_in(&dir);
+        let fresh = std::fs::metadata(&files.combined)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age < MAX_AGE);
+        if fresh && files.cert.exists() && files.key.exists() {
+            return Ok(files);
+        }
     }
 
-    let tmp_cert = dir.join(format!("cert.{}.tmp", std::process::id()));
-    let tmp_key = dir.join(format!("key.{}.tmp", std::process::id()));
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let name = format!("{stamp}-{}", std::process::id());
+    let dir = base.join(&name);
+    std::fs::create_dir_all(&dir).map_err(io_err(format!("create {}", dir.display())))?;
+    let files = files_in(&dir);
     let output = Command::new("openssl")
         .args([
             "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "365",
@@ -83,9 +100,9 @@ fn generate_or_reuse() -> Result<TlsFiles> {
         .args(["-addext", "basicConstraints=critical,CA:FALSE"])
         .args(["-addext", "extendedKeyUsage=serverAuth"])
         .arg("-keyout")
-        .arg(&tmp_key)
+        .arg(&files.key)
         .arg("-out")
-        .arg(&tmp_cert)
+        .arg(&files.cert)
         .output()
         .map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
@@ -103,16 +120,12 @@ fn generate_or_reuse() -> Result<TlsFiles> {
             String::from_utf8_lossy(&output.stderr)
         )));
     }
-    let cert = std::fs::read(&tmp_cert).map_err(io_err("read generated cert"))?;
-    let key = std::fs::read(&tmp_key).map_err(io_err("read generated key"))?;
-    let tmp_combined = dir.join(format!("combined.{}.tmp", std::process::id()));
-    std::fs::write(&tmp_combined, [cert, key].concat()).map_err(io_err("write combined.pem"))?;
-    for (from, to) in [
-        (&tmp_cert, &files.cert),
-        (&tmp_key, &files.key),
-        (&tmp_combined, &files.combined),
-    ] {
-        std::fs::rename(from, to).map_err(io_err(format!("rename to {}", to.display())))?;
-    }
+    let cert = std::fs::read(&files.cert).map_err(io_err("read generated cert"))?;
+    let key = std::fs::read(&files.key).map_err(io_err("read generated key"))?;
+    std::fs::write(&files.combined, [cert, key].concat()).map_err(io_err("write combined.pem"))?;
+    // Point `current` at the new set atomically (symlink under a temp name, then rename).
+    let tmp_link = base.join(format!("current.{name}.tmp"));
+    std::os::unix::fs::symlink(&name, &tmp_link).map_err(io_err("symlink current"))?;
+    std::fs::rename(&tmp_link, &current).map_err(io_err("rename current"))?;
     Ok(files)
 }

@@ -438,9 +438,20 @@ fn connect_options(shared: &Shared, profile: &Profile) -> Result<ConnectOptions,
         FtpMode::Active => DataMode::Active { ports: None },
     };
     opts.tls = tls;
-    opts.timeouts = Timeouts {
-        inactivity: (profile.timeout > 0).then(|| Duration::from_secs(u64::from(profile.timeout))),
-        ..Timeouts::default()
+    // The inactivity timeout is about incoming traffic (chapter: "the FTP session will not be
+    // terminated in the absence of incoming traffic" when 0): a server that stops answering a
+    // command or stalls a transfer for that long ends the session too.
+    opts.timeouts = match profile.timeout {
+        0 => Timeouts::default(),
+        secs => {
+            let limit = Duration::from_secs(u64::from(secs));
+            Timeouts {
+                reply: limit,
+                data_stall: Some(limit),
+                inactivity: Some(limit),
+                ..Timeouts::default()
+            }
+        }
     };
     opts.linger = Linger {
         control: Duration::from_secs(u64::from(profile.linger_cmd)),
@@ -512,6 +523,10 @@ async fn retrieve(
         },
         Target::File { .. } => None,
     };
+    // Stopping a download early (suspend, full file system) closes the data connection and
+    // reads the server's 426 rather than sending ABOR: vsftpd, for one, answers ABOR only as
+    // urgent data during a transfer and leaves a plain ABOR unanswered, which would cost the
+    // session.
     // Open the download before touching the local file, so a refused RETR leaves it as it was.
     let mut download = match s.retrieve(remote, offset).await {
         Ok(d) => d,
@@ -526,7 +541,7 @@ async fn retrieve(
     let mut writer = match writer {
         Ok(w) => w,
         Err(e) => {
-            let _ = download.abort().await;
+            let _ = download.finish().await;
             return Err(fs_failure(&e));
         }
     };
@@ -548,7 +563,7 @@ async fn retrieve(
             None => Some(download.read(&mut buf).await),
         };
         let Some(read) = read else {
-            let _ = download.abort().await;
+            let _ = download.finish().await;
             return Err(FtpFailure::Suspended);
         };
         let n = match read {
@@ -561,7 +576,7 @@ async fn retrieve(
             }
         };
         if let Err(e) = writer.write_chunk(&buf[..n]) {
-            let _ = download.abort().await;
+            let _ = download.finish().await;
             return Err(fs_failure(&e));
         }
         if let (Target::Fota { terminal, .. }, Some(next), Some(total), Some(step)) =

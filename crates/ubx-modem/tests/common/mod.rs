@@ -190,6 +190,21 @@ impl AtHost {
         }
     }
 
+    /// Whatever arrives until nothing has come for `ms` milliseconds.
+    pub async fn drain(&mut self, ms: u64) -> String {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(Ok(n)) =
+            tokio::time::timeout(std::time::Duration::from_millis(ms), self.io.read(&mut buf)).await
+        {
+            if n == 0 {
+                break;
+            }
+            self.unread.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&std::mem::take(&mut self.unread)).into_owned()
+    }
+
     /// Nothing more arrives for `ms` milliseconds.
     pub async fn quiet(&mut self, ms: u64) {
         use tokio::io::AsyncReadExt;
