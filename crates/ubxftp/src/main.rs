@@ -57,6 +57,9 @@ enum Command {
     Demo {
         #[command(flatten)]
         module: ModuleArgs,
+        /// Extra transports besides the console (e.g. --tcp 127.0.0.1:0).
+        #[command(flatten)]
+        transports: TransportArgs,
     },
 }
 
@@ -78,6 +81,9 @@ struct ModuleArgs {
     /// Write every byte in and out of every terminal to FILE as JSON lines.
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
+    /// Longest FTP listing (AT+UFTPC=13/14) handed over in one +UUFTPCD; longer ones are cut.
+    #[arg(long, value_name = "BYTES", default_value_t = ubx_modem::ftp::DEFAULT_LISTING_CAP)]
+    ftp_listing_cap: usize,
 }
 
 /// Where the module's AT terminals are.
@@ -121,6 +127,7 @@ impl ModuleArgs {
             fs_dir: self.fs_dir.clone(),
             fs_size: self.fs_size,
             dns_overrides: self.dns.clone(),
+            ftp_listing_cap: self.ftp_listing_cap,
             ..ModemConfig::default()
         })
         .map_err(|e| e.to_string())?;
@@ -163,7 +170,7 @@ fn main() -> ExitCode {
                 baud,
                 module,
             } => script(file, connect, baud, module).await,
-            Command::Demo { module } => demo::run(module).await,
+            Command::Demo { module, transports } => demo::run(module, transports).await,
         }
     });
     // Background tasks (FTP transfers, idle terminals) end with the runtime.

@@ -175,3 +175,37 @@ fn script_connects_to_a_module_over_tcp() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn demo_logs_in_lists_and_gets_with_nothing_installed() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
+        .arg("demo")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    read_until(&mut stdout, b"ends the demo.\n\n");
+    stdin.write_all(b"ATE0\rAT+UFTPC=1\r").unwrap();
+    assert_eq!(
+        read_until(&mut stdout, b"+UUFTPCR: 1,1\r\n"),
+        b"ATE0\r\r\nOK\r\n\r\nOK\r\n\r\n+UUFTPCR: 1,1\r\n"
+    );
+    stdin
+        .write_all(b"AT+UFTPC=4,\"readme.txt\",\"readme.txt\"\r")
+        .unwrap();
+    assert_eq!(
+        read_until(&mut stdout, b"+UUFTPCR: 4,1\r\n"),
+        b"\r\nOK\r\n\r\n+UUFTPCR: 4,1\r\n"
+    );
+    stdin.write_all(b"AT+URDFILE=\"readme.txt\"\r").unwrap();
+    assert_eq!(
+        read_until(&mut stdout, b"OK\r\n"),
+        b"\r\n+URDFILE: \"readme.txt\",35,\"Hello from the ubxftp demo server!\n\"\r\nOK\r\n"
+    );
+    drop(stdin);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+}
