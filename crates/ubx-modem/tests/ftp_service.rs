@@ -261,3 +261,56 @@ async fn the_password_never_appears_in_responses_or_traces() {
     assert!(!profile.contains(&server.password), "{profile}");
     assert!(!trace.contains(&server.password), "{trace}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_ftp_command_can_be_injected_through_a_file_name() {
+    // The scripted fake server records every command line it receives.
+    use test_servers::fake::{FakeServer, Script};
+    let fake = FakeServer::start(
+        Script::new()
+            .greet()
+            .login()
+            .expect_reply("TYPE I", "200 Type set to I")
+            .expect_reply("DELE plain.txt", "250 Deleted")
+            .expect_reply("QUIT", "221 Bye"),
+    )
+    .await
+    .unwrap();
+    let modem = modem();
+    let mut host = AtHost::connect(&modem).await;
+    host.ok("AT+CMEE=2").await;
+    host.ok(&format!("AT+UFTP=0,\"{}\"", fake.addr.ip())).await;
+    host.ok(&format!("AT+UFTP=7,{}", fake.addr.port())).await;
+    host.ok("AT+UFTP=6,1").await;
+    host.ftp("AT+UFTPC=1", 1, 1, 20).await;
+    let invalid = b"\r\n+CME ERROR: invalid characters in text string\r\n";
+    // A LF inside the quotes, a NUL, a tab, DEL: refused before anything is sent.
+    for attempt in [
+        "AT+UFTPC=2,\"a\nDELE b\"",
+        "AT+UFTPC=2,\"a\0DELE b\"",
+        "AT+UFTPC=3,\"a\",\"b\tc\"",
+        "AT+UFTPC=8,\"x\x7f\"",
+    ] {
+        host.cmd(attempt, invalid).await;
+    }
+    // A CR ends the command line itself: the rest is a new line that is not a command.
+    host.send("AT+UFTPC=2,\"a\rDELE b\"").await;
+    host.expect(b"\r\nERROR\r\n").await;
+    host.quiet(100).await;
+    host.ftp("AT+UFTPC=2,\"plain.txt\"", 2, 1, 20).await;
+    host.ftp("AT+UFTPC=0", 0, 1, 20).await;
+    let transcripts = fake.finish(Duration::from_secs(5)).await;
+    let commands: Vec<String> = transcripts
+        .iter()
+        .flat_map(|t| t.commands.clone())
+        .collect();
+    assert_eq!(commands.len(), 5, "{commands:?}");
+    assert!(
+        commands[..3]
+            .iter()
+            .zip(["USER", "PASS", "TYPE I"])
+            .all(|(c, p)| c.starts_with(p)),
+        "{commands:?}"
+    );
+    assert_eq!(commands[3..], ["DELE plain.txt", "QUIT"], "{commands:?}");
+}

@@ -46,4 +46,5 @@ transcripts! {
     file_system_full => "fs-full.txt",
     bad_input => "bad-input.txt",
     ftp_profile => "ftp-profile.txt",
+    numeric => "numeric.txt",
 }
