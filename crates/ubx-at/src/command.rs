@@ -236,25 +236,12 @@ impl Cursor<'_> {
     fn s_register(&mut self) -> Result<Command, CommandError> {
         let n = self.number()?.ok_or(CommandError::Syntax)?;
         let name = format!("S{n}");
-        self.skip_blanks();
-        let kind = match self.peek() {
-            Some(b'?') => {
-                self.i += 1;
-                CommandKind::Read
-            }
-            Some(b'=') => {
-                self.i += 1;
-                self.skip_blanks();
-                if self.peek() == Some(b'?') {
-                    self.i += 1;
-                    CommandKind::Test
-                } else {
-                    let value = self.number()?.map_or(Param::Omitted, Param::Num);
-                    CommandKind::Set(Params(vec![value]))
-                }
-            }
-            _ => return Err(CommandError::Syntax),
+        let set = |c: &mut Self| {
+            Ok(CommandKind::Set(Params(vec![
+                c.number()?.map_or(Param::Omitted, Param::Num),
+            ])))
         };
+        let kind = self.kind_suffix(set)?.ok_or(CommandError::Syntax)?;
         Ok(Command { name, kind })
     }
 
@@ -272,29 +259,40 @@ impl Cursor<'_> {
             return Err(CommandError::Syntax);
         }
         let name = String::from_utf8_lossy(&self.s[start..self.i]).to_ascii_uppercase();
+        let kind = match self.kind_suffix(|c| c.params().map(CommandKind::Set))? {
+            Some(kind) => kind,
+            None => CommandKind::Action,
+        };
         self.skip_blanks();
-        let kind = match self.peek() {
-            None | Some(b';') => CommandKind::Action,
+        match self.peek() {
+            None | Some(b';') => Ok(Command { name, kind }),
+            Some(_) => Err(CommandError::Syntax),
+        }
+    }
+
+    /// What follows a command name: `?` (read), `=?` (test), or `=` and what `set` parses;
+    /// `None` when none of these follows.
+    fn kind_suffix(
+        &mut self,
+        set: impl FnOnce(&mut Self) -> Result<CommandKind, CommandError>,
+    ) -> Result<Option<CommandKind>, CommandError> {
+        self.skip_blanks();
+        match self.peek() {
             Some(b'?') => {
                 self.i += 1;
-                CommandKind::Read
+                Ok(Some(CommandKind::Read))
             }
             Some(b'=') => {
                 self.i += 1;
                 self.skip_blanks();
                 if self.peek() == Some(b'?') {
                     self.i += 1;
-                    CommandKind::Test
+                    Ok(Some(CommandKind::Test))
                 } else {
-                    CommandKind::Set(self.params()?)
+                    set(self).map(Some)
                 }
             }
-            Some(_) => return Err(CommandError::Syntax),
-        };
-        self.skip_blanks();
-        match self.peek() {
-            None | Some(b';') => Ok(Command { name, kind }),
-            Some(_) => Err(CommandError::Syntax),
+            _ => Ok(None),
         }
     }
 

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{AtHost, login, pattern, session_flow};
+use common::{AtHost, login, pattern, session_flow, set_profile};
 use md5::{Digest, Md5};
 use test_servers::{Kind, RunningServer, ServerOptions, start};
 use ubx_modem::{Modem, ModemConfig};
@@ -82,11 +82,7 @@ async fn account_step_with_pyftpdlib() {
     let acct = s.account_login.clone().expect("pyftpdlib has an ACCT user");
     let modem = modem();
     let mut host = AtHost::connect(&modem).await;
-    host.ok(&format!("AT+UFTP=0,\"{}\"", s.ip())).await;
-    host.ok(&format!("AT+UFTP=7,{}", s.addr.port())).await;
-    host.ok(&format!("AT+UFTP=2,\"{}\"", acct.user)).await;
-    host.ok(&format!("AT+UFTP=3,\"{}\"", acct.password)).await;
-    host.ok("AT+UFTP=6,1").await;
+    set_profile(&mut host, s.addr, &acct.user, &acct.password, true).await;
     host.ok("AT+UFTP=4,\"wrong\"").await;
     host.ftp("AT+UFTPC=1", 1, 0, 20).await;
     host.uftper(0, 530).await;

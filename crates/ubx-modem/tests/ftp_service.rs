@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{AtHost, login, session_flow};
+use common::{AtHost, login, session_flow, set_profile};
 use test_servers::{Kind, ServerOptions, start};
 use ubx_modem::{Modem, ModemConfig};
 
@@ -50,10 +50,7 @@ async fn wrong_password_is_530() {
         .unwrap();
     let modem = modem();
     let mut host = AtHost::connect(&modem).await;
-    host.ok(&format!("AT+UFTP=0,\"{}\"", server.ip())).await;
-    host.ok(&format!("AT+UFTP=7,{}", server.addr.port())).await;
-    host.ok(&format!("AT+UFTP=2,\"{}\"", server.user)).await;
-    host.ok("AT+UFTP=3,\"wrong-secret\"").await;
+    set_profile(&mut host, server.addr, &server.user, "wrong-secret", true).await;
     host.ftp("AT+UFTPC=1", 1, 0, 20).await;
     host.uftper(0, 530).await;
 }

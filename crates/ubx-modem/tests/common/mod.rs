@@ -227,17 +227,27 @@ pub fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i % 256) as u8).collect()
 }
 
-/// Points the FTP profile at `server` and logs in.
-pub async fn login(host: &mut AtHost, server: &test_servers::RunningServer, passive: bool) {
-    let ip = server.ip();
-    host.ok(&format!("AT+UFTP=0,\"{ip}\"")).await;
-    host.ok(&format!("AT+UFTP=7,{}", server.addr.port())).await;
-    host.ok(&format!("AT+UFTP=2,\"{}\"", server.user)).await;
-    host.ok(&format!("AT+UFTP=3,\"{}\"", server.password)).await;
+/// Sets the FTP profile: server address, port, login and mode (IPv6 preferred for a v6 address).
+pub async fn set_profile(
+    host: &mut AtHost,
+    addr: std::net::SocketAddr,
+    user: &str,
+    password: &str,
+    passive: bool,
+) {
+    host.ok(&format!("AT+UFTP=0,\"{}\"", addr.ip())).await;
+    host.ok(&format!("AT+UFTP=7,{}", addr.port())).await;
+    host.ok(&format!("AT+UFTP=2,\"{user}\"")).await;
+    host.ok(&format!("AT+UFTP=3,\"{password}\"")).await;
     host.ok(&format!("AT+UFTP=6,{}", u8::from(passive))).await;
-    if ip.is_ipv6() {
+    if addr.is_ipv6() {
         host.ok("AT+UFTP=20,1,1").await;
     }
+}
+
+/// Points the FTP profile at `server` and logs in.
+pub async fn login(host: &mut AtHost, server: &test_servers::RunningServer, passive: bool) {
+    set_profile(host, server.addr, &server.user, &server.password, passive).await;
     host.ftp("AT+UFTPC=1", 1, 1, 20).await;
     host.uftper(0, 0).await;
 }
