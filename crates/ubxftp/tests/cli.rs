@@ -209,3 +209,23 @@ fn demo_logs_in_lists_and_gets_with_nothing_installed() {
     let status = child.wait().unwrap();
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn serial_transport_answers_on_a_tty() {
+    // A pseudo-terminal stands in for the serial line: ubxftp opens the slave side as a serial
+    // port (tokio-serial sets its own raw mode), the test talks through the master side.
+    let pair = nix::pty::openpty(None, None).unwrap();
+    let path = nix::unistd::ttyname(&pair.slave).unwrap();
+    let server = Server::start(&["--serial", path.to_str().unwrap(), "--baud", "921600"], 1);
+    assert!(
+        server.lines[0].starts_with("serial: "),
+        "{:?}",
+        server.lines
+    );
+    let mut master = std::fs::File::from(pair.master);
+    master.write_all(b"ATE0\r\nAT+CGMM\r\n").unwrap();
+    assert_eq!(
+        read_until(&mut master, b"LEXI-R10401D\r\n\r\nOK\r\n"),
+        b"ATE0\r\r\nOK\r\n\r\nLEXI-R10401D\r\n\r\nOK\r\n"
+    );
+}
