@@ -6,7 +6,7 @@
 //! into a transcript by hand.
 //!
 //! Secrets never reach the file: bytes are held per terminal and direction until a line ends, and
-//! the quoted value of `+UFTP=3` (the FTP password) — also in the echo — is replaced by `***`
+//! the quoted passwords of `+UFTP=3` and `+CGAUTH` — also in the echo — are replaced by `***`
 //! before writing.
 
 use std::fs::File;
@@ -21,7 +21,12 @@ use crate::TerminalId;
 use crate::transcript::escape;
 
 /// Commands whose string parameter is a secret, and which parameter.
-const SECRET_PATTERNS: &[&str] = &[r#"(?i)(\+UFTP\s*=\s*3\s*,\s*")[^"\r\n]*"#];
+const SECRET_PATTERNS: &[&str] = &[
+    // AT+UFTP=3,"<password>"
+    r#"(?i)(\+UFTP\s*=\s*3\s*,\s*")[^"\r\n]*"#,
+    // AT+CGAUTH=<cid>,<auth>,"<user>","<password>"
+    r#"(?i)(\+CGAUTH\s*=[^,\r\n]*,[^,\r\n]*,\s*"[^"\r\n]*"\s*,\s*")[^"\r\n]*"#,
+];
 
 /// Hold at most this many bytes before writing a record even without a line end.
 const MAX_HELD: usize = 8192;

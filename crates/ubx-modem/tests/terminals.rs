@@ -174,7 +174,7 @@ async fn trace_records_bytes_but_never_the_ftp_password() {
     let t = tracer.clone();
     let serve = tokio::spawn(async move { ubx_modem::driver::serve(&m, device, Some(&t)).await });
     // Byte by byte, as a person types, so the password is split across many reads.
-    for b in b"AT+UFTP=3,\"hunter2\"\r\nAT+CGMI\r\n" {
+    for b in b"AT+UFTP=3,\"hunter2\"\r\nAT+CGAUTH=1,1,\"me\",\"hunter3\"\r\nAT+CGMI\r\n" {
         host.write_all(&[*b]).await.unwrap();
         tokio::task::yield_now().await;
     }
@@ -185,6 +185,7 @@ async fn trace_records_bytes_but_never_the_ftp_password() {
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(!text.contains("hunter"), "{text}");
     assert!(text.contains(r#"AT+UFTP=3,\"***\""#), "{text}");
+    assert!(text.contains(r#"AT+CGAUTH=1,1,\"me\",\"***\""#), "{text}");
     assert!(text.contains("AT+CGMI"), "{text}");
     for line in text.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
