@@ -134,13 +134,24 @@ impl Control {
     }
 
     /// Reads the replies still owed for abandoned transfers.
+    ///
+    /// Each abandoned transfer owes one final reply (`226`, `426` …), awaited with the
+    /// full reply timeout. A `1xx` in its place means the server still talks about the
+    /// transfer; what follows it is awaited only briefly, because servers differ here:
+    /// pure-ftpd answers a download cut by the client with a lone
+    /// `150 <n> seconds (measured here), <rate> Mbytes per second` and nothing after it.
     async fn drain_pending(&mut self) -> Result<()> {
+        const FOLLOW_UP: Duration = Duration::from_millis(500);
         while self.pending_replies > 0 {
             self.pending_replies -= 1;
-            let reply = self.read_reply().await?;
-            // A transfer may owe two replies (e.g. 426 then 226 after an abort).
-            if reply.is_preliminary() {
-                self.pending_replies += 1;
+            let mut reply = self.read_reply().await?;
+            let mut rounds = 0;
+            while reply.is_preliminary() && rounds < 4 {
+                rounds += 1;
+                match tokio::time::timeout(FOLLOW_UP, self.read_reply_untimed()).await {
+                    Ok(next) => reply = next?,
+                    Err(_) => break,
+                }
             }
         }
         Ok(())

@@ -135,12 +135,19 @@ impl<'a> Transfer<'a> {
                 return ctrl.read_reply().await;
             }
             if early.is_none() {
-                // The transfer may have ended just before ABOR: its 226 came first and
-                // the ABOR reply may follow. Take it if it comes soon.
+                // A second reply may follow: the ABOR's own after the transfer's 226
+                // (transfer ended just before ABOR), or, from libunftp, the transfer's
+                // 426 *after* the ABOR's 226 (measured). Take it if it comes soon, and
+                // report the positive one.
                 if let Ok(second) =
-                    tokio::time::timeout(Duration::from_millis(300), ctrl.read_reply()).await
+                    tokio::time::timeout(Duration::from_secs(1), ctrl.read_reply()).await
                 {
-                    return second;
+                    let second = second?;
+                    return Ok(if second.is_completion() {
+                        second
+                    } else {
+                        first
+                    });
                 }
             }
             Ok(first)
@@ -219,7 +226,7 @@ impl<'a> Download<'a> {
     ///
     /// `ABOR` is sent as an ordinary command line (no Telnet IP/Synch urgent data);
     /// the data connection is cut at the same time, which is what makes servers
-    /// (vsftpd, proftpd, pure-ftpd, pyftpdlib) notice. The transfer's `426` and the
+    /// (vsftpd, proftpd, pure-ftpd, pyftpdlib, libunftp: all tested) notice. The transfer's `426` and the
     /// ABOR's `226`/`225` are both read, so the session stays in step.
     pub async fn abort(mut self) -> Result<Reply> {
         self.t.abort().await
@@ -343,7 +350,7 @@ impl<'a> Upload<'a> {
     ///
     /// `ABOR` is sent as an ordinary command line (no Telnet IP/Synch urgent data);
     /// the data connection is cut at the same time, which is what makes servers
-    /// (vsftpd, proftpd, pure-ftpd, pyftpdlib) notice. The transfer's `426` and the
+    /// (vsftpd, proftpd, pure-ftpd, pyftpdlib, libunftp: all tested) notice. The transfer's `426` and the
     /// ABOR's `226`/`225` are both read, so the session stays in step.
     pub async fn abort(mut self) -> Result<Reply> {
         self.t.abort().await

@@ -368,10 +368,10 @@ async fn inactivity_timeout_quits_and_next_operation_reports_it() {
     assert!(srv.read_logs().contains("QUIT"), "no QUIT in server log");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn abort_during_download_keeps_the_session() {
-    let srv = server(Kind::Vsftpd, false, false).await;
-    srv.put_file("big.bin", payload(20 << 20, 1)).expect("put");
+/// ABOR in the middle of a download, and a dropped unfinished transfer handle.
+async fn abort_keeps_the_session(kind: Kind) {
+    let srv = server(kind, false, false).await;
+    srv.put_file("big.bin", payload(16 << 20, 1)).expect("put");
     let mut s = FtpSession::connect(plain(&srv)).await.expect("connect");
     let mut d = s.retrieve("big.bin", 0).await.expect("RETR");
     let mut buf = vec![0u8; 65536];
@@ -379,12 +379,28 @@ async fn abort_during_download_keeps_the_session() {
         .await
         .expect("read");
     assert!(n > 0);
-    let reply = d.abort().await.expect("ABOR");
-    assert!(reply.is_completion(), "{reply:?}");
-    s.noop().await.expect("usable after ABOR");
+    let reply = d
+        .abort()
+        .await
+        .unwrap_or_else(|e| panic!("{kind}: ABOR: {e}"));
+    assert!(reply.is_completion(), "{kind}: {reply:?}");
+    s.noop()
+        .await
+        .unwrap_or_else(|e| panic!("{kind}: NOOP after ABOR: {e}"));
     // A dropped, unfinished handle: the owed reply is consumed before the next command.
     let d = s.retrieve("big.bin", 0).await.expect("RETR");
     drop(d);
-    s.noop().await.expect("usable after a dropped transfer");
+    s.noop()
+        .await
+        .unwrap_or_else(|e| panic!("{kind}: NOOP after a dropped transfer: {e}"));
     assert_eq!(s.pwd().await.expect("PWD"), "/");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_during_download_keeps_the_session() {
+    for kind in Kind::ALL {
+        tokio::time::timeout(T * 2, abort_keeps_the_session(kind))
+            .await
+            .unwrap_or_else(|_| panic!("{kind}: abort test timed out"));
+    }
 }
