@@ -831,7 +831,7 @@ impl FtpSession {
             data.extend_from_slice(&buf[..n]);
         }
         let reply = if truncated {
-            download.close_and_read_final().await?
+            download.abort().await?
         } else {
             download.finish().await?
         };

@@ -4,9 +4,11 @@
 //! A handle keeps the session's control connection locked, so no other command can be
 //! interleaved with the transfer (FTP allows none, except ABOR). Finish a handle with
 //! `finish()` (normal end: close the data connection, read the server's final `226`),
-//! or `abort()` (send `ABOR`, close, read the replies). A handle dropped without either
-//! closes its data connection and leaves a note that the server still owes a reply; the
-//! session reads and discards it before the next command.
+//! or `abort()` (send `ABOR`, cut the data connection, read the replies). A handle
+//! dropped without either is aborted lazily: its data connection is kept open until the
+//! next command on the session, which first sends `ABOR`. (Just closing it would end an
+//! upload as if the file were complete, and proftpd ends the whole session when a TLS
+//! data connection is cut while it is writing, measured.)
 
 use std::io;
 use std::pin::Pin;
@@ -122,37 +124,11 @@ impl<'a> Transfer<'a> {
     async fn abort(&mut self) -> Result<Reply> {
         self.done = true;
         let early = self.early_final.take();
-        let result = async {
-            let ctrl = self.held.ctrl()?;
-            ctrl.send("ABOR").await?;
-            if let Some(d) = self.data.take() {
-                drop(d); // cut the data connection now: that is what ABOR asks for
-            }
-            let ctrl = self.held.ctrl()?;
-            let first = ctrl.read_reply().await?;
-            if early.is_none() && !first.is_completion() {
-                // 426/451 for the transfer, then the ABOR's own 226/225.
-                return ctrl.read_reply().await;
-            }
-            if early.is_none() {
-                // A second reply may follow: the ABOR's own after the transfer's 226
-                // (transfer ended just before ABOR), or, from libunftp, the transfer's
-                // 426 *after* the ABOR's 226 (measured). Take it if it comes soon, and
-                // report the positive one.
-                if let Ok(second) =
-                    tokio::time::timeout(Duration::from_secs(1), ctrl.read_reply()).await
-                {
-                    let second = second?;
-                    return Ok(if second.is_completion() {
-                        second
-                    } else {
-                        first
-                    });
-                }
-            }
-            Ok(first)
-        }
-        .await;
+        let data = self.data.take().map(StallGuarded::into_inner);
+        let result = match self.held.ctrl() {
+            Ok(ctrl) => ctrl.abort_transfer(data, early.is_none()).await,
+            Err(e) => Err(e),
+        };
         self.held.settle(result)
     }
 
@@ -169,15 +145,21 @@ impl<'a> Transfer<'a> {
 }
 
 impl Drop for Transfer<'_> {
+    /// A handle dropped unfinished is aborted lazily: its data connection stays open
+    /// (closing it could end an upload as if complete, and proftpd drops the whole
+    /// session when a TLS data connection is cut under it) until the next command on
+    /// the session first sends `ABOR`, then closes it and reads the replies.
     fn drop(&mut self) {
         if self.done {
             return;
         }
-        self.close_data();
-        if self.early_final.is_none()
-            && let Ok(ctrl) = self.held.ctrl()
-        {
-            ctrl.pending_replies += 1;
+        if self.early_final.is_some() {
+            self.close_data();
+        } else if let Ok(ctrl) = self.held.ctrl() {
+            match self.data.take() {
+                Some(data) => ctrl.abandoned = Some(data.into_inner()),
+                None => ctrl.pending_replies += 1,
+            }
         }
         let _ = self.held.settle(Ok(()));
     }
@@ -214,12 +196,6 @@ impl<'a> Download<'a> {
     pub async fn finish(mut self) -> Result<Reply> {
         self.t.close_data();
         self.t.final_reply(true).await
-    }
-
-    /// Like `finish`, but any final reply is accepted (for a listing cut at its limit).
-    pub(crate) async fn close_and_read_final(mut self) -> Result<Reply> {
-        self.t.close_data();
-        self.t.final_reply(false).await
     }
 
     /// Stops the transfer with `ABOR`; returns the server's reply to the ABOR.
