@@ -170,12 +170,15 @@ impl Drop for Transfer<'_> {
 /// data connection stalls.
 pub struct Download<'a> {
     t: Transfer<'a>,
+    /// A read returned end of data.
+    eof: bool,
 }
 
 impl<'a> Download<'a> {
     pub(crate) fn new(held: Held<'a>, opened: OpenedData, stall: Option<Duration>) -> Self {
         Download {
             t: Transfer::new(held, opened, stall),
+            eof: false,
         }
     }
 
@@ -191,9 +194,15 @@ impl<'a> Download<'a> {
     }
 
     /// Closes the data connection and reads the server's final reply; an error unless
-    /// it is 2xx. Call it after reading to the end: closing earlier makes most servers
-    /// answer `426`.
+    /// it is 2xx. Call it after reading to the end (a read returned 0 bytes). Called
+    /// earlier, it aborts the transfer (`ABOR`) and fails with
+    /// [`ErrorKind::Aborted`](crate::ErrorKind::Aborted): a cut file is never
+    /// reported as complete.
     pub async fn finish(mut self) -> Result<Reply> {
+        if !self.eof && self.t.early_final.is_none() {
+            let reply = self.t.abort().await?;
+            return Err(ErrorKind::Aborted(reply).into());
+        }
         self.t.close_data();
         self.t.final_reply(true).await
     }
@@ -227,7 +236,11 @@ impl AsyncRead for Download<'_> {
         let before = buf.filled().len();
         let result = Pin::new(data).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = result {
-            this.t.bytes += (buf.filled().len() - before) as u64;
+            let n = buf.filled().len() - before;
+            this.t.bytes += n as u64;
+            if n == 0 && buf.remaining() > 0 {
+                this.eof = true;
+            }
         }
         result
     }

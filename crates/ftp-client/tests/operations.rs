@@ -399,6 +399,18 @@ async fn abort_keeps_the_session(kind: Kind, tls: bool) {
         .await
         .unwrap_or_else(|e| panic!("{kind}: NOOP after a dropped transfer: {e}"));
     assert_eq!(s.pwd().await.expect("PWD"), "/");
+    // finish() before the end of the data: aborted, never reported complete.
+    let mut d = s.retrieve("big.bin", 0).await.expect("RETR");
+    let n = tokio::io::AsyncReadExt::read(&mut d, &mut buf)
+        .await
+        .expect("read");
+    assert!(n > 0);
+    let err = d.finish().await.expect_err("early finish");
+    assert!(matches!(err.kind(), ErrorKind::Aborted(_)), "{kind}: {err}");
+    assert!(!err.session_closed());
+    s.noop()
+        .await
+        .unwrap_or_else(|e| panic!("{kind}: NOOP after an early finish: {e}"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
