@@ -196,7 +196,7 @@ impl<'a> Download<'a> {
     /// Closes the data connection and reads the server's final reply; an error unless
     /// it is 2xx. Call it after reading to the end (a read returned 0 bytes). Called
     /// earlier, it aborts the transfer (`ABOR`) and fails with
-    /// [`ErrorKind::Aborted`](crate::ErrorKind::Aborted): a cut file is never
+    /// [`ErrorKind::Aborted`]: a cut file is never
     /// reported as complete.
     pub async fn finish(mut self) -> Result<Reply> {
         if !self.eof && self.t.early_final.is_none() {
