@@ -132,15 +132,32 @@ impl<'a> Transfer<'a> {
         self.held.settle(result)
     }
 
-    fn fail(&mut self, e: io::Error) -> FtpError {
+    /// Gives up the transfer after an error on the data connection. A broken
+    /// connection (reset, EOF in the middle) usually comes with the server's reply
+    /// (`426`, `451`, `552` …), which is then the error reported, as it names the real
+    /// cause. After a stall the server may be gone: its reply is left owed, read before
+    /// the next command.
+    async fn fail(&mut self, e: io::Error) -> FtpError {
         self.close_data();
         self.done = true;
-        if self.early_final.take().is_none()
-            && let Ok(ctrl) = self.held.ctrl()
-        {
-            ctrl.pending_replies += 1;
+        let stalled = is_stall(&e);
+        let data_err = data_error(e);
+        if self.early_final.take().is_some() {
+            return self.held.settle_err(data_err);
         }
-        self.held.settle_err(data_error(e))
+        let ctrl = match self.held.ctrl() {
+            Ok(ctrl) => ctrl,
+            Err(closed) => return self.held.settle_err(closed),
+        };
+        if stalled {
+            ctrl.pending_replies += 1;
+            return self.held.settle_err(data_err);
+        }
+        match ctrl.read_reply().await {
+            Ok(reply) if !reply.is_completion() => self.held.settle_err(reply.into()),
+            Ok(_) => self.held.settle_err(data_err),
+            Err(e) => self.held.settle_err(e),
+        }
     }
 }
 
@@ -217,9 +234,11 @@ impl<'a> Download<'a> {
         self.t.abort().await
     }
 
-    /// Turns a read error into the session's error and gives up the transfer.
-    pub fn fail(mut self, e: io::Error) -> FtpError {
-        self.t.fail(e)
+    /// Gives up the transfer after a read error and returns the error to report: the
+    /// server's reply when it explains the failure (e.g. `426`), else the data
+    /// connection's error (stall timeout, reset …). The session stays usable.
+    pub async fn fail(mut self, e: io::Error) -> FtpError {
+        self.t.fail(e).await
     }
 }
 
@@ -293,7 +312,7 @@ impl<'a> Upload<'a> {
             .await;
             if let Err(e) = shut {
                 self.t.data = Some(data);
-                return Err(self.t.fail(e));
+                return Err(self.t.fail(e).await);
             }
             let wait = self
                 .t
@@ -345,9 +364,11 @@ impl<'a> Upload<'a> {
         self.t.abort().await
     }
 
-    /// Turns a write error into the session's error and gives up the transfer.
-    pub fn fail(mut self, e: io::Error) -> FtpError {
-        self.t.fail(e)
+    /// Gives up the transfer after a write error and returns the error to report: the
+    /// server's reply when it explains the failure (e.g. `552` quota exceeded), else
+    /// the data connection's error. The session stays usable.
+    pub async fn fail(mut self, e: io::Error) -> FtpError {
+        self.t.fail(e).await
     }
 }
 

@@ -540,7 +540,7 @@ async fn frozen_server_gives_stall_then_reply_timeouts() {
         match tokio::io::AsyncReadExt::read(&mut d, &mut buf).await {
             Ok(0) => panic!("unexpected end of data"),
             Ok(_) => continue,
-            Err(e) => break d.fail(e),
+            Err(e) => break d.fail(e).await,
         }
     };
     assert!(err.is_timeout(ftp_client::TimeoutKind::DataStall), "{err}");
