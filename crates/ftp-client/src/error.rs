@@ -144,6 +144,11 @@ pub enum ErrorKind {
     /// A TLS option could not be turned into a configuration (bad PEM, bad key …).
     #[error("invalid TLS configuration: {0}")]
     TlsConfig(String),
+    /// The client stopped a transfer before its end (`ABOR` was sent), e.g.
+    /// [`Download::finish`](crate::Download::finish) before the end of the data. The
+    /// session stays usable.
+    #[error("transfer aborted before its end (server: {0})")]
+    Aborted(Reply),
     /// The session is closed; no command was sent.
     #[error("session {0}")]
     Closed(CloseReason),
@@ -221,6 +226,7 @@ impl FtpError {
             | ErrorKind::LocalWrite(_)
             | ErrorKind::LocalRead(_)
             | ErrorKind::InvalidArgument(_)
+            | ErrorKind::Aborted(_)
             | ErrorKind::TlsConfig(_) => false,
         }
     }

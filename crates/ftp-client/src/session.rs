@@ -743,7 +743,7 @@ impl FtpSession {
         loop {
             let n = match download.read(&mut buf).await {
                 Ok(n) => n,
-                Err(e) => return Err(download.fail(e)),
+                Err(e) => return Err(download.fail(e).await),
             };
             if n == 0 {
                 break;
@@ -790,7 +790,7 @@ impl FtpSession {
                 break;
             }
             if let Err(e) = upload.write_all(&buf[..n]).await {
-                return Err(upload.fail(e));
+                return Err(upload.fail(e).await);
             }
             progress(upload.bytes());
         }
@@ -817,7 +817,7 @@ impl FtpSession {
         loop {
             let n = match download.read(&mut buf).await {
                 Ok(n) => n,
-                Err(e) => return Err(download.fail(e)),
+                Err(e) => return Err(download.fail(e).await),
             };
             if n == 0 {
                 break;
@@ -831,7 +831,7 @@ impl FtpSession {
             data.extend_from_slice(&buf[..n]);
         }
         let reply = if truncated {
-            download.close_and_read_final().await?
+            download.abort().await?
         } else {
             download.finish().await?
         };

@@ -4,9 +4,11 @@
 //! A handle keeps the session's control connection locked, so no other command can be
 //! interleaved with the transfer (FTP allows none, except ABOR). Finish a handle with
 //! `finish()` (normal end: close the data connection, read the server's final `226`),
-//! or `abort()` (send `ABOR`, close, read the replies). A handle dropped without either
-//! closes its data connection and leaves a note that the server still owes a reply; the
-//! session reads and discards it before the next command.
+//! or `abort()` (send `ABOR`, cut the data connection, read the replies). A handle
+//! dropped without either is aborted lazily: its data connection is kept open until the
+//! next command on the session, which first sends `ABOR`. (Just closing it would end an
+//! upload as if the file were complete, and proftpd ends the whole session when a TLS
+//! data connection is cut while it is writing, measured.)
 
 use std::io;
 use std::pin::Pin;
@@ -122,55 +124,59 @@ impl<'a> Transfer<'a> {
     async fn abort(&mut self) -> Result<Reply> {
         self.done = true;
         let early = self.early_final.take();
-        let result = async {
-            let ctrl = self.held.ctrl()?;
-            ctrl.send("ABOR").await?;
-            if let Some(d) = self.data.take() {
-                drop(d); // cut the data connection now: that is what ABOR asks for
-            }
-            let ctrl = self.held.ctrl()?;
-            let first = ctrl.read_reply().await?;
-            if early.is_none() && !first.is_completion() {
-                // 426/451 for the transfer, then the ABOR's own 226/225.
-                return ctrl.read_reply().await;
-            }
-            if early.is_none() {
-                // The transfer may have ended just before ABOR: its 226 came first and
-                // the ABOR reply may follow. Take it if it comes soon.
-                if let Ok(second) =
-                    tokio::time::timeout(Duration::from_millis(300), ctrl.read_reply()).await
-                {
-                    return second;
-                }
-            }
-            Ok(first)
-        }
-        .await;
+        let data = self.data.take().map(StallGuarded::into_inner);
+        let result = match self.held.ctrl() {
+            Ok(ctrl) => ctrl.abort_transfer(data, early.is_none()).await,
+            Err(e) => Err(e),
+        };
         self.held.settle(result)
     }
 
-    fn fail(&mut self, e: io::Error) -> FtpError {
+    /// Gives up the transfer after an error on the data connection. A broken
+    /// connection (reset, EOF in the middle) usually comes with the server's reply
+    /// (`426`, `451`, `552` …), which is then the error reported, as it names the real
+    /// cause. After a stall the server may be gone: its reply is left owed, read before
+    /// the next command.
+    async fn fail(&mut self, e: io::Error) -> FtpError {
         self.close_data();
         self.done = true;
-        if self.early_final.take().is_none()
-            && let Ok(ctrl) = self.held.ctrl()
-        {
-            ctrl.pending_replies += 1;
+        let stalled = is_stall(&e);
+        let data_err = data_error(e);
+        if self.early_final.take().is_some() {
+            return self.held.settle_err(data_err);
         }
-        self.held.settle_err(data_error(e))
+        let ctrl = match self.held.ctrl() {
+            Ok(ctrl) => ctrl,
+            Err(closed) => return self.held.settle_err(closed),
+        };
+        if stalled {
+            ctrl.pending_replies += 1;
+            return self.held.settle_err(data_err);
+        }
+        match ctrl.read_reply().await {
+            Ok(reply) if !reply.is_completion() => self.held.settle_err(reply.into()),
+            Ok(_) => self.held.settle_err(data_err),
+            Err(e) => self.held.settle_err(e),
+        }
     }
 }
 
 impl Drop for Transfer<'_> {
+    /// A handle dropped unfinished is aborted lazily: its data connection stays open
+    /// (closing it could end an upload as if complete, and proftpd drops the whole
+    /// session when a TLS data connection is cut under it) until the next command on
+    /// the session first sends `ABOR`, then closes it and reads the replies.
     fn drop(&mut self) {
         if self.done {
             return;
         }
-        self.close_data();
-        if self.early_final.is_none()
-            && let Ok(ctrl) = self.held.ctrl()
-        {
-            ctrl.pending_replies += 1;
+        if self.early_final.is_some() {
+            self.close_data();
+        } else if let Ok(ctrl) = self.held.ctrl() {
+            match self.data.take() {
+                Some(data) => ctrl.abandoned = Some(data.into_inner()),
+                None => ctrl.pending_replies += 1,
+            }
         }
         let _ = self.held.settle(Ok(()));
     }
@@ -181,12 +187,15 @@ impl Drop for Transfer<'_> {
 /// data connection stalls.
 pub struct Download<'a> {
     t: Transfer<'a>,
+    /// A read returned end of data.
+    eof: bool,
 }
 
 impl<'a> Download<'a> {
     pub(crate) fn new(held: Held<'a>, opened: OpenedData, stall: Option<Duration>) -> Self {
         Download {
             t: Transfer::new(held, opened, stall),
+            eof: false,
         }
     }
 
@@ -202,32 +211,34 @@ impl<'a> Download<'a> {
     }
 
     /// Closes the data connection and reads the server's final reply; an error unless
-    /// it is 2xx. Call it after reading to the end: closing earlier makes most servers
-    /// answer `426`.
+    /// it is 2xx. Call it after reading to the end (a read returned 0 bytes). Called
+    /// earlier, it aborts the transfer (`ABOR`) and fails with
+    /// [`ErrorKind::Aborted`]: a cut file is never
+    /// reported as complete.
     pub async fn finish(mut self) -> Result<Reply> {
+        if !self.eof && self.t.early_final.is_none() {
+            let reply = self.t.abort().await?;
+            return Err(ErrorKind::Aborted(reply).into());
+        }
         self.t.close_data();
         self.t.final_reply(true).await
-    }
-
-    /// Like `finish`, but any final reply is accepted (for a listing cut at its limit).
-    pub(crate) async fn close_and_read_final(mut self) -> Result<Reply> {
-        self.t.close_data();
-        self.t.final_reply(false).await
     }
 
     /// Stops the transfer with `ABOR`; returns the server's reply to the ABOR.
     ///
     /// `ABOR` is sent as an ordinary command line (no Telnet IP/Synch urgent data);
     /// the data connection is cut at the same time, which is what makes servers
-    /// (vsftpd, proftpd, pure-ftpd, pyftpdlib) notice. The transfer's `426` and the
+    /// (vsftpd, proftpd, pure-ftpd, pyftpdlib, libunftp: all tested) notice. The transfer's `426` and the
     /// ABOR's `226`/`225` are both read, so the session stays in step.
     pub async fn abort(mut self) -> Result<Reply> {
         self.t.abort().await
     }
 
-    /// Turns a read error into the session's error and gives up the transfer.
-    pub fn fail(mut self, e: io::Error) -> FtpError {
-        self.t.fail(e)
+    /// Gives up the transfer after a read error and returns the error to report: the
+    /// server's reply when it explains the failure (e.g. `426`), else the data
+    /// connection's error (stall timeout, reset …). The session stays usable.
+    pub async fn fail(mut self, e: io::Error) -> FtpError {
+        self.t.fail(e).await
     }
 }
 
@@ -244,7 +255,11 @@ impl AsyncRead for Download<'_> {
         let before = buf.filled().len();
         let result = Pin::new(data).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = result {
-            this.t.bytes += (buf.filled().len() - before) as u64;
+            let n = buf.filled().len() - before;
+            this.t.bytes += n as u64;
+            if n == 0 && buf.remaining() > 0 {
+                this.eof = true;
+            }
         }
         result
     }
@@ -297,7 +312,7 @@ impl<'a> Upload<'a> {
             .await;
             if let Err(e) = shut {
                 self.t.data = Some(data);
-                return Err(self.t.fail(e));
+                return Err(self.t.fail(e).await);
             }
             let wait = self
                 .t
@@ -343,15 +358,17 @@ impl<'a> Upload<'a> {
     ///
     /// `ABOR` is sent as an ordinary command line (no Telnet IP/Synch urgent data);
     /// the data connection is cut at the same time, which is what makes servers
-    /// (vsftpd, proftpd, pure-ftpd, pyftpdlib) notice. The transfer's `426` and the
+    /// (vsftpd, proftpd, pure-ftpd, pyftpdlib, libunftp: all tested) notice. The transfer's `426` and the
     /// ABOR's `226`/`225` are both read, so the session stays in step.
     pub async fn abort(mut self) -> Result<Reply> {
         self.t.abort().await
     }
 
-    /// Turns a write error into the session's error and gives up the transfer.
-    pub fn fail(mut self, e: io::Error) -> FtpError {
-        self.t.fail(e)
+    /// Gives up the transfer after a write error and returns the error to report: the
+    /// server's reply when it explains the failure (e.g. `552` quota exceeded), else
+    /// the data connection's error. The session stays usable.
+    pub async fn fail(mut self, e: io::Error) -> FtpError {
+        self.t.fail(e).await
     }
 }
 

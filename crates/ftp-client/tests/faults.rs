@@ -273,23 +273,14 @@ async fn data_reset_mid_transfer_keeps_the_session() {
     .await;
     let mut s = FtpSession::connect(opts(fake.addr)).await.expect("connect");
     let mut sink = Vec::new();
-    let result = s.retrieve_to("f", 0, &mut sink, &mut |_| {}).await;
-    // Depending on timing the reset is seen as an I/O error on the data connection, or
-    // as a short file followed by the server's 426.
-    match result {
-        Err(e) if e.reply_code() == Some(426) => {}
-        Err(e) => assert!(
-            matches!(
-                e.kind(),
-                ErrorKind::Io {
-                    channel: Channel::Data,
-                    ..
-                }
-            ),
-            "{e}"
-        ),
-        Ok(summary) => panic!("transfer must fail, got {summary:?}"),
-    }
+    let err = s
+        .retrieve_to("f", 0, &mut sink, &mut |_| {})
+        .await
+        .expect_err("cut transfer");
+    // The reset is seen either as an I/O error on the data connection or as a short
+    // file; either way the server's 426 names the cause.
+    assert_eq!(err.reply_code(), Some(426), "{err}");
+    assert!(!err.session_closed());
     s.noop()
         .await
         .expect("the owed 426 is consumed; control in step");
@@ -612,4 +603,27 @@ proptest::proptest! {
             }
         });
     }
+}
+
+#[tokio::test]
+async fn upload_refused_mid_way_reports_the_server_reply() {
+    let fake = start(
+        logged_in()
+            .pasv()
+            .expect_reply("STOR", "150 Ok to send data.")
+            .accept_data()
+            .data_reset()
+            .reply("552 Requested file action aborted. Exceeded storage allocation.")
+            .expect_reply("NOOP", "200 ok"),
+    )
+    .await;
+    let mut s = FtpSession::connect(opts(fake.addr)).await.expect("connect");
+    let big = vec![0u8; 8 << 20];
+    let err = s
+        .store_from("f", StoreMode::Replace, &mut &big[..], &mut |_| {})
+        .await
+        .expect_err("quota");
+    assert_eq!(err.reply_code(), Some(552), "{err}");
+    assert!(!err.session_closed());
+    s.noop().await.expect("control in step");
 }

@@ -368,23 +368,187 @@ async fn inactivity_timeout_quits_and_next_operation_reports_it() {
     assert!(srv.read_logs().contains("QUIT"), "no QUIT in server log");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn abort_during_download_keeps_the_session() {
-    let srv = server(Kind::Vsftpd, false, false).await;
-    srv.put_file("big.bin", payload(20 << 20, 1)).expect("put");
-    let mut s = FtpSession::connect(plain(&srv)).await.expect("connect");
+/// ABOR in the middle of a download, and a dropped unfinished transfer handle.
+async fn abort_keeps_the_session(kind: Kind, tls: bool) {
+    let srv = server(kind, tls, false).await;
+    srv.put_file("big.bin", payload(16 << 20, 1)).expect("put");
+    let opts = if tls {
+        common::ftps(&srv, ftp_client::DataProtection::Private)
+    } else {
+        plain(&srv)
+    };
+    let mut s = FtpSession::connect(opts).await.expect("connect");
     let mut d = s.retrieve("big.bin", 0).await.expect("RETR");
     let mut buf = vec![0u8; 65536];
     let n = tokio::io::AsyncReadExt::read(&mut d, &mut buf)
         .await
         .expect("read");
     assert!(n > 0);
-    let reply = d.abort().await.expect("ABOR");
-    assert!(reply.is_completion(), "{reply:?}");
-    s.noop().await.expect("usable after ABOR");
+    let reply = d
+        .abort()
+        .await
+        .unwrap_or_else(|e| panic!("{kind}: ABOR: {e}"));
+    assert!(reply.is_completion(), "{kind}: {reply:?}");
+    s.noop()
+        .await
+        .unwrap_or_else(|e| panic!("{kind}: NOOP after ABOR: {e}"));
     // A dropped, unfinished handle: the owed reply is consumed before the next command.
     let d = s.retrieve("big.bin", 0).await.expect("RETR");
     drop(d);
-    s.noop().await.expect("usable after a dropped transfer");
+    s.noop()
+        .await
+        .unwrap_or_else(|e| panic!("{kind}: NOOP after a dropped transfer: {e}"));
     assert_eq!(s.pwd().await.expect("PWD"), "/");
+    // finish() before the end of the data: aborted, never reported complete.
+    let mut d = s.retrieve("big.bin", 0).await.expect("RETR");
+    let n = tokio::io::AsyncReadExt::read(&mut d, &mut buf)
+        .await
+        .expect("read");
+    assert!(n > 0);
+    let err = d.finish().await.expect_err("early finish");
+    assert!(matches!(err.kind(), ErrorKind::Aborted(_)), "{kind}: {err}");
+    assert!(!err.session_closed());
+    s.noop()
+        .await
+        .unwrap_or_else(|e| panic!("{kind}: NOOP after an early finish: {e}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_during_download_keeps_the_session() {
+    for kind in Kind::ALL {
+        for tls in [false, true] {
+            tokio::time::timeout(T * 2, abort_keeps_the_session(kind, tls))
+                .await
+                .unwrap_or_else(|_| panic!("{kind} tls={tls}: abort test timed out"));
+        }
+    }
+}
+
+/// Edge cases every server must survive: an upload handle dropped half-way, a listing
+/// cut at its limit, a download abandoned after a local write failure.
+async fn edge_cases(kind: Kind, tls: bool) {
+    let srv = server(kind, tls, false).await;
+    for i in 0..40 {
+        srv.put_file(&format!("entry-with-a-long-name-{i:03}.txt"), b"x")
+            .expect("put");
+    }
+    srv.put_file("big.bin", payload(8 << 20, 2)).expect("put");
+    let mut opts = if tls {
+        common::ftps(&srv, ftp_client::DataProtection::Private)
+    } else {
+        plain(&srv)
+    };
+    opts.limits.max_listing_bytes = 300;
+    let mut s = FtpSession::connect(opts).await.expect("connect");
+
+    let mut up = s.store("half.bin", StoreMode::Replace).await.expect("STOR");
+    tokio::io::AsyncWriteExt::write_all(&mut up, &[7u8; 100_000])
+        .await
+        .expect("write");
+    drop(up);
+    s.noop()
+        .await
+        .unwrap_or_else(|e| panic!("{kind}: NOOP after a dropped upload: {e}"));
+
+    let l = s
+        .nlst(None)
+        .await
+        .unwrap_or_else(|e| panic!("{kind}: NLST: {e}"));
+    assert!(
+        l.truncated && l.data.len() == 300,
+        "{kind}: {}",
+        l.data.len()
+    );
+    s.noop()
+        .await
+        .unwrap_or_else(|e| panic!("{kind}: NOOP after a cut listing: {e}"));
+
+    /// A sink that fails after 100 kB, like a full local file system.
+    struct FullDisk(usize);
+    impl tokio::io::AsyncWrite for FullDisk {
+        fn poll_write(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            if self.0 > 100_000 {
+                return std::task::Poll::Ready(Err(std::io::Error::other("disk full")));
+            }
+            self.0 += buf.len();
+            std::task::Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+    let err = s
+        .retrieve_to("big.bin", 0, &mut FullDisk(0), &mut |_| {})
+        .await
+        .expect_err("local write fails");
+    assert!(
+        matches!(err.kind(), ErrorKind::LocalWrite(_)),
+        "{kind}: {err}"
+    );
+    assert!(!err.session_closed());
+    assert_eq!(s.pwd().await.expect("PWD"), "/", "{kind}");
+    s.quit().await.expect("QUIT");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edge_cases_on_every_server() {
+    for kind in Kind::ALL {
+        tokio::time::timeout(T * 2, edge_cases(kind, false))
+            .await
+            .unwrap_or_else(|_| panic!("{kind}: edge cases timed out"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edge_cases_on_every_server_over_ftps() {
+    for kind in Kind::ALL {
+        tokio::time::timeout(T * 2, edge_cases(kind, true))
+            .await
+            .unwrap_or_else(|_| panic!("{kind} FTPS: edge cases timed out"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frozen_server_gives_stall_then_reply_timeouts() {
+    let srv = server(Kind::Vsftpd, false, false).await;
+    srv.put_file("big.bin", payload(32 << 20, 3)).expect("put");
+    let mut opts = plain(&srv);
+    opts.timeouts.data_stall = Some(std::time::Duration::from_millis(500));
+    opts.timeouts.reply = std::time::Duration::from_secs(3);
+    let mut s = FtpSession::connect(opts).await.expect("connect");
+    let mut d = s.retrieve("big.bin", 0).await.expect("RETR");
+    let mut buf = vec![0u8; 1024];
+    tokio::io::AsyncReadExt::read(&mut d, &mut buf)
+        .await
+        .expect("first bytes");
+    srv.pause().expect("SIGSTOP");
+    // Drain what is buffered; then the stall timer fires.
+    let err = loop {
+        match tokio::io::AsyncReadExt::read(&mut d, &mut buf).await {
+            Ok(0) => panic!("unexpected end of data"),
+            Ok(_) => continue,
+            Err(e) => break d.fail(e).await,
+        }
+    };
+    assert!(err.is_timeout(ftp_client::TimeoutKind::DataStall), "{err}");
+    assert!(!err.session_closed());
+    // Still frozen: the owed reply never comes, so the next command times out and the
+    // session is closed.
+    let err = s.noop().await.expect_err("frozen");
+    assert!(err.is_timeout(ftp_client::TimeoutKind::Reply), "{err}");
+    assert!(err.session_closed() && s.is_closed());
+    srv.resume().expect("SIGCONT");
 }
