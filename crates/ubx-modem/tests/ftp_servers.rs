@@ -261,8 +261,8 @@ async fn fota_download_cut_and_resumed_has_the_right_md5_and_stays_hidden() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fota_download_suspended_and_resumed() {
     let image = random_bytes(BIG);
-    // pure-ftpd: a vsftpd session that was stopped (SIGSTOP) mid-transfer and continued no longer
-    // answered commands afterwards in our runs, which would test vsftpd rather than ubxftp.
+    // pure-ftpd: a vsftpd session frozen (SIGSTOP) in mid-transfer and continued (SIGCONT)
+    // stopped answering commands in our runs, with or without ABOR: that would test vsftpd.
     let s = server(Kind::PureFtpd, false).await;
     s.put_file("fw.bin", &image).unwrap();
     let modem = modem();

@@ -71,7 +71,9 @@ impl FtpFailure {
     /// Classifies an error of the FTP engine.
     pub fn from_ftp(e: &FtpError) -> FtpFailure {
         match e.kind() {
-            ErrorKind::Reply(reply) => FtpFailure::ServerReply(reply.code()),
+            ErrorKind::Reply(reply) | ErrorKind::Aborted(reply) => {
+                FtpFailure::ServerReply(reply.code())
+            }
             ErrorKind::Resolve { .. } | ErrorKind::NoAddress { .. } => FtpFailure::Dns,
             ErrorKind::ConnectRefused(_) => FtpFailure::ConnectionRefused,
             ErrorKind::Timeout(_) => FtpFailure::Timeout,

@@ -523,10 +523,8 @@ async fn retrieve(
         },
         Target::File { .. } => None,
     };
-    // Stopping a download early (suspend, full file system) closes the data connection and
-    // reads the server's 426 rather than sending ABOR: vsftpd, for one, answers ABOR only as
-    // urgent data during a transfer and leaves a plain ABOR unanswered, which would cost the
-    // session.
+    // Stopping a download early (suspend, full file system) goes through `finish`, which sends
+    // ABOR and reads the server's replies, so the session stays usable for a resume.
     // Open the download before touching the local file, so a refused RETR leaves it as it was.
     let mut download = match s.retrieve(remote, offset).await {
         Ok(d) => d,
@@ -541,7 +539,7 @@ async fn retrieve(
     let mut writer = match writer {
         Ok(w) => w,
         Err(e) => {
-            let _ = download.finish().await;
+            let _ = download.finish().await; // before the end: ABOR
             return Err(fs_failure(&e));
         }
     };
@@ -563,20 +561,20 @@ async fn retrieve(
             None => Some(download.read(&mut buf).await),
         };
         let Some(read) = read else {
-            let _ = download.finish().await;
+            let _ = download.finish().await; // before the end: ABOR
             return Err(FtpFailure::Suspended);
         };
         let n = match read {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) => {
-                let e = download.fail(e);
+                let e = download.fail(e).await;
                 cleanup(&writer);
                 return Err(failed(shared, session, e));
             }
         };
         if let Err(e) = writer.write_chunk(&buf[..n]) {
-            let _ = download.finish().await;
+            let _ = download.finish().await; // before the end: ABOR
             return Err(fs_failure(&e));
         }
         if let (Target::Fota { terminal, .. }, Some(next), Some(total), Some(step)) =
@@ -647,7 +645,7 @@ async fn store(
             }
         };
         if let Err(e) = upload.write_all(&buf[..n]).await {
-            let e = upload.fail(e);
+            let e = upload.fail(e).await;
             return Err(failed(shared, session, e));
         }
     }
