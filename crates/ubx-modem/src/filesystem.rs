@@ -753,6 +753,26 @@ impl FileWriter {
         Ok(())
     }
 
+    /// Like [`write_chunk`](Self::write_chunk), except that a chunk that does not fit is not
+    /// refused whole: the part that fits is written, then [`FsError::NotEnoughSpace`] is
+    /// returned. For a download, where everything that arrived is worth keeping for a resume.
+    pub fn write_what_fits(&mut self, data: &[u8]) -> Result<(), FsError> {
+        match self.write_chunk(data) {
+            Err(FsError::NotEnoughSpace) => {
+                let room = {
+                    let used = self.shared.lock();
+                    self.shared.capacity.saturating_sub(*used)
+                };
+                let part = &data[..data.len().min(usize::try_from(room).unwrap_or(usize::MAX))];
+                if !part.is_empty() {
+                    self.write_chunk(part)?;
+                }
+                Err(FsError::NotEnoughSpace)
+            }
+            other => other,
+        }
+    }
+
     /// Bytes written through this writer so far.
     pub fn written(&self) -> u64 {
         self.written

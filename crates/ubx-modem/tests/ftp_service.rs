@@ -130,8 +130,11 @@ async fn retrieve_into_a_full_file_system_and_store_of_a_missing_file() {
     host.ftp("AT+UFTPC=4,\"big.bin\",\"big.bin\"", 4, 0, 20)
         .await;
     host.uftper(1, 8).await;
-    // What fitted stays, for a resume once there is room.
-    assert!(modem.filesystem().size("big.bin").unwrap() <= 1000);
+    // What fitted stays, to the last byte, for a resume once there is room.
+    assert_eq!(
+        modem.filesystem().read("big.bin").unwrap(),
+        common::pattern(5000)[..1000]
+    );
     host.ftp("AT+UFTPC=5,\"absent.bin\",\"x.bin\"", 5, 0, 20)
         .await;
     host.uftper(1, 9).await;

@@ -2,51 +2,14 @@
 //! terminal of the same module, `--pty` survives a host closing and reopening the device,
 //! SIGTERM shuts down cleanly, and `script` runs a transcript and names the failing line.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Server {
-    child: Child,
-    lines: Vec<String>,
-}
+mod support;
 
-impl Server {
-    /// Starts `ubxftp serve ARGS` and reads stdout until `ready` lines were printed.
-    fn start(args: &[&str], ready: usize) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
-            .arg("serve")
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut lines = Vec::new();
-        for _ in 0..ready {
-            let mut line = String::new();
-            out.read_line(&mut line).unwrap();
-            lines.push(line.trim().to_string());
-        }
-        Server { child, lines }
-    }
-
-    fn line_with(&self, prefix: &str) -> String {
-        self.lines
-            .iter()
-            .find_map(|l| l.strip_prefix(prefix))
-            .unwrap_or_else(|| panic!("{:?}", self.lines))
-            .to_string()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::Server;
 
 /// Reads until `end` arrives or 5 s pass.
 fn read_until(r: &mut impl Read, end: &[u8]) -> Vec<u8> {

@@ -11,6 +11,7 @@
 pub mod errors;
 pub mod operations;
 pub mod profile;
+mod spool;
 
 use std::sync::Arc;
 

@@ -23,6 +23,7 @@ use ubx_at::{CmeError, CommandError, CommandKind, Params, Response};
 
 use super::errors::FtpFailure;
 use super::profile::{FtpMode, Profile};
+use super::spool::{CHUNK, Spool};
 use crate::filesystem::{FsError, check_name};
 use crate::pdp::PdpType;
 use crate::{Ctx, Shared, TerminalId};
@@ -499,6 +500,18 @@ fn fs_failure(e: &FsError) -> FtpFailure {
     }
 }
 
+/// Why a retrieve's receive loop ended.
+enum Stop {
+    /// The server closed the data connection: the whole file (or what the server sends) arrived.
+    End,
+    /// `AT+UFTPC=100,...,0` (or `AT+UFTP=30,0`) asked to stop.
+    Suspended,
+    /// The spool stopped on a failed write; [`Spool::finish`] says why.
+    Disk,
+    /// Receiving failed.
+    Network(std::io::Error),
+}
+
 /// RETR into the module file system or the FOTA area, with REST when resuming.
 async fn retrieve(
     shared: &Arc<Shared>,
@@ -536,46 +549,43 @@ async fn retrieve(
         Target::File { name, resume } => fs.create_writer(name, *resume),
         Target::Fota { resume, .. } => fs.fota_writer(*resume),
     };
-    let mut writer = match writer {
+    let writer = match writer {
         Ok(w) => w,
         Err(e) => {
             let _ = download.finish().await; // before the end: ABOR
             return Err(fs_failure(&e));
         }
     };
-    let cleanup = |writer: &crate::filesystem::FileWriter| {
-        if let (true, Target::File { name, .. }) = (created && writer.written() == 0, &target) {
-            let _ = fs.delete(name);
-        }
-    };
-    let mut buf = vec![0u8; 256 * 1024];
     let progress_step = total.map(|t| (t / 20).max(64 * 1024));
     let mut next_progress = progress_step.map(|step| offset + step);
-    loop {
-        // `None`: the download was suspended (or the FTP resources released).
-        let read = match suspend.as_mut() {
-            Some(rx) => tokio::select! {
-                r = download.read(&mut buf) => Some(r),
-                _ = rx.wait_for(|s| *s) => None,
-            },
-            None => Some(download.read(&mut buf).await),
+    let mut spool = Spool::start(writer);
+    let stop = 'transfer: loop {
+        let Some(mut chunk) = spool.chunk().await else {
+            break Stop::Disk;
         };
-        let Some(read) = read else {
-            let _ = download.finish().await; // before the end: ABOR
-            return Err(FtpFailure::Suspended);
-        };
-        let n = match read {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) => {
-                let e = download.fail(e).await;
-                cleanup(&writer);
-                return Err(failed(shared, session, e));
+        // Fill at least half a chunk before handing it over (a read returns what the socket or
+        // one TLS record holds, often far less).
+        let mut filled = 0;
+        let mut end = false;
+        while filled < CHUNK / 2 {
+            let read = match suspend.as_mut() {
+                Some(rx) => tokio::select! {
+                    r = download.read(&mut chunk[filled..]) => r,
+                    _ = rx.wait_for(|s| *s) => break 'transfer Stop::Suspended,
+                },
+                None => download.read(&mut chunk[filled..]).await,
+            };
+            match read {
+                Ok(0) => {
+                    end = true;
+                    break;
+                }
+                Ok(n) => filled += n,
+                Err(e) => break 'transfer Stop::Network(e),
             }
-        };
-        if let Err(e) = writer.write_chunk(&buf[..n]) {
-            let _ = download.finish().await; // before the end: ABOR
-            return Err(fs_failure(&e));
+        }
+        if filled > 0 && !spool.write(chunk, filled).await {
+            break Stop::Disk;
         }
         if let (Target::Fota { terminal, .. }, Some(next), Some(total), Some(step)) =
             (&target, next_progress, total, progress_step)
@@ -586,10 +596,43 @@ async fn retrieve(
                 next_progress = Some(stored - stored % step + step);
             }
         }
-    }
-    if let Err(e) = download.finish().await {
-        cleanup(&writer);
-        return Err(failed(shared, session, e));
+        if end {
+            break Stop::End;
+        }
+    };
+    // Everything received is on disk (or the disk refused it) before anyone looks at the file.
+    let (writer, written) = spool.finish().await;
+    let cleanup = || {
+        let nothing_written = writer.as_ref().is_some_and(|w| w.written() == 0);
+        if let (true, true, Target::File { name, .. }) = (created, nothing_written, &target) {
+            let _ = fs.delete(name);
+        }
+    };
+    match (stop, written) {
+        (Stop::Network(e), _) => {
+            let e = download.fail(e).await;
+            cleanup();
+            return Err(failed(shared, session, e));
+        }
+        (Stop::Suspended, _) => {
+            let _ = download.finish().await; // before the end: ABOR
+            return Err(FtpFailure::Suspended);
+        }
+        (_, Err(e)) => {
+            let _ = download.finish().await; // before the end: ABOR
+            return Err(fs_failure(&e));
+        }
+        (Stop::Disk, Ok(())) => {
+            // The thread stopped without an error: only a panic does that, reported above.
+            let _ = download.finish().await;
+            return Err(FtpFailure::LocalFile);
+        }
+        (Stop::End, Ok(())) => {
+            if let Err(e) = download.finish().await {
+                cleanup();
+                return Err(failed(shared, session, e));
+            }
+        }
     }
     drop(s);
     match target {

@@ -1,0 +1,197 @@
+//! Throughput of the FTP AT service: `AT+UFTPC=4` (retrieve a file from vsftpd into the module
+//! file system) and `AT+UFTPC=5` (store it back), timed from the command line to its
+//! `+UUFTPCR`, side by side with curl on the same file, against the same server, in the same
+//! run — plain FTP passive and active, and FTPS with `PROT P` (`+UFTP=8,1` and `+UFTP=12,1`).
+//!
+//! curl gets two references for a retrieve: writing to `/dev/null` (the network path alone, the
+//! ceiling) and writing a file in the same folder as the module file system (the same work the
+//! module does). curl's store reads the very file the module stored.
+//!
+//! `cargo bench -p ubx-modem --bench ftp_throughput` moves 256 MiB, 3 rounds per contender,
+//! alternating, and prints medians in MB/s (10^6 bytes/s). Without `--bench` (as
+//! `cargo test --all-targets` runs it) it moves 2 MiB once: a smoke test whose figures mean
+//! nothing. Needs vsftpd and curl (`scripts/install-test-deps`).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use common::{AtHost, login};
+use test_servers::{Kind, RunningServer, ServerOptions, start};
+use ubx_modem::{Modem, ModemConfig};
+
+/// One way of running the FTP service against vsftpd.
+#[derive(Clone, Copy)]
+struct Mode {
+    name: &'static str,
+    passive: bool,
+    tls: bool,
+}
+
+const MODES: [Mode; 3] = [
+    Mode {
+        name: "FTP passive",
+        passive: true,
+        tls: false,
+    },
+    Mode {
+        name: "FTP active",
+        passive: false,
+        tls: false,
+    },
+    Mode {
+        name: "FTPS passive (PROT P)",
+        passive: true,
+        tls: true,
+    },
+];
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Runs curl against `server` with `args`; returns the seconds its transfer took, as curl
+/// itself measures them: from the end of the login and the data-connection set-up
+/// (`time_pretransfer`) to the end (`time_total`). The module's figure, timed from its command
+/// line, includes its own `PASV`/`PORT` and `RETR`/`STOR` exchange but no login, so neither side
+/// pays for process start or login.
+fn curl(server: &RunningServer, mode: Mode, args: &[&str]) -> f64 {
+    let mut cmd = Command::new("curl");
+    cmd.args([
+        "-s",
+        "-S",
+        "-w",
+        "%{time_pretransfer} %{time_total}",
+        "--user",
+    ])
+    .arg(format!("{}:{}", server.user, server.password));
+    if !mode.passive {
+        cmd.args(["-P", "127.0.0.1"]);
+    }
+    if mode.tls {
+        // The module's default security profile does not validate the certificate either.
+        cmd.args(["--ssl-reqd", "--insecure"]);
+    }
+    cmd.args(args);
+    let out = cmd.output().expect("curl");
+    assert!(out.status.success(), "curl {args:?}: {}", out.status);
+    let times = String::from_utf8_lossy(&out.stdout);
+    let times: Vec<f64> = times
+        .split_whitespace()
+        .map(|t| t.parse().expect("curl -w time"))
+        .collect();
+    times[1] - times[0]
+}
+
+/// Times one `+UFTPC` from the command to its `+UUFTPCR: <op>,1`.
+async fn uftpc(host: &mut AtHost, line: &str, op: u32) -> f64 {
+    let started = Instant::now();
+    host.ftp(line, op, 1, 600).await;
+    started.elapsed().as_secs_f64()
+}
+
+fn mbps(size: u64, secs: f64) -> f64 {
+    size as f64 / secs / 1e6
+}
+
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let (size, rounds): (u64, usize) = if full { (256 << 20, 3) } else { (2 << 20, 1) };
+    println!(
+        "FTP service vs curl, vsftpd on loopback, {} MiB, {rounds} round(s), medians{}",
+        size >> 20,
+        if full {
+            ""
+        } else {
+            " (smoke run: figures mean nothing)"
+        }
+    );
+    println!(
+        "{:<22} {:<5} {:>12} {:<18} {:>10} {:>7}",
+        "mode", "op", "module MB/s", "reference", "ref MB/s", "ratio"
+    );
+    for mode in MODES {
+        let server = start(
+            Kind::Vsftpd,
+            ServerOptions {
+                tls: mode.tls,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("vsftpd");
+        let data: Vec<u8> = (0..size).map(|i| ((i * 2654435761) >> 13) as u8).collect();
+        server.put_file("big.bin", &data).expect("put big.bin");
+        drop(data);
+        let modem = Modem::new(ModemConfig {
+            fs_size: 4 * size + (1 << 20),
+            ..ModemConfig::default()
+        })
+        .expect("modem");
+        let fs_root = modem.filesystem().root().to_path_buf();
+        let mut host = AtHost::connect(&modem).await;
+        if mode.tls {
+            host.ok("AT+UFTP=8,1").await;
+            host.ok("AT+UFTP=12,1").await;
+        }
+        login(&mut host, &server, mode.passive).await;
+        let url = |name: &str| format!("ftp://{}/{name}", server.addr);
+        let curl_file = fs_root.join("curl-copy.bin");
+        let module_file = fs_root.join("big.bin");
+
+        let (mut retr, mut retr_null, mut retr_file) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut stor, mut stor_curl) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let _ = modem.filesystem().delete("big.bin");
+            retr.push(uftpc(&mut host, "AT+UFTPC=4,\"big.bin\",\"big.bin\",0", 4).await);
+            assert_eq!(file_len(&module_file), size, "the module's copy");
+            retr_null.push(curl(&server, mode, &["-o", "/dev/null", &url("big.bin")]));
+            retr_file.push(curl(
+                &server,
+                mode,
+                &["-o", curl_file.to_str().expect("utf-8"), &url("big.bin")],
+            ));
+            assert_eq!(file_len(&curl_file), size, "curl's copy");
+            let _ = std::fs::remove_file(&curl_file);
+
+            stor.push(uftpc(&mut host, "AT+UFTPC=5,\"big.bin\",\"up-module.bin\",0", 5).await);
+            assert_eq!(file_len(&server.root.join("up-module.bin")), size);
+            stor_curl.push(curl(
+                &server,
+                mode,
+                &[
+                    "-T",
+                    module_file.to_str().expect("utf-8"),
+                    &url("up-curl.bin"),
+                ],
+            ));
+            assert_eq!(file_len(&server.root.join("up-curl.bin")), size);
+        }
+        host.ftp("AT+UFTPC=0", 0, 1, 20).await;
+
+        let module_retr = mbps(size, median(retr));
+        let module_stor = mbps(size, median(stor));
+        for (op, module, reference, curl) in [
+            ("RETR", module_retr, "curl -o /dev/null", median(retr_null)),
+            ("RETR", module_retr, "curl -o FILE", median(retr_file)),
+            ("STOR", module_stor, "curl -T FILE", median(stor_curl)),
+        ] {
+            let curl = mbps(size, curl);
+            println!(
+                "{:<22} {op:<5} {module:>12.0} {reference:<18} {curl:>10.0} {:>7.2}",
+                mode.name,
+                module / curl
+            );
+        }
+    }
+    println!("ratios: module / curl throughput (>= 1: the module is at least as fast as curl)");
+}

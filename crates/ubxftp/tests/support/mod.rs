@@ -1,0 +1,48 @@
+//! Running the `ubxftp` binary for tests and benchmarks.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// `ubxftp serve ARGS`, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    /// The lines it printed when its transports came up.
+    pub lines: Vec<String>,
+}
+
+impl Server {
+    /// Starts `ubxftp serve ARGS` and reads stdout until `ready` lines were printed.
+    pub fn start(args: &[&str], ready: usize) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
+            .arg("serve")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut lines = Vec::new();
+        for _ in 0..ready {
+            let mut line = String::new();
+            out.read_line(&mut line).unwrap();
+            lines.push(line.trim().to_string());
+        }
+        Server { child, lines }
+    }
+
+    /// The rest of the ready line that starts with `prefix`.
+    pub fn line_with(&self, prefix: &str) -> String {
+        self.lines
+            .iter()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("{:?}", self.lines))
+            .to_string()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
