@@ -7,7 +7,7 @@
 //! ceiling) and writing a file in the same folder as the module file system (the same work the
 //! module does). curl's store reads the very file the module stored.
 //!
-//! `cargo bench -p ubx-modem --bench ftp_throughput` moves 256 MiB, 3 rounds per contender,
+//! `cargo bench -p ubx-modem --bench ftp_throughput` moves 256 MiB, 5 rounds per contender,
 //! alternating, and prints medians in MB/s (10^6 bytes/s). Without `--bench` (as
 //! `cargo test --all-targets` runs it) it moves 2 MiB once: a smoke test whose figures mean
 //! nothing. Needs vsftpd and curl (`scripts/install-test-deps`).
@@ -77,6 +77,7 @@ fn curl(server: &RunningServer, mode: Mode, args: &[&str]) -> f64 {
         cmd.args(["--ssl-reqd", "--insecure"]);
     }
     cmd.args(args);
+    settle();
     let out = cmd.output().expect("curl");
     assert!(out.status.success(), "curl {args:?}: {}", out.status);
     let times = String::from_utf8_lossy(&out.stdout);
@@ -87,8 +88,15 @@ fn curl(server: &RunningServer, mode: Mode, args: &[&str]) -> f64 {
     times[1] - times[0]
 }
 
+/// Writes dirty pages back before a timed transfer, so that no contender pays for the previous
+/// one's writeback.
+fn settle() {
+    let _ = Command::new("sync").status();
+}
+
 /// Times one `+UFTPC` from the command to its `+UUFTPCR: <op>,1`.
 async fn uftpc(host: &mut AtHost, line: &str, op: u32) -> f64 {
+    settle();
     let started = Instant::now();
     host.ftp(line, op, 1, 600).await;
     started.elapsed().as_secs_f64()
@@ -105,7 +113,7 @@ fn file_len(path: &Path) -> u64 {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let full = std::env::args().any(|a| a == "--bench");
-    let (size, rounds): (u64, usize) = if full { (256 << 20, 3) } else { (2 << 20, 1) };
+    let (size, rounds): (u64, usize) = if full { (256 << 20, 5) } else { (2 << 20, 1) };
     println!(
         "FTP service vs curl, vsftpd on loopback, {} MiB, {rounds} round(s), medians{}",
         size >> 20,
