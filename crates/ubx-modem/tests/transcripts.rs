@@ -47,4 +47,5 @@ transcripts! {
     bad_input => "bad-input.txt",
     ftp_profile => "ftp-profile.txt",
     numeric => "numeric.txt",
+    ftp_session => "ftp-session.txt",
 }

@@ -45,9 +45,28 @@ pub async fn run_on(modem: &Modem, text: &str) -> Result<(), String> {
     transcript.run(&mut host).await.map_err(|e| e.to_string())
 }
 
-/// Runs a transcript file against a fresh module configured by its header.
+/// Runs a transcript file against a fresh module configured by its header. With
+/// `# ftp-server: libunftp` an in-process libunftp server is started first, and `{ftp-ip}`,
+/// `{ftp-port}`, `{ftp-user}` and `{ftp-password}` in the text are replaced by its address and
+/// login.
 pub async fn run_file(path: &Path) -> Result<Modem, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let mut text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let _server = if text.lines().any(|l| l.trim() == "# ftp-server: libunftp") {
+        let server = test_servers::start(
+            test_servers::Kind::Libunftp,
+            test_servers::ServerOptions::default(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        text = text
+            .replace("{ftp-ip}", &server.addr.ip().to_string())
+            .replace("{ftp-port}", &server.addr.port().to_string())
+            .replace("{ftp-user}", &server.user)
+            .replace("{ftp-password}", &server.password);
+        Some(server)
+    } else {
+        None
+    };
     let modem = Modem::new(config_from_header(&text)).map_err(|e| e.to_string())?;
     run_on(&modem, &text)
         .await
