@@ -38,6 +38,9 @@ pub struct FtpState {
     pub(crate) last_error: (u32, u32),
     /// Set to suspend a running FOTA download (`AT+UFTPC=100,...,0`).
     pub(crate) fota_suspend: Option<watch::Sender<bool>>,
+    /// The remote file of a FOTA download that started and did not complete (suspended, cut,
+    /// failed): the one `AT+UFTPC=100,<file>,1` may resume.
+    pub(crate) fota_interrupted: Option<String>,
 }
 
 impl std::fmt::Debug for FtpState {

@@ -378,8 +378,21 @@ async fn perform(
         }
         Operation::Fota { remote, resume } => {
             drop(s);
+            {
+                // Resuming appends to the image in the FOTA area, which is only right if that
+                // image is the start of the same remote file.
+                let mut state = shared.state();
+                if resume && state.ftp.fota_interrupted.as_deref() != Some(remote.as_str()) {
+                    return Err(FtpFailure::NothingToResume);
+                }
+                state.ftp.fota_interrupted = Some(remote.clone());
+            }
             let target = Target::Fota { resume, terminal };
-            return retrieve(shared, &session, &remote, target, suspend).await;
+            let result = retrieve(shared, &session, &remote, target, suspend).await;
+            if result.is_ok() {
+                shared.state().ftp.fota_interrupted = None;
+            }
+            return result;
         }
         Operation::Login | Operation::Logout => unreachable_operation(),
     };
