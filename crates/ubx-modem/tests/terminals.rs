@@ -194,3 +194,33 @@ async fn trace_records_bytes_but_never_the_ftp_password() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_download_fails_after_20_s_and_leaves_the_file_unchanged() {
+    // fs::PAYLOAD_STALL_TIMEOUT (docs/FIDELITY.md: 20 s). The driver's deadlines are std
+    // Instants and ModemConfig has no knob, so this waits in real time.
+    assert_eq!(
+        ubx_modem::fs::PAYLOAD_STALL_TIMEOUT,
+        Duration::from_secs(20)
+    );
+    let modem = modem();
+    modem.filesystem().append("f", b"keep").unwrap();
+    let mut host = common::AtHost::connect(&modem).await;
+    host.ok("AT+CMEE=2").await;
+    host.cmd("AT+UDWNFILE=\"f\",10", b">").await;
+    let sent = std::time::Instant::now();
+    host.io.write_all(b"abc").await.unwrap();
+    host.quiet(19_000).await;
+    host.expect_within(b"\r\n+CME ERROR: FFS TIMEOUT\r\n", 5)
+        .await;
+    let waited = sent.elapsed();
+    assert!(waited >= Duration::from_secs(20), "failed after {waited:?}");
+    host.ok("AT").await;
+    host.cmd(
+        "AT+URDFILE=\"f\"",
+        b"\r\n+URDFILE: \"f\",4,\"keep\"\r\nOK\r\n",
+    )
+    .await;
+    assert_eq!(modem.filesystem().read("f").unwrap(), b"keep");
+    host.quiet(100).await;
+}
