@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use ftp_client::{
     Channel, CloseReason, ConnectOptions, DataMode, ErrorKind, FtpSession, StaticResolver,
-    StoreMode, TimeoutKind,
+    StoreMode, TimeoutKind, TlsOptions,
 };
 use test_servers::fake::{FakeServer, Outcome, Script, Transcript};
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 const PASSWORD: &str = "hunter2";
 
@@ -203,6 +203,277 @@ async fn service_closing_421_closes_the_session() {
         err.kind(),
         ErrorKind::Closed(CloseReason::Failed(_))
     ));
+}
+
+/// The `421` every case below sends: the server is shutting the connection down.
+const BYE: &str = "421 Service not available, closing control connection.";
+
+/// What the client is doing when the `421` comes.
+#[derive(Clone, Copy, Debug)]
+enum Doing {
+    /// `FtpSession::connect` (greeting, login).
+    Connect,
+    /// `retrieve_to("f")`.
+    Retrieve,
+    /// `store_from("f")` with three bytes.
+    Store,
+}
+
+/// One step at which the server answers `421`, and the commands the client must have
+/// sent by then (and nothing after: no `QUIT` to a server that is hanging up).
+struct ClosingAt {
+    at: &'static str,
+    script: Script,
+    doing: Doing,
+    commands: &'static [&'static str],
+}
+
+fn closing_cases() -> Vec<ClosingAt> {
+    const LOGIN: [&str; 3] = ["USER u", "PASS <redacted>", "TYPE I"];
+    vec![
+        ClosingAt {
+            at: "greeting",
+            script: Script::new().reply(BYE),
+            doing: Doing::Connect,
+            commands: &[],
+        },
+        ClosingAt {
+            at: "USER",
+            script: Script::new().greet().expect_reply("USER", BYE),
+            doing: Doing::Connect,
+            commands: &["USER u"],
+        },
+        ClosingAt {
+            at: "PASS",
+            script: Script::new()
+                .greet()
+                .expect_reply("USER", "331 Password required")
+                .expect_reply("PASS", BYE),
+            doing: Doing::Connect,
+            commands: &["USER u", "PASS <redacted>"],
+        },
+        ClosingAt {
+            at: "PASV",
+            script: logged_in().expect_reply("PASV", BYE),
+            doing: Doing::Retrieve,
+            commands: &[LOGIN[0], LOGIN[1], LOGIN[2], "PASV"],
+        },
+        ClosingAt {
+            at: "EPSV",
+            script: logged_in()
+                .expect_reply("PASV", "502 PASV not here")
+                .expect_reply("EPSV", BYE),
+            doing: Doing::Retrieve,
+            commands: &[LOGIN[0], LOGIN[1], LOGIN[2], "PASV", "EPSV"],
+        },
+        ClosingAt {
+            at: "RETR, before any data",
+            script: logged_in().pasv().expect_reply("RETR", BYE),
+            doing: Doing::Retrieve,
+            commands: &[LOGIN[0], LOGIN[1], LOGIN[2], "PASV", "RETR f"],
+        },
+        ClosingAt {
+            at: "STOR, before any data",
+            script: logged_in().pasv().expect_reply("STOR", BYE),
+            doing: Doing::Store,
+            commands: &[LOGIN[0], LOGIN[1], LOGIN[2], "PASV", "STOR f"],
+        },
+        ClosingAt {
+            at: "the end of a download, in place of 226",
+            script: logged_in()
+                .pasv()
+                .expect_reply(
+                    "RETR",
+                    "150 Opening BINARY mode data connection for f (3 bytes).",
+                )
+                .accept_data()
+                .data_send(b"abc")
+                .data_close()
+                .reply(BYE),
+            doing: Doing::Retrieve,
+            commands: &[LOGIN[0], LOGIN[1], LOGIN[2], "PASV", "RETR f"],
+        },
+        ClosingAt {
+            at: "the end of an upload, in place of 226",
+            script: logged_in()
+                .pasv()
+                .expect_reply("STOR", "150 Ok to send data.")
+                .accept_data()
+                .data_receive()
+                .reply(BYE),
+            doing: Doing::Store,
+            commands: &[LOGIN[0], LOGIN[1], LOGIN[2], "PASV", "STOR f"],
+        },
+    ]
+}
+
+#[tokio::test]
+async fn service_closing_421_at_each_step_closes_the_session() {
+    for case in closing_cases() {
+        let at = case.at;
+        // After the 421 the fake waits for the client to hang up, recording anything
+        // it still sends.
+        let fake = start(case.script.expect_eof()).await;
+        let err = match case.doing {
+            Doing::Connect => FtpSession::connect(opts(fake.addr))
+                .await
+                .expect_err("421 during connect"),
+            Doing::Retrieve | Doing::Store => {
+                let mut s = FtpSession::connect(opts(fake.addr))
+                    .await
+                    .unwrap_or_else(|e| panic!("421 at {at}: connect: {e}"));
+                let err = match case.doing {
+                    Doing::Store => s
+                        .store_from("f", StoreMode::Replace, &mut &b"abc"[..], &mut |_| {})
+                        .await
+                        .expect_err("421 during STOR"),
+                    _ => {
+                        let mut sink = Vec::new();
+                        s.retrieve_to("f", 0, &mut sink, &mut |_| {})
+                            .await
+                            .expect_err("421 during RETR")
+                    }
+                };
+                assert!(s.is_closed(), "421 at {at}: session still open");
+                assert!(
+                    matches!(s.close_reason(), Some(CloseReason::Failed(ref why)) if why.contains(BYE)),
+                    "421 at {at}: {:?}",
+                    s.close_reason()
+                );
+                let next = s.noop().await.expect_err("closed");
+                assert!(
+                    matches!(next.kind(), ErrorKind::Closed(CloseReason::Failed(_))),
+                    "421 at {at}: {next}"
+                );
+                assert!(next.session_closed());
+                err
+            }
+        };
+        assert_eq!(err.reply_code(), Some(421), "421 at {at}: {err}");
+        assert_eq!(
+            err.reply().map(|r| r.text().to_string()).as_deref(),
+            Some(BYE),
+            "421 at {at}"
+        );
+        assert!(err.session_closed(), "421 at {at}: {err}");
+        let t = transcript(fake).await;
+        assert_eq!(t.commands, case.commands, "421 at {at}");
+        assert_eq!(t.outcome, Outcome::Completed, "421 at {at}: {t:?}");
+    }
+}
+
+/// A loopback address where TCP connects hang, offline: a listener that never accepts,
+/// with a backlog of 0 and its accept queue already filled, so the kernel drops every
+/// further SYN. Keep the returned listener and streams alive while the hole is needed.
+async fn black_hole() -> (SocketAddr, TcpListener, Vec<TcpStream>) {
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .expect("bind");
+    let listener = socket.listen(0).expect("listen");
+    let addr = listener.local_addr().expect("addr");
+    let mut queued = Vec::new();
+    for _ in 0..16 {
+        match tokio::time::timeout(Duration::from_millis(200), TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => queued.push(stream),
+            Ok(Err(e)) => panic!("filling the accept queue of {addr}: {e}"),
+            Err(_) => return (addr, listener, queued),
+        }
+    }
+    panic!("the accept queue of {addr} never filled: no offline black hole here");
+}
+
+#[tokio::test]
+async fn connect_timeout_when_nobody_answers_the_syn() {
+    let (addr, _listener, _queued) = black_hole().await;
+    let mut o = opts(addr);
+    o.timeouts.connect = Duration::from_millis(300);
+    let started = std::time::Instant::now();
+    let err = FtpSession::connect(o).await.expect_err("black hole");
+    let took = started.elapsed();
+    assert!(err.is_timeout(TimeoutKind::Connect), "{err}");
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+}
+
+#[tokio::test]
+async fn passive_data_connect_timeout_keeps_the_session() {
+    // 227 names the black hole's port; the client connects to it on the control peer
+    // (127.0.0.1, where the hole is) and never gets a SYN-ACK.
+    let (hole, _listener, _queued) = black_hole().await;
+    let fake = start(
+        logged_in()
+            .pasv_naming(SocketAddrV4::new([127, 0, 0, 1].into(), hole.port()))
+            .expect_reply("NOOP", "200 still here"),
+    )
+    .await;
+    let mut o = opts(fake.addr);
+    o.timeouts.connect = Duration::from_millis(300);
+    let mut s = FtpSession::connect(o).await.expect("connect");
+    let started = std::time::Instant::now();
+    let err = s.nlst(None).await.expect_err("data connect hangs");
+    assert!(err.is_timeout(TimeoutKind::DataConnect), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(!err.session_closed() && !s.is_closed());
+    s.noop().await.expect("control still in step");
+    drop(s);
+    let t = transcript(fake).await;
+    // NLST itself was never sent: the data connection comes first in passive mode.
+    assert_eq!(
+        t.commands,
+        ["USER u", "PASS <redacted>", "TYPE I", "PASV", "NOOP"]
+    );
+}
+
+#[tokio::test]
+async fn active_data_connect_timeout_keeps_the_session() {
+    // The server says 150 but never connects; its 425 comes after the client gave up.
+    let fake = start(
+        logged_in()
+            .port("PORT")
+            .expect_reply("RETR", "150 Opening BINARY mode data connection for f.")
+            .stall(Duration::from_millis(800))
+            .reply("425 Can't open data connection.")
+            .expect_reply("NOOP", "200 still here"),
+    )
+    .await;
+    let mut o = opts(fake.addr);
+    o.data_mode = DataMode::Active { ports: None };
+    o.timeouts.connect = Duration::from_millis(300);
+    let mut s = FtpSession::connect(o).await.expect("connect");
+    let mut sink = Vec::new();
+    let err = s
+        .retrieve_to("f", 0, &mut sink, &mut |_| {})
+        .await
+        .expect_err("nobody connects");
+    assert!(err.is_timeout(TimeoutKind::DataConnect), "{err}");
+    assert!(!err.session_closed() && !s.is_closed());
+    let reply = s
+        .noop()
+        .await
+        .expect("the owed 425 is read first; control in step");
+    assert_eq!(reply.text(), "200 still here");
+}
+
+#[tokio::test]
+async fn tls_handshake_timeout_when_the_server_goes_quiet_after_234() {
+    let fake = start(
+        Script::new()
+            .greet()
+            .expect_reply("AUTH TLS", "234 Proceed with negotiation.")
+            .stall(Duration::from_secs(5)),
+    )
+    .await;
+    let mut o = opts(fake.addr);
+    o.timeouts.connect = Duration::from_millis(300);
+    o.tls = Some(TlsOptions::default());
+    let started = std::time::Instant::now();
+    let err = FtpSession::connect(o).await.expect_err("no ServerHello");
+    assert!(err.is_timeout(TimeoutKind::TlsHandshake), "{err}");
+    assert!(err.session_closed());
+    assert!(started.elapsed() < Duration::from_secs(3));
 }
 
 #[tokio::test]

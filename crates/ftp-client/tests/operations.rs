@@ -552,3 +552,167 @@ async fn frozen_server_gives_stall_then_reply_timeouts() {
     assert!(err.session_closed() && s.is_closed());
     srv.resume().expect("SIGCONT");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stor_into_a_missing_directory_keeps_the_exact_refusal() {
+    // Measured: vsftpd and pure-ftpd refuse with 553, the others with 550.
+    let expected = [
+        (Kind::Vsftpd, "553 Could not create file."),
+        (
+            Kind::PureFtpd,
+            "553 Can't open that file: No such file or directory",
+        ),
+        (Kind::Proftpd, "550 nodir/x.bin: No such file or directory"),
+        (Kind::Pyftpdlib, "550 No such file or directory."),
+        (Kind::Libunftp, "550 File not found"),
+    ];
+    for (kind, text) in expected {
+        let srv = server(kind, false, false).await;
+        let mut s = FtpSession::connect(plain(&srv)).await.expect("connect");
+        let err = s
+            .store_from(
+                "nodir/x.bin",
+                StoreMode::Replace,
+                &mut &b"abc"[..],
+                &mut |_| {},
+            )
+            .await
+            .expect_err("STOR into a missing directory");
+        assert_eq!(
+            err.reply().map(|r| r.text().to_string()).as_deref(),
+            Some(text),
+            "{kind}: {err}"
+        );
+        assert_eq!(err.reply_code(), text[..3].parse().ok(), "{kind}");
+        assert!(!err.session_closed(), "{kind}");
+        assert!(!srv.root.join("nodir").exists(), "{kind}");
+        s.noop()
+            .await
+            .unwrap_or_else(|e| panic!("{kind}: NOOP after the refusal: {e}"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_login_is_530_on_the_other_servers() {
+    // vsftpd: see bad_login_is_530_and_password_is_never_shown. Texts as measured.
+    let expected = [
+        (Kind::PureFtpd, "530 Login authentication failed"),
+        (Kind::Proftpd, "530 Login incorrect."),
+        (Kind::Pyftpdlib, "530 Authentication failed."),
+        (Kind::Libunftp, "530 Authentication failed"),
+    ];
+    for (kind, text) in expected {
+        let srv = server(kind, false, false).await;
+        let mut opts = plain(&srv);
+        opts.password = "wrong-Pa55word".into();
+        let err = FtpSession::connect(opts).await.expect_err("bad login");
+        assert_eq!(err.reply_code(), Some(530), "{kind}: {err}");
+        assert_eq!(
+            err.reply().map(|r| r.text().to_string()).as_deref(),
+            Some(text),
+            "{kind}"
+        );
+        assert!(err.session_closed(), "{kind}");
+        assert!(!format!("{err} {err:?}").contains("wrong-Pa55word"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nlst_of_a_single_file_is_what_each_server_sends() {
+    // Byte-exact, as measured. pure-ftpd (since 1.0.48, jedisct1/pure-ftpd#136) and
+    // libunftp refuse NLST of a file; pyftpdlib names the file without its directory.
+    /// The listing bytes and final reply, or the refusal.
+    type Answer = Result<(&'static [u8], &'static str), &'static str>;
+    let expected: [(Kind, Answer); 5] = [
+        (
+            Kind::Vsftpd,
+            Ok((b"dir/data.bin\r\n", "226 Directory send OK.")),
+        ),
+        (
+            Kind::Proftpd,
+            Ok((b"dir/data.bin\r\n", "226 Transfer complete")),
+        ),
+        (
+            Kind::Pyftpdlib,
+            Ok((b"data.bin\r\n", "226 Transfer complete.")),
+        ),
+        (Kind::PureFtpd, Err("550 Can't check for file existence")),
+        (Kind::Libunftp, Err("550 Directory not found")),
+    ];
+    for (kind, want) in expected {
+        let srv = server(kind, false, false).await;
+        srv.put_file("dir/data.bin", b"hello").expect("put");
+        srv.put_file("dir/other.bin", b"x").expect("put");
+        let mut s = FtpSession::connect(plain(&srv)).await.expect("connect");
+        match (s.nlst(Some("dir/data.bin")).await, want) {
+            (Ok(l), Ok((data, reply))) => {
+                assert_eq!(
+                    String::from_utf8_lossy(&l.data),
+                    String::from_utf8_lossy(data),
+                    "{kind}"
+                );
+                assert_eq!(l.data, data, "{kind}");
+                assert_eq!(l.reply.text(), reply, "{kind}");
+                assert!(!l.truncated);
+            }
+            (Err(e), Err(text)) => {
+                assert_eq!(
+                    e.reply().map(|r| r.text().to_string()).as_deref(),
+                    Some(text),
+                    "{kind}: {e}"
+                );
+                assert!(!e.session_closed(), "{kind}");
+            }
+            (got, want) => panic!(
+                "{kind}: NLST of a file gave {:?}, expected {want:?}",
+                got.map(|l| l.data).map_err(|e| e.to_string())
+            ),
+        }
+        s.noop()
+            .await
+            .unwrap_or_else(|e| panic!("{kind}: NOOP after NLST of a file: {e}"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pure_ftpd_ipv6_epsv_and_eprt() {
+    let srv = server(Kind::PureFtpd, false, true).await;
+    assert!(srv.addr.is_ipv6());
+    matrix(Kind::PureFtpd, &srv, DataMode::Passive).await;
+    matrix(Kind::PureFtpd, &srv, DataMode::Active { ports: None }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pyftpdlib_ipv6_epsv_and_eprt() {
+    let srv = server(Kind::Pyftpdlib, false, true).await;
+    assert!(srv.addr.is_ipv6());
+    matrix(Kind::Pyftpdlib, &srv, DataMode::Passive).await;
+    matrix(Kind::Pyftpdlib, &srv, DataMode::Active { ports: None }).await;
+    // pyftpdlib logs the commands: the data connections went through EPSV and EPRT.
+    let log = srv.read_logs();
+    assert!(log.contains("<- EPSV"), "no EPSV in the log");
+    assert!(log.contains("<- EPRT |2|::1|"), "no IPv6 EPRT in the log");
+    assert!(!log.contains("<- PASV") && !log.contains("<- PORT"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn libunftp_ipv6_has_epsv_but_no_eprt() {
+    let srv = server(Kind::Libunftp, false, true).await;
+    matrix(Kind::Libunftp, &srv, DataMode::Passive).await;
+    let mut opts = plain(&srv);
+    opts.data_mode = DataMode::Active { ports: None };
+    let mut s = FtpSession::connect(opts).await.expect("connect");
+    srv.put_file("a.txt", b"abc").expect("put");
+    let mut sink = Vec::new();
+    let err = s
+        .retrieve_to("a.txt", 0, &mut sink, &mut |_| {})
+        .await
+        .expect_err("EPRT refused");
+    assert_eq!(
+        err.reply().map(|r| r.text().to_string()).as_deref(),
+        Some("500 Command not implemented"),
+        "{err}"
+    );
+    assert!(!err.session_closed());
+    s.noop().await.expect("NOOP after the refused EPRT");
+}
