@@ -192,3 +192,119 @@ fn serial_transport_answers_on_a_tty() {
         b"ATE0\r\r\nOK\r\n\r\nLEXI-R10401D\r\n\r\nOK\r\n"
     );
 }
+
+/// Waits up to 5 s for the process to exit and returns its status.
+fn wait_exit(server: &mut Server) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn tcp_and_pty_at_once_share_one_module_and_sigint_keeps_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs_dir = dir.path().join("fs");
+    let args = [
+        "--tcp",
+        "127.0.0.1:0",
+        "--pty",
+        "--fs-dir",
+        fs_dir.to_str().unwrap(),
+        "--dns",
+        "ftp.vendor.example=192.0.2.7",
+        "--dns",
+        "v6.vendor.example=2001:db8::7",
+    ];
+    let mut server = Server::start(&args, 2);
+    let mut tcp = TcpStream::connect(server.line_with("tcp://")).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut pty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(server.line_with("pty: "))
+        .unwrap();
+    // A file written over TCP is read over the PTY: one module file system.
+    tcp.write_all(b"ATE0\rAT+UDWNFILE=\"kept.txt\",5\r")
+        .unwrap();
+    assert_eq!(read_until(&mut tcp, b">"), b"ATE0\r\r\nOK\r\n>");
+    tcp.write_all(b"hello").unwrap();
+    assert_eq!(read_until(&mut tcp, b"OK\r\n"), b"\r\nOK\r\n");
+    pty.write_all(b"AT+URDFILE=\"kept.txt\"\r").unwrap();
+    assert_eq!(
+        read_until(&mut pty, b"OK\r\n"),
+        b"AT+URDFILE=\"kept.txt\"\r\r\n+URDFILE: \"kept.txt\",5,\"hello\"\r\nOK\r\n"
+    );
+    // Both --dns overrides answer, IPv4 and IPv6.
+    pty.write_all(b"AT+UDNSRN=0,\"ftp.vendor.example\"\r")
+        .unwrap();
+    assert_eq!(
+        read_until(&mut pty, b"\"192.0.2.7\"\r\n"),
+        b"AT+UDNSRN=0,\"ftp.vendor.example\"\r\r\nOK\r\n\r\n+UUDNSRN: 0,\"192.0.2.7\"\r\n"
+    );
+    pty.write_all(b"AT+UDNSRN=0,\"v6.vendor.example\",1,1,1\r")
+        .unwrap();
+    assert_eq!(
+        read_until(&mut pty, b"\"2001:DB8::7\"\r\n"),
+        b"AT+UDNSRN=0,\"v6.vendor.example\",1,1,1\r\r\nOK\r\n\r\n+UUDNSRN: 0,\"2001:DB8::7\"\r\n"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(server.child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = wait_exit(&mut server);
+    assert!(status.success(), "{status}");
+    assert_eq!(std::fs::read(fs_dir.join("kept.txt")).unwrap(), b"hello");
+    // A new run on the same folder finds the file.
+    let server = Server::start(
+        &["--tcp", "127.0.0.1:0", "--fs-dir", fs_dir.to_str().unwrap()],
+        1,
+    );
+    let mut tcp = TcpStream::connect(server.line_with("tcp://")).unwrap();
+    tcp.write_all(b"AT+ULSTFILE=0\r").unwrap();
+    assert_eq!(
+        read_until(&mut tcp, b"OK\r\n"),
+        b"AT+ULSTFILE=0\r\r\n+ULSTFILE: \"kept.txt\"\r\n\r\nOK\r\n"
+    );
+}
+
+#[test]
+fn a_malformed_dns_override_is_refused_at_start() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
+        .args(["serve", "--tcp", "127.0.0.1:0", "--dns", "no-equals-sign"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--dns"), "{stderr}");
+}
+
+#[test]
+fn script_connects_to_a_module_over_a_tty_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&["--pty"], 1);
+    let path = server.line_with("pty: ");
+    let transcript = dir.path().join("t.txt");
+    std::fs::write(
+        &transcript,
+        "> ATE0\n< ATE0\\r\\r\\nOK\\r\\n\n> AT+CGMM\n< \\r\\nLEXI-R10401D\\r\\n\\r\\nOK\\r\\n\nquiet 100\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
+        .arg("script")
+        .arg(&transcript)
+        .args(["--connect", &path])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
