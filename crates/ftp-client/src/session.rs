@@ -350,8 +350,16 @@ fn value_of_213(reply: &Reply) -> Result<&str> {
 }
 
 impl FtpSession {
-    /// Connects and logs in. See the [module docs](self) for the sequence.
+    /// Connects and logs in. See the [module docs](self) for the sequence. Every error says
+    /// [`session_closed`](FtpError::session_closed): when connecting fails there is no session,
+    /// whether it failed before the greeting (resolve, connect) or after it (login refused).
     pub async fn connect(opts: ConnectOptions) -> Result<FtpSession> {
+        Self::open(opts)
+            .await
+            .map_err(FtpError::with_session_closed)
+    }
+
+    async fn open(opts: ConnectOptions) -> Result<FtpSession> {
         check_arg("user", &opts.user)?;
         check_arg("password", opts.password.expose())?;
         if let Some(account) = &opts.account {

@@ -392,6 +392,8 @@ async fn connect_timeout_when_nobody_answers_the_syn() {
     let err = FtpSession::connect(o).await.expect_err("black hole");
     let took = started.elapsed();
     assert!(err.is_timeout(TimeoutKind::Connect), "{err}");
+    // No session came into being: a failed connect always says so.
+    assert!(err.session_closed());
     assert!(
         took >= Duration::from_millis(300) && took < Duration::from_secs(3),
         "{took:?}"
