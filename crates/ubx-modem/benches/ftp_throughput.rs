@@ -3,6 +3,9 @@
 //! `+UUFTPCR`, side by side with curl on the same file, against the same server, in the same
 //! run — plain FTP passive and active, and FTPS with `PROT P` (`+UFTP=8,1` and `+UFTP=12,1`).
 //!
+//! While the module transfers, a second terminal sends `AT` every 10 ms; the latencies of its
+//! `OK`s are printed at the end (the module must keep answering during a transfer).
+//!
 //! curl gets two references for a retrieve: writing to `/dev/null` (the network path alone, the
 //! ceiling) and writing a file in the same folder as the module file system (the same work the
 //! module does). curl's store reads the very file the module stored.
@@ -17,7 +20,9 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Instant;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use common::{AtHost, login};
 use test_servers::{Kind, RunningServer, ServerOptions, start};
@@ -94,12 +99,38 @@ fn settle() {
     let _ = Command::new("sync").status();
 }
 
-/// Times one `+UFTPC` from the command to its `+UUFTPCR: <op>,1`.
-async fn uftpc(host: &mut AtHost, line: &str, op: u32) -> f64 {
+/// Times one `+UFTPC` from the command to its `+UUFTPCR: <op>,1`. Meanwhile a second terminal
+/// sends `AT` every 10 ms and records how long each `OK` takes (into `at_latencies`): a
+/// transfer must never keep the module from answering (drivers allow 100 ms).
+async fn uftpc(
+    modem: &Modem,
+    host: &mut AtHost,
+    line: &str,
+    op: u32,
+    at_latencies: &mut Vec<Duration>,
+) -> f64 {
+    let mut other = AtHost::connect(modem).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let pinger = tokio::spawn({
+        let stop = Arc::clone(&stop);
+        async move {
+            let mut latencies = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                other.ok("AT").await;
+                latencies.push(t.elapsed());
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            latencies
+        }
+    });
     settle();
     let started = Instant::now();
     host.ftp(line, op, 1, 600).await;
-    started.elapsed().as_secs_f64()
+    let secs = started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    at_latencies.extend(pinger.await.expect("pinger"));
+    secs
 }
 
 fn mbps(size: u64, secs: f64) -> f64 {
@@ -127,6 +158,7 @@ async fn main() {
         "{:<22} {:<5} {:>12} {:<18} {:>10} {:>7}",
         "mode", "op", "module MB/s", "reference", "ref MB/s", "ratio"
     );
+    let mut responsiveness = Vec::new();
     for mode in MODES {
         let server = start(
             Kind::Vsftpd,
@@ -158,9 +190,19 @@ async fn main() {
 
         let (mut retr, mut retr_null, mut retr_file) = (Vec::new(), Vec::new(), Vec::new());
         let (mut stor, mut stor_curl) = (Vec::new(), Vec::new());
+        let mut at_latencies = Vec::new();
         for _ in 0..rounds {
             let _ = modem.filesystem().delete("big.bin");
-            retr.push(uftpc(&mut host, "AT+UFTPC=4,\"big.bin\",\"big.bin\",0", 4).await);
+            retr.push(
+                uftpc(
+                    &modem,
+                    &mut host,
+                    "AT+UFTPC=4,\"big.bin\",\"big.bin\",0",
+                    4,
+                    &mut at_latencies,
+                )
+                .await,
+            );
             assert_eq!(file_len(&module_file), size, "the module's copy");
             retr_null.push(curl(&server, mode, &["-o", "/dev/null", &url("big.bin")]));
             retr_file.push(curl(
@@ -171,7 +213,16 @@ async fn main() {
             assert_eq!(file_len(&curl_file), size, "curl's copy");
             let _ = std::fs::remove_file(&curl_file);
 
-            stor.push(uftpc(&mut host, "AT+UFTPC=5,\"big.bin\",\"up-module.bin\",0", 5).await);
+            stor.push(
+                uftpc(
+                    &modem,
+                    &mut host,
+                    "AT+UFTPC=5,\"big.bin\",\"up-module.bin\",0",
+                    5,
+                    &mut at_latencies,
+                )
+                .await,
+            );
             assert_eq!(file_len(&server.root.join("up-module.bin")), size);
             stor_curl.push(curl(
                 &server,
@@ -186,6 +237,7 @@ async fn main() {
         }
         host.ftp("AT+UFTPC=0", 0, 1, 20).await;
 
+        responsiveness.push((mode.name, at_latencies));
         let module_retr = mbps(size, median(retr));
         let module_stor = mbps(size, median(stor));
         for (op, module, reference, curl) in [
@@ -202,4 +254,16 @@ async fn main() {
         }
     }
     println!("ratios: module / curl throughput (>= 1: the module is at least as fast as curl)");
+    println!("AT -> OK on a second terminal (every 10 ms) while the module's transfers ran:");
+    for (name, mut latencies) in responsiveness {
+        latencies.sort();
+        let at = |q: usize| latencies[(latencies.len() - 1) * q / 100].as_secs_f64() * 1e3;
+        println!(
+            "{name:<22} {:>5} round trips  p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+            latencies.len(),
+            at(50),
+            at(99),
+            at(100)
+        );
+    }
 }
