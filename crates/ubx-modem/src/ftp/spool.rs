@@ -1,4 +1,5 @@
-//! Writing a download into the module file system on a thread of its own.
+//! Moving file data between the module file system and an FTP transfer on a thread of its own:
+//! [`Spool`] writes a download, [`ReadAhead`] reads for an upload.
 //!
 //! A retrieve receives from the network (and decrypts, over FTPS) and writes to disk. Done in
 //! turn on one task, each waits for the other; with the disk writes on a blocking thread, the
@@ -10,6 +11,8 @@
 //!        ▲                               │
 //!        └──────────empty chunk──────────┘
 //! ```
+
+use std::io::{self, Read};
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -82,4 +85,69 @@ impl Spool {
             Err(e) => (None, Err(FsError::Io(std::io::Error::other(e.to_string())))),
         }
     }
+}
+
+/// A reader running on a blocking thread, one chunk ahead of the upload: the read of the next
+/// chunk from the module file system overlaps the sending of this one.
+pub(crate) struct ReadAhead {
+    filled: mpsc::Receiver<io::Result<Vec<u8>>>,
+    empty: mpsc::Sender<Vec<u8>>,
+}
+
+impl ReadAhead {
+    /// Starts the thread. It stops at the end of the file, at the first read error (delivered
+    /// as the last chunk), or when the `ReadAhead` is dropped.
+    pub(crate) fn start(mut reader: impl Read + Send + 'static) -> ReadAhead {
+        let (filled_tx, filled_rx) = mpsc::channel(CHUNKS);
+        let (empty_tx, mut empty_rx) = mpsc::channel::<Vec<u8>>(CHUNKS);
+        for _ in 0..CHUNKS {
+            let _ = empty_tx.try_send(Vec::with_capacity(CHUNK));
+        }
+        tokio::task::spawn_blocking(move || {
+            while let Some(mut chunk) = empty_rx.blocking_recv() {
+                chunk.resize(CHUNK, 0);
+                match fill(&mut reader, &mut chunk) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        chunk.truncate(n);
+                        if filled_tx.blocking_send(Ok(chunk)).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = filled_tx.blocking_send(Err(e));
+                        break;
+                    }
+                }
+            }
+        });
+        ReadAhead {
+            filled: filled_rx,
+            empty: empty_tx,
+        }
+    }
+
+    /// The next chunk of the file, `None` at its end.
+    pub(crate) async fn next(&mut self) -> Option<io::Result<Vec<u8>>> {
+        self.filled.recv().await
+    }
+
+    /// Hands a chunk back for the next read.
+    pub(crate) fn recycle(&self, chunk: Vec<u8>) {
+        let _ = self.empty.try_send(chunk);
+    }
+}
+
+/// Reads until `buf` is full or the file ends; the number of bytes read.
+fn fill(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
