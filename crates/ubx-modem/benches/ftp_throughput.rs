@@ -69,6 +69,8 @@ fn curl(server: &RunningServer, mode: Mode, args: &[&str]) -> f64 {
     cmd.args([
         "-s",
         "-S",
+        "--max-time",
+        "600",
         "-w",
         "%{time_pretransfer} %{time_total}",
         "--user",
@@ -256,6 +258,10 @@ async fn main() {
     println!("ratios: module / curl throughput (>= 1: the module is at least as fast as curl)");
     println!("AT -> OK on a second terminal (every 10 ms) while the module's transfers ran:");
     for (name, mut latencies) in responsiveness {
+        if latencies.is_empty() {
+            println!("{name:<22} no round trip completed during the transfers");
+            continue;
+        }
         latencies.sort();
         let at = |q: usize| latencies[(latencies.len() - 1) * q / 100].as_secs_f64() * 1e3;
         println!(

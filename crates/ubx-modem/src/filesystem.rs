@@ -734,6 +734,19 @@ pub struct FileWriter {
 impl FileWriter {
     /// Writes one chunk; see the type documentation.
     pub fn write_chunk(&mut self, data: &[u8]) -> Result<(), FsError> {
+        self.write_limited(data, false)
+    }
+
+    /// Like [`write_chunk`](Self::write_chunk), except that a chunk that does not fit is not
+    /// refused whole: the part that fits is written, then [`FsError::NotEnoughSpace`] is
+    /// returned. For a download, where everything that arrived is worth keeping for a resume.
+    pub fn write_what_fits(&mut self, data: &[u8]) -> Result<(), FsError> {
+        self.write_limited(data, true)
+    }
+
+    /// Checks the space and writes under one hold of the lock, so that no other writer and no
+    /// delete changes the free space in between.
+    fn write_limited(&mut self, data: &[u8], partial: bool) -> Result<(), FsError> {
         let mut used = self.shared.lock();
         let meta = self.file.metadata().map_err(FsError::Io)?;
         if meta.nlink() == 0 {
@@ -741,36 +754,25 @@ impl FileWriter {
         }
         let size = meta.len();
         let offset = if self.append { size } else { self.position };
-        let end = offset
+        offset
             .checked_add(data.len() as u64)
             .ok_or(FsError::InvalidOffset)?;
-        if end.saturating_sub(size) > self.shared.capacity.saturating_sub(*used) {
+        // Overwriting bytes of the file costs nothing; only growth past its end counts.
+        let room = self.shared.capacity.saturating_sub(*used);
+        let fits = size.saturating_sub(offset).saturating_add(room);
+        let take = usize::try_from(fits).map_or(data.len(), |f| f.min(data.len()));
+        if take < data.len() && !partial {
             return Err(FsError::NotEnoughSpace);
         }
-        write_chunk_to(&self.file, offset, data, &mut used)?;
-        self.position = end;
-        self.written += data.len() as u64;
-        Ok(())
-    }
-
-    /// Like [`write_chunk`](Self::write_chunk), except that a chunk that does not fit is not
-    /// refused whole: the part that fits is written, then [`FsError::NotEnoughSpace`] is
-    /// returned. For a download, where everything that arrived is worth keeping for a resume.
-    pub fn write_what_fits(&mut self, data: &[u8]) -> Result<(), FsError> {
-        match self.write_chunk(data) {
-            Err(FsError::NotEnoughSpace) => {
-                let room = {
-                    let used = self.shared.lock();
-                    self.shared.capacity.saturating_sub(*used)
-                };
-                let part = &data[..data.len().min(usize::try_from(room).unwrap_or(usize::MAX))];
-                if !part.is_empty() {
-                    self.write_chunk(part)?;
-                }
-                Err(FsError::NotEnoughSpace)
-            }
-            other => other,
+        if take > 0 {
+            write_chunk_to(&self.file, offset, &data[..take], &mut used)?;
+            self.position = offset + take as u64;
+            self.written += take as u64;
         }
+        if take < data.len() {
+            return Err(FsError::NotEnoughSpace);
+        }
+        Ok(())
     }
 
     /// Bytes written through this writer so far.

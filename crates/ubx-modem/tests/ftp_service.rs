@@ -542,9 +542,17 @@ async fn releasing_the_resources_stops_a_running_fota_download() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
+    // 100 KiB of 1 000 000 is past the first 64 KiB progress step.
+    let progress = host.urc_line(5).await;
+    assert!(
+        progress.starts_with("+UUFTPCR: 100,") && progress.ends_with(" / 1000000"),
+        "{progress:?}"
+    );
     host.ok("AT+UFTP=30,0").await;
     host.expect_within(b"\r\n+UUFTPCR: 100,0\r\n", 10).await;
     host.uftper(1, 13).await;
+    // Everything that arrived stays in the FOTA area, for a resume.
+    assert_eq!(modem.filesystem().fota_size().unwrap(), 100 * 1024);
     host.cmd("AT+UFTP?", FACTORY_PROFILE).await;
     host.ftp("AT+UFTPC=14", 14, 0, 20).await;
     host.uftper(1, 1).await;
@@ -673,4 +681,39 @@ async fn private_data_alone_turns_auth_tls_on() {
     .await;
     host.ftp("AT+UFTPC=0", 0, 1, 20).await;
     host.quiet(100).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retrieve_cut_mid_way_keeps_what_arrived() {
+    // A scripted server resets the data connection after 100 KiB: the module keeps those bytes
+    // (far less than one spool chunk) so that a resume can continue from them.
+    use test_servers::fake::{FakeServer, Script};
+    let fake = FakeServer::start(
+        Script::new()
+            .greet()
+            .login()
+            .expect_reply("TYPE I", "200 Type set to I")
+            .pasv()
+            .expect_reply("RETR big.bin", "150 Opening BINARY mode data connection")
+            .accept_data()
+            .data_send(common::pattern(100 * 1024))
+            .data_reset()
+            .reply("426 Connection closed; transfer aborted.")
+            .read_line(),
+    )
+    .await
+    .unwrap();
+    let modem = modem();
+    let mut host = AtHost::connect(&modem).await;
+    host.ok(&format!("AT+UFTP=0,\"{}\"", fake.addr.ip())).await;
+    host.ok(&format!("AT+UFTP=7,{}", fake.addr.port())).await;
+    host.ok("AT+UFTP=6,1").await;
+    host.ftp("AT+UFTPC=1", 1, 1, 20).await;
+    host.ftp("AT+UFTPC=4,\"big.bin\",\"big.bin\"", 4, 0, 20)
+        .await;
+    host.uftper(0, 426).await;
+    assert_eq!(
+        modem.filesystem().read("big.bin").unwrap(),
+        common::pattern(100 * 1024)
+    );
 }

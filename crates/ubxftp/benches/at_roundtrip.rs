@@ -121,8 +121,19 @@ fn report(transport: &str, module: &Run, echo: &Run) {
     );
 }
 
+/// Ends the process if the run takes far longer than it should: a module that stops answering
+/// must fail the smoke run in CI, not hang it (the PTY reads block without a timeout).
+fn watchdog(limit: Duration) {
+    thread::spawn(move || {
+        thread::sleep(limit);
+        eprintln!("at_roundtrip: no result after {limit:?}: a contender stopped answering");
+        std::process::exit(1);
+    });
+}
+
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
+    watchdog(Duration::from_secs(if full { 600 } else { 60 }));
     let (repeats, rounds) = if full { (5, 20_000) } else { (1, 300) };
     const REQUEST: &[u8] = b"AT\r";
     const ANSWER: &[u8] = b"AT\r\r\nOK\r\n";
@@ -141,6 +152,9 @@ fn main() {
     );
     let mut module_tcp = TcpStream::connect(module.line_with("tcp://")).expect("connect");
     module_tcp.set_nodelay(true).expect("nodelay");
+    module_tcp
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
     let mut module_pty = std::fs::OpenOptions::new()
         .read(true)
         .write(true)

@@ -11,6 +11,17 @@ mod support;
 
 use support::Server;
 
+/// Opens a tty device non-blocking, so that [`read_until`]'s deadline holds for it too.
+fn open_tty(path: impl AsRef<std::path::Path>) -> std::fs::File {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)
+        .unwrap()
+}
+
 /// Reads until `end` arrives or 5 s pass.
 fn read_until(r: &mut impl Read, end: &[u8]) -> Vec<u8> {
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -23,7 +34,10 @@ fn read_until(r: &mut impl Read, end: &[u8]) -> Vec<u8> {
             Ok(n) => got.extend_from_slice(&buf[..n]),
             Err(e)
                 if e.kind() == std::io::ErrorKind::WouldBlock
-                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
             Err(e) => panic!("{e}"),
         }
     }
@@ -76,11 +90,7 @@ fn pty_survives_the_host_closing_and_reopening_it() {
     assert!(path.starts_with("/dev/pts/"), "{path}");
     assert_eq!(std::fs::read_link(&link).unwrap().to_str().unwrap(), path);
     for round in 0..3 {
-        let mut dev = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&link)
-            .unwrap();
+        let mut dev = open_tty(&link);
         dev.write_all(b"AT+CGMI\r\n").unwrap();
         let got = read_until(&mut dev, b"OK\r\n");
         assert_eq!(got, b"AT+CGMI\r\r\nu-blox\r\n\r\nOK\r\n", "round {round}");
@@ -223,11 +233,7 @@ fn tcp_and_pty_at_once_share_one_module_and_sigint_keeps_the_files() {
     let mut server = Server::start(&args, 2);
     let mut tcp = TcpStream::connect(server.line_with("tcp://")).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut pty = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(server.line_with("pty: "))
-        .unwrap();
+    let mut pty = open_tty(server.line_with("pty: "));
     // A file written over TCP is read over the PTY: one module file system.
     tcp.write_all(b"ATE0\rAT+UDWNFILE=\"kept.txt\",5\r")
         .unwrap();
@@ -266,6 +272,7 @@ fn tcp_and_pty_at_once_share_one_module_and_sigint_keeps_the_files() {
         1,
     );
     let mut tcp = TcpStream::connect(server.line_with("tcp://")).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     tcp.write_all(b"AT+ULSTFILE=0\r").unwrap();
     assert_eq!(
         read_until(&mut tcp, b"OK\r\n"),
@@ -275,10 +282,21 @@ fn tcp_and_pty_at_once_share_one_module_and_sigint_keeps_the_files() {
 
 #[test]
 fn a_malformed_dns_override_is_refused_at_start() {
-    let out = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
         .args(["serve", "--tcp", "127.0.0.1:0", "--dns", "no-equals-sign"])
-        .output()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still serving: the malformed override was accepted");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--dns"), "{stderr}");

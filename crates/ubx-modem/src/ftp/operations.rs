@@ -380,12 +380,11 @@ async fn perform(
             drop(s);
             {
                 // Resuming appends to the image in the FOTA area, which is only right if that
-                // image is the start of the same remote file.
-                let mut state = shared.state();
+                // image is the start of the same remote file (`retrieve` records which).
+                let state = shared.state();
                 if resume && state.ftp.fota_interrupted.as_deref() != Some(remote.as_str()) {
                     return Err(FtpFailure::NothingToResume);
                 }
-                state.ftp.fota_interrupted = Some(remote.clone());
             }
             let target = Target::Fota { resume, terminal };
             let result = retrieve(shared, &session, &remote, target, suspend).await;
@@ -571,46 +570,59 @@ async fn retrieve(
     };
     let progress_step = total.map(|t| (t / 20).max(64 * 1024));
     let mut next_progress = progress_step.map(|step| offset + step);
+    if let Target::Fota { .. } = &target {
+        // From here on the FOTA area holds (the start of) this file: the one a resume may
+        // continue.
+        shared.state().ftp.fota_interrupted = Some(remote.to_string());
+    }
     let mut spool = Spool::start(writer);
-    let stop = 'transfer: loop {
+    let stop = loop {
         let Some(mut chunk) = spool.chunk().await else {
             break Stop::Disk;
         };
         // Fill at least half a chunk before handing it over (a read returns what the socket or
         // one TLS record holds, often far less).
         let mut filled = 0;
-        let mut end = false;
+        let mut stop = None;
         while filled < CHUNK / 2 {
             let read = match suspend.as_mut() {
                 Some(rx) => tokio::select! {
                     r = download.read(&mut chunk[filled..]) => r,
-                    _ = rx.wait_for(|s| *s) => break 'transfer Stop::Suspended,
+                    _ = rx.wait_for(|s| *s) => {
+                        stop = Some(Stop::Suspended);
+                        break;
+                    }
                 },
                 None => download.read(&mut chunk[filled..]).await,
             };
             match read {
                 Ok(0) => {
-                    end = true;
+                    stop = Some(Stop::End);
                     break;
                 }
                 Ok(n) => filled += n,
-                Err(e) => break 'transfer Stop::Network(e),
+                Err(e) => {
+                    stop = Some(Stop::Network(e));
+                    break;
+                }
+            }
+            if let (Target::Fota { terminal, .. }, Some(next), Some(total), Some(step)) =
+                (&target, next_progress, total, progress_step)
+            {
+                let stored = offset + download.bytes();
+                if stored >= next && stored < total {
+                    shared.urc(*terminal, format!("+UUFTPCR: 100,{stored} / {total}"));
+                    next_progress = Some(stored - stored % step + step);
+                }
             }
         }
+        // What arrived before the end, a suspend or a broken connection is kept: a resume
+        // continues from the size on disk.
         if filled > 0 && !spool.write(chunk, filled).await {
             break Stop::Disk;
         }
-        if let (Target::Fota { terminal, .. }, Some(next), Some(total), Some(step)) =
-            (&target, next_progress, total, progress_step)
-        {
-            let stored = offset + download.bytes();
-            if stored >= next && stored < total {
-                shared.urc(*terminal, format!("+UUFTPCR: 100,{stored} / {total}"));
-                next_progress = Some(stored - stored % step + step);
-            }
-        }
-        if end {
-            break Stop::End;
+        if let Some(stop) = stop {
+            break stop;
         }
     };
     // Everything received is on disk (or the disk refused it) before anyone looks at the file.

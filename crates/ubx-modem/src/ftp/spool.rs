@@ -92,6 +92,8 @@ impl Spool {
 pub(crate) struct ReadAhead {
     filled: mpsc::Receiver<io::Result<Vec<u8>>>,
     empty: mpsc::Sender<Vec<u8>>,
+    /// Taken when the end is reached, to tell a real end from a dead thread.
+    thread: Option<JoinHandle<()>>,
 }
 
 impl ReadAhead {
@@ -103,7 +105,7 @@ impl ReadAhead {
         for _ in 0..CHUNKS {
             let _ = empty_tx.try_send(Vec::with_capacity(CHUNK));
         }
-        tokio::task::spawn_blocking(move || {
+        let thread = tokio::task::spawn_blocking(move || {
             while let Some(mut chunk) = empty_rx.blocking_recv() {
                 chunk.resize(CHUNK, 0);
                 match fill(&mut reader, &mut chunk) {
@@ -124,12 +126,20 @@ impl ReadAhead {
         ReadAhead {
             filled: filled_rx,
             empty: empty_tx,
+            thread: Some(thread),
         }
     }
 
-    /// The next chunk of the file, `None` at its end.
+    /// The next chunk of the file, `None` at its end. A thread that died (a panic) without
+    /// reaching the end is an error, not an end: a cut upload must not pass for a whole one.
     pub(crate) async fn next(&mut self) -> Option<io::Result<Vec<u8>>> {
-        self.filled.recv().await
+        match self.filled.recv().await {
+            Some(chunk) => Some(chunk),
+            None => match self.thread.take()?.await {
+                Ok(()) => None,
+                Err(e) => Some(Err(io::Error::other(e.to_string()))),
+            },
+        }
     }
 
     /// Hands a chunk back for the next read.
