@@ -281,9 +281,7 @@ async fn no_ftp_command_can_be_injected_through_a_file_name() {
     let modem = modem();
     let mut host = AtHost::connect(&modem).await;
     host.ok("AT+CMEE=2").await;
-    host.ok(&format!("AT+UFTP=0,\"{}\"", fake.addr.ip())).await;
-    host.ok(&format!("AT+UFTP=7,{}", fake.addr.port())).await;
-    host.ok("AT+UFTP=6,1").await;
+    point_at_fake(&mut host, fake.addr).await;
     host.ftp("AT+UFTPC=1", 1, 1, 20).await;
     let invalid = b"\r\n+CME ERROR: invalid characters in text string\r\n";
     // A LF inside the quotes, a NUL, a tab, DEL: refused before anything is sent.
@@ -526,9 +524,7 @@ async fn releasing_the_resources_stops_a_running_fota_download() {
     .unwrap();
     let modem = modem();
     let mut host = AtHost::connect(&modem).await;
-    host.ok(&format!("AT+UFTP=0,\"{}\"", fake.addr.ip())).await;
-    host.ok(&format!("AT+UFTP=7,{}", fake.addr.port())).await;
-    host.ok("AT+UFTP=6,1").await;
+    point_at_fake(&mut host, fake.addr).await;
     host.ftp("AT+UFTPC=1", 1, 1, 20).await;
     host.ok("AT+UFTPC=100,\"fw.bin\"").await;
     // Wait until the RETR is under way (the data has been sent once RETR was answered).
@@ -606,9 +602,7 @@ async fn a_failed_tls_handshake_is_class_1_code_6() {
     let modem = modem();
     let mut host = AtHost::connect(&modem).await;
     host.ok("AT+UFTP=8,1").await;
-    host.ok(&format!("AT+UFTP=0,\"{}\"", fake.addr.ip())).await;
-    host.ok(&format!("AT+UFTP=7,{}", fake.addr.port())).await;
-    host.ok("AT+UFTP=6,1").await;
+    point_at_fake(&mut host, fake.addr).await;
     host.ftp("AT+UFTPC=1", 1, 0, 20).await;
     host.uftper(1, 6).await;
     host.quiet(100).await;
@@ -634,9 +628,7 @@ async fn private_data_alone_turns_auth_tls_on() {
     let mut host = AtHost::connect(&modem).await;
     host.ok("AT+UFTP=8,0").await;
     host.ok("AT+UFTP=12,1").await;
-    host.ok(&format!("AT+UFTP=0,\"{}\"", fake.addr.ip())).await;
-    host.ok(&format!("AT+UFTP=7,{}", fake.addr.port())).await;
-    host.ok("AT+UFTP=6,1").await;
+    point_at_fake(&mut host, fake.addr).await;
     host.ftp("AT+UFTPC=1", 1, 0, 20).await;
     host.uftper(0, 504).await;
     let transcripts = fake.finish(Duration::from_secs(5)).await;
@@ -705,9 +697,7 @@ async fn a_retrieve_cut_mid_way_keeps_what_arrived() {
     .unwrap();
     let modem = modem();
     let mut host = AtHost::connect(&modem).await;
-    host.ok(&format!("AT+UFTP=0,\"{}\"", fake.addr.ip())).await;
-    host.ok(&format!("AT+UFTP=7,{}", fake.addr.port())).await;
-    host.ok("AT+UFTP=6,1").await;
+    point_at_fake(&mut host, fake.addr).await;
     host.ftp("AT+UFTPC=1", 1, 1, 20).await;
     host.ftp("AT+UFTPC=4,\"big.bin\",\"big.bin\"", 4, 0, 20)
         .await;
@@ -716,4 +706,11 @@ async fn a_retrieve_cut_mid_way_keeps_what_arrived() {
         modem.filesystem().read("big.bin").unwrap(),
         common::pattern(100 * 1024)
     );
+}
+
+/// Points the profile at a scripted fake server, passive mode (the scripts use PASV), no login.
+async fn point_at_fake(host: &mut AtHost, addr: std::net::SocketAddr) {
+    host.ok(&format!("AT+UFTP=0,\"{}\"", addr.ip())).await;
+    host.ok(&format!("AT+UFTP=7,{}", addr.port())).await;
+    host.ok("AT+UFTP=6,1").await;
 }
