@@ -54,9 +54,11 @@ const MODES: [Mode; 3] = [
     },
 ];
 
+/// The median of the figures that exist (NaN marks a missing one); NaN if none does.
 fn median(mut v: Vec<f64>) -> f64 {
+    v.retain(|x| !x.is_nan());
     v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// Runs curl against `server` with `args`; returns the seconds its transfer took, as curl
@@ -84,15 +86,25 @@ fn curl(server: &RunningServer, mode: Mode, args: &[&str]) -> f64 {
         cmd.args(["--ssl-reqd", "--insecure"]);
     }
     cmd.args(args);
-    settle();
-    let out = cmd.output().expect("curl");
-    assert!(out.status.success(), "curl {args:?}: {}", out.status);
-    let times = String::from_utf8_lossy(&out.stdout);
-    let times: Vec<f64> = times
-        .split_whitespace()
-        .map(|t| t.parse().expect("curl -w time"))
-        .collect();
-    times[1] - times[0]
+    // curl 7.88 sometimes ends an FTPS upload to vsftpd with exit 18 (partial file) although
+    // the server got everything (seen once in CI's smoke run): the reference gets three tries,
+    // then counts as missing (NaN) rather than failing the run; the module gets no such grace.
+    for _ in 0..3 {
+        settle();
+        let out = cmd.output().expect("curl");
+        if !out.status.success() {
+            eprintln!("curl {args:?}: {}; trying again", out.status);
+            continue;
+        }
+        let times = String::from_utf8_lossy(&out.stdout);
+        let times: Vec<f64> = times
+            .split_whitespace()
+            .map(|t| t.parse().expect("curl -w time"))
+            .collect();
+        return times[1] - times[0];
+    }
+    eprintln!("curl {args:?} failed three times: no reference figure");
+    f64::NAN
 }
 
 /// Writes dirty pages back before a timed transfer, so that no contender pays for the previous
@@ -207,12 +219,15 @@ async fn main() {
             );
             assert_eq!(file_len(&module_file), size, "the module's copy");
             retr_null.push(curl(&server, mode, &["-o", "/dev/null", &url("big.bin")]));
-            retr_file.push(curl(
+            let secs = curl(
                 &server,
                 mode,
                 &["-o", curl_file.to_str().expect("utf-8"), &url("big.bin")],
-            ));
-            assert_eq!(file_len(&curl_file), size, "curl's copy");
+            );
+            if !secs.is_nan() {
+                assert_eq!(file_len(&curl_file), size, "curl's copy");
+            }
+            retr_file.push(secs);
             let _ = std::fs::remove_file(&curl_file);
 
             stor.push(
@@ -226,7 +241,7 @@ async fn main() {
                 .await,
             );
             assert_eq!(file_len(&server.root.join("up-module.bin")), size);
-            stor_curl.push(curl(
+            let secs = curl(
                 &server,
                 mode,
                 &[
@@ -234,8 +249,11 @@ async fn main() {
                     module_file.to_str().expect("utf-8"),
                     &url("up-curl.bin"),
                 ],
-            ));
-            assert_eq!(file_len(&server.root.join("up-curl.bin")), size);
+            );
+            if !secs.is_nan() {
+                assert_eq!(file_len(&server.root.join("up-curl.bin")), size);
+            }
+            stor_curl.push(secs);
         }
         host.ftp("AT+UFTPC=0", 0, 1, 20).await;
 
