@@ -13,7 +13,8 @@
 //! `cargo bench -p ubx-modem --bench ftp_throughput` moves 256 MiB, 5 rounds per contender,
 //! alternating, and prints medians in MB/s (10^6 bytes/s). Without `--bench` (as
 //! `cargo test --all-targets` runs it) it moves 2 MiB once: a smoke test whose figures mean
-//! nothing. Needs vsftpd and curl (`scripts/install-test-deps`).
+//! nothing. Needs vsftpd and curl (`scripts/install-test-deps`). `UBXFTP_BENCH_FS_DIR=/dev/shm`
+//! puts the module file system and curl's output file in memory instead of a temporary folder.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -186,8 +187,14 @@ async fn main() {
         let data: Vec<u8> = (0..size).map(|i| ((i * 2654435761) >> 13) as u8).collect();
         server.put_file("big.bin", &data).expect("put big.bin");
         drop(data);
+        // UBXFTP_BENCH_FS_DIR puts the module file system (and curl's output file) in a folder
+        // of one's choice, e.g. /dev/shm to take the disk out of the comparison.
+        let fs_dir = std::env::var_os("UBXFTP_BENCH_FS_DIR").map(|d| {
+            std::path::PathBuf::from(d).join(format!("ubxftp-bench-{}", std::process::id()))
+        });
         let modem = Modem::new(ModemConfig {
             fs_size: 4 * size + (1 << 20),
+            fs_dir: fs_dir.clone(),
             ..ModemConfig::default()
         })
         .expect("modem");
@@ -256,6 +263,9 @@ async fn main() {
             stor_curl.push(secs);
         }
         host.ftp("AT+UFTPC=0", 0, 1, 20).await;
+        if let Some(dir) = &fs_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
 
         responsiveness.push((mode.name, at_latencies));
         let module_retr = mbps(size, median(retr));

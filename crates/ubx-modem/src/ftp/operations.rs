@@ -9,7 +9,7 @@
 //! long, or a name holding CR, LF or NUL (which would let a second FTP command ride on the first)
 //! is refused with an error and nothing reaches the server.
 
-use std::io::{Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,7 +23,7 @@ use ubx_at::{CmeError, CommandError, CommandKind, Params, Response};
 
 use super::errors::FtpFailure;
 use super::profile::{FtpMode, Profile};
-use super::spool::{CHUNK, ReadAhead, Spool};
+use super::spool::{CHUNK, Spool};
 use crate::filesystem::{FsError, check_name};
 use crate::pdp::PdpType;
 use crate::{Ctx, Shared, TerminalId};
@@ -702,17 +702,22 @@ async fn store(
         Ok(u) => u,
         Err(e) => return Err(failed(shared, session, e)),
     };
-    let mut ahead = ReadAhead::start(reader);
-    while let Some(chunk) = ahead.next().await {
-        let Ok(chunk) = chunk else {
-            let _ = upload.abort().await;
-            return Err(FtpFailure::LocalFile);
+    // Read on this task: a read-ahead thread was tried and gained nothing measurable on two
+    // cores (docs/BENCHMARKS.md); reads from the page cache are short beside the sends.
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(_) => {
+                let _ = upload.abort().await;
+                return Err(FtpFailure::LocalFile);
+            }
         };
-        if let Err(e) = upload.write_all(&chunk).await {
+        if let Err(e) = upload.write_all(&buf[..n]).await {
             let e = upload.fail(e).await;
             return Err(failed(shared, session, e));
         }
-        ahead.recycle(chunk);
     }
     let result = upload.finish().await;
     drop(s);
