@@ -512,6 +512,38 @@ fn fs_failure(e: &FsError) -> FtpFailure {
     }
 }
 
+/// `+UUFTPCR: 100,<stored> / <total>` each time another 5 % (at least 64 KiB) of a FOTA image
+/// has arrived (docs/FIDELITY.md); the final one is sent when the download completes.
+struct FotaProgress {
+    terminal: TerminalId,
+    total: u64,
+    step: u64,
+    next: u64,
+}
+
+impl FotaProgress {
+    fn new(terminal: TerminalId, offset: u64, total: u64) -> Self {
+        let step = (total / 20).max(64 * 1024);
+        FotaProgress {
+            terminal,
+            total,
+            step,
+            next: offset + step,
+        }
+    }
+
+    /// `stored` bytes of the image have arrived.
+    fn received(&mut self, shared: &Shared, stored: u64) {
+        if stored >= self.next && stored < self.total {
+            shared.urc(
+                self.terminal,
+                format!("+UUFTPCR: 100,{stored} / {}", self.total),
+            );
+            self.next = stored - stored % self.step + self.step;
+        }
+    }
+}
+
 /// Why a retrieve's receive loop ended.
 enum Stop {
     /// The server closed the data connection: the whole file (or what the server sends) arrived.
@@ -568,8 +600,12 @@ async fn retrieve(
             return Err(fs_failure(&e));
         }
     };
-    let progress_step = total.map(|t| (t / 20).max(64 * 1024));
-    let mut next_progress = progress_step.map(|step| offset + step);
+    let mut progress = match (&target, total) {
+        (Target::Fota { terminal, .. }, Some(total)) => {
+            Some(FotaProgress::new(*terminal, offset, total))
+        }
+        _ => None,
+    };
     if let Target::Fota { .. } = &target {
         // From here on the FOTA area holds (the start of) this file: the one a resume may
         // continue.
@@ -606,14 +642,8 @@ async fn retrieve(
                     break;
                 }
             }
-            if let (Target::Fota { terminal, .. }, Some(next), Some(total), Some(step)) =
-                (&target, next_progress, total, progress_step)
-            {
-                let stored = offset + download.bytes();
-                if stored >= next && stored < total {
-                    shared.urc(*terminal, format!("+UUFTPCR: 100,{stored} / {total}"));
-                    next_progress = Some(stored - stored % step + step);
-                }
+            if let Some(progress) = progress.as_mut() {
+                progress.received(shared, offset + download.bytes());
             }
         }
         // What arrived before the end, a suspend or a broken connection is kept: a resume
@@ -648,7 +678,8 @@ async fn retrieve(
             return Err(fs_failure(&e));
         }
         (Stop::Disk, Ok(())) => {
-            // The thread stopped without an error: only a panic does that, reported above.
+            // Not reached: the spool stops early only on a failed write (or a panic), and
+            // `finish` reports both as an error, handled above.
             let _ = download.finish().await;
             return Err(FtpFailure::LocalFile);
         }
