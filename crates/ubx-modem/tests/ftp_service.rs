@@ -8,8 +8,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{AtHost, login, session_flow, set_profile};
-use test_servers::{Kind, ServerOptions, start};
+use test_servers::{Kind, RunningServer, ServerOptions, start};
 use ubx_modem::{Modem, ModemConfig};
+
+/// libunftp on loopback, started in-process.
+async fn libunftp(options: ServerOptions) -> RunningServer {
+    start(Kind::Libunftp, options).await.expect("libunftp")
+}
 
 fn modem() -> Modem {
     Modem::new(ModemConfig::default()).unwrap()
@@ -17,39 +22,29 @@ fn modem() -> Modem {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_passive() {
-    let server = start(Kind::Libunftp, ServerOptions::default())
-        .await
-        .unwrap();
+    let server = libunftp(ServerOptions::default()).await;
     session_flow(&server, &modem(), true, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_active() {
-    let server = start(Kind::Libunftp, ServerOptions::default())
-        .await
-        .unwrap();
+    let server = libunftp(ServerOptions::default()).await;
     session_flow(&server, &modem(), false, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_ftps_private_data() {
-    let server = start(
-        Kind::Libunftp,
-        ServerOptions {
-            tls: true,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let server = libunftp(ServerOptions {
+        tls: true,
+        ..Default::default()
+    })
+    .await;
     session_flow(&server, &modem(), true, Some(true)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_password_is_530() {
-    let server = start(Kind::Libunftp, ServerOptions::default())
-        .await
-        .unwrap();
+    let server = libunftp(ServerOptions::default()).await;
     let modem = modem();
     let mut host = AtHost::connect(&modem).await;
     set_profile(&mut host, server.addr, &server.user, "wrong-secret", true).await;
@@ -59,9 +54,7 @@ async fn wrong_password_is_530() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inactive_context_fails_login_and_ends_a_session() {
-    let server = start(Kind::Libunftp, ServerOptions::default())
-        .await
-        .unwrap();
+    let server = libunftp(ServerOptions::default()).await;
     let modem = modem();
     let mut host = AtHost::connect(&modem).await;
     host.ok("AT+CGACT=0,1").await;
@@ -82,9 +75,7 @@ async fn inactive_context_fails_login_and_ends_a_session() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_names_resolve_through_the_module_dns_and_its_overrides() {
-    let server = start(Kind::Libunftp, ServerOptions::default())
-        .await
-        .unwrap();
+    let server = libunftp(ServerOptions::default()).await;
     let modem = Modem::new(ModemConfig {
         dns_overrides: vec![("ftp.production.example".into(), server.ip())],
         ..ModemConfig::default()
@@ -118,9 +109,7 @@ async fn connection_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retrieve_into_a_full_file_system_and_store_of_a_missing_file() {
-    let server = start(Kind::Libunftp, ServerOptions::default())
-        .await
-        .unwrap();
+    let server = libunftp(ServerOptions::default()).await;
     server.put_file("big.bin", common::pattern(5000)).unwrap();
     let modem = Modem::new(ModemConfig {
         fs_size: 1000,
@@ -149,9 +138,7 @@ async fn retrieve_into_a_full_file_system_and_store_of_a_missing_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listing_over_the_cap_is_cut_at_the_cap() {
-    let server = start(Kind::Libunftp, ServerOptions::default())
-        .await
-        .unwrap();
+    let server = libunftp(ServerOptions::default()).await;
     for i in 0..50 {
         server.put_file(&format!("file-{i:03}.txt"), b"x").unwrap();
     }
@@ -170,9 +157,7 @@ async fn listing_over_the_cap_is_cut_at_the_cap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inactivity_timeout_ends_the_session() {
-    let server = start(Kind::Libunftp, ServerOptions::default())
-        .await
-        .unwrap();
+    let server = libunftp(ServerOptions::default()).await;
     let modem = modem();
     let mut host = AtHost::connect(&modem).await;
     host.ok("AT+UFTP=5,1").await;
@@ -218,9 +203,7 @@ async fn a_second_operation_while_one_runs_is_refused_and_terminals_keep_answeri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_issuing_terminal_disconnecting_before_its_urc_leaves_the_module_consistent() {
-    let server = start(Kind::Libunftp, ServerOptions::default())
-        .await
-        .unwrap();
+    let server = libunftp(ServerOptions::default()).await;
     server.put_file("f.txt", b"data").unwrap();
     let modem = modem();
     let mut first = AtHost::connect(&modem).await;
@@ -239,9 +222,7 @@ async fn the_issuing_terminal_disconnecting_before_its_urc_leaves_the_module_con
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_password_never_appears_in_responses_or_traces() {
-    let server = start(Kind::Libunftp, ServerOptions::default())
-        .await
-        .unwrap();
+    let server = libunftp(ServerOptions::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let trace_path = dir.path().join("trace.jsonl");
     let tracer = ubx_modem::trace::Tracer::create(&trace_path).unwrap();
@@ -354,15 +335,11 @@ async fn profile_cid_line(host: &mut AtHost) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ipv6_context_reaches_an_ipv6_only_server_and_an_ip_context_does_not() {
     // The server listens on ::1 only; its name resolves to both families.
-    let server = start(
-        Kind::Libunftp,
-        ServerOptions {
-            ipv6: true,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let server = libunftp(ServerOptions {
+        ipv6: true,
+        ..Default::default()
+    })
+    .await;
     let modem = dual_stack_modem();
     let mut host = AtHost::connect(&modem).await;
     second_context(&mut host, 2, "IPV6").await;
@@ -393,9 +370,7 @@ async fn an_ipv6_context_reaches_an_ipv6_only_server_and_an_ip_context_does_not(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ipv6_context_does_not_fall_back_to_an_ipv4_only_server() {
-    let server = start(Kind::Libunftp, ServerOptions::default())
-        .await
-        .unwrap();
+    let server = libunftp(ServerOptions::default()).await;
     let modem = dual_stack_modem();
     let mut host = AtHost::connect(&modem).await;
     second_context(&mut host, 2, "IPV6").await;
@@ -450,9 +425,7 @@ async fn ipv6_impostor(port: u16) -> Arc<AtomicUsize> {
 async fn the_preferred_protocol_orders_the_families_of_an_ipv4v6_context() {
     // The real server on 127.0.0.1:P, an impostor refusing every login on [::1]:P, and a name
     // that resolves to ::1 first: which one answers shows which family the module tried first.
-    let server = start(Kind::Libunftp, ServerOptions::default())
-        .await
-        .unwrap();
+    let server = libunftp(ServerOptions::default()).await;
     let impostor = ipv6_impostor(server.addr.port()).await;
     let modem = dual_stack_modem();
     let mut host = AtHost::connect(&modem).await;
@@ -482,9 +455,7 @@ const FACTORY_PROFILE: &[u8] = b"\r\n+UFTP: 0,\"\"\r\n+UFTP: 1,\"\"\r\n+UFTP: 2,
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn releasing_the_resources_resets_the_profile_and_ends_the_session() {
-    let server = start(Kind::Libunftp, ServerOptions::default())
-        .await
-        .unwrap();
+    let server = libunftp(ServerOptions::default()).await;
     let modem = modem();
     let mut host = AtHost::connect(&modem).await;
     host.ok("AT+UFTP=5,100,10,20").await;
@@ -571,9 +542,7 @@ async fn releasing_the_resources_stops_a_running_fota_download() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auth_tls_refused_by_a_plain_server_is_its_reply_code() {
     // libunftp without a certificate answers AUTH TLS with 502: a server refusal (class 0).
-    let server = start(Kind::Libunftp, ServerOptions::default())
-        .await
-        .unwrap();
+    let server = libunftp(ServerOptions::default()).await;
     let modem = modem();
     let mut host = AtHost::connect(&modem).await;
     host.ok("AT+UFTP=8,1").await;
@@ -644,15 +613,11 @@ async fn private_data_alone_turns_auth_tls_on() {
     );
 
     // Against a TLS-capable server: login and a retrieve over a protected data connection.
-    let server = start(
-        Kind::Libunftp,
-        ServerOptions {
-            tls: true,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let server = libunftp(ServerOptions {
+        tls: true,
+        ..Default::default()
+    })
+    .await;
     server.put_file("secret.txt", b"private data\n").unwrap();
     set_profile(&mut host, server.addr, &server.user, &server.password, true).await;
     host.send("AT+UFTP?").await;

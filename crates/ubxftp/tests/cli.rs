@@ -70,15 +70,8 @@ fn sigterm_shuts_down_cleanly() {
         nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            assert!(status.success(), "{status}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "did not stop");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let status = wait_exit(&mut server);
+    assert!(status.success(), "{status}");
 }
 
 #[test]
