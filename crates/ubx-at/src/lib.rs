@@ -36,9 +36,12 @@
 //! - [`result`]: final result codes and the one table of `+CME ERROR` codes;
 //! - [`settings`]: the per-terminal settings that shape framing (E, V, Q, +CMEE, S-registers);
 //! - [`frame`]: turning responses and URCs into bytes;
-//! - [`terminal`]: the state machine tying them together, with raw payload mode (`>` prompts).
+//! - [`escape`]: telling `+++` from data by the S12 guard time;
+//! - [`terminal`]: the state machine tying them together, with raw payload mode (`>` prompts),
+//!   pending commands and transparent data mode.
 
 pub mod command;
+pub mod escape;
 pub mod frame;
 pub mod line;
 pub mod result;
@@ -48,7 +51,9 @@ pub mod terminal;
 pub use command::{Command, CommandKind, Param, Params, parse_line};
 pub use result::{CmeError, CommandError, FinalResult};
 pub use settings::Settings;
-pub use terminal::{Handler, Outcome, Part, PayloadRequest, Prompt, Response, Terminal};
+pub use terminal::{
+    Event, Handler, LeaveCause, Outcome, Part, PayloadRequest, Prompt, Response, Terminal,
+};
 
 /// Longest command line the module accepts, counting the terminating S3 character
 /// (SARA-R4 manual §1.1.5; LEXI-R10's own page was not found, see docs/FIDELITY.md).

@@ -65,6 +65,11 @@ impl LineAssembler {
         matches!(self.state, State::InLine | State::Discarding)
     }
 
+    /// Whether a line may have begun: its `A` has arrived (and, with echo on, been echoed).
+    pub fn started(&self) -> bool {
+        self.state != State::Hunting
+    }
+
     /// Consumes one byte; returns a line when `b` terminated one.
     pub fn push(&mut self, b: u8, settings: &Settings) -> Option<Assembled> {
         match self.state {

@@ -24,6 +24,8 @@ pub struct Settings {
     pub s5: u8,
     /// `S12`: escape guard time in 1/50 s (factory 50 = 1 s).
     pub s12: u8,
+    /// `&D`: what a DTR drop does in data mode: 0 nothing, 1 and 2 leave data mode (factory 1).
+    pub and_d: u8,
 }
 
 impl Settings {
@@ -39,6 +41,7 @@ impl Settings {
             s4: 10,
             s5: 8,
             s12: 50,
+            and_d: 1,
         }
     }
 

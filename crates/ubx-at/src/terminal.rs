@@ -19,14 +19,26 @@
 //! (by default `+CME ERROR: FFS TIMEOUT`). The caller learns when to call
 //! [`Terminal::handle_timeout`] from [`Terminal::poll_timeout`].
 //!
-//! Room for abortable commands: a handler could answer with a pending state and the terminal
-//! would treat the next received byte as an abort; no command of the LEXI-R10 FTP service is
-//! abortable, so that state is not built yet.
+//! Pending commands and data mode: a handler whose answer needs background work first (a direct
+//! link must see the server accept `RETR` before it may say `CONNECT`) answers
+//! [`Outcome::Pending`]; the terminal holds its URCs and ignores host bytes until the caller
+//! settles the command with [`Terminal::complete`]. An [`Outcome::DataMode`] answer prints
+//! `CONNECT` and switches the terminal to transparent data mode: host bytes are data (taken with
+//! [`Terminal::take_host_data`]), bytes from the data channel are written as they are
+//! ([`Terminal::transmit`]), and the [`escape`](crate::escape) detector watches for `+++` framed
+//! by the S12 guard time. When the host escapes (or drops DTR under `AT&D1`/`&D2`),
+//! [`Terminal::poll_event`] reports [`Event::HostLeft`]; when the data channel is over, the caller
+//! calls [`Terminal::end_data_mode`], which prints `DISCONNECT` and `OK` and then the URCs held
+//! meanwhile.
+//!
+//! URCs never split a response, nor a command line being typed: from the first character of a
+//! line until its final result code they are held, then written in order.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::command::{Command, CommandKind, parse_line};
+use crate::escape::{Escape, EscapeDetector};
 use crate::frame;
 use crate::line::{Assembled, LineAssembler};
 use crate::result::{CmeError, CommandError, FinalResult};
@@ -99,6 +111,28 @@ pub enum Outcome {
     Done(Response),
     Failed(CommandError),
     ExpectPayload(PayloadRequest),
+    /// The result comes later, through [`Terminal::complete`]. The rest of the command line is
+    /// not executed (as after V.250's `D`: a command that may go on line ends its line).
+    Pending,
+    /// `CONNECT`, then transparent data mode.
+    DataMode,
+}
+
+/// Something the caller must act on, reported by [`Terminal::poll_event`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// The host left data mode: the data channel must be wound down, then
+    /// [`Terminal::end_data_mode`] called.
+    HostLeft(LeaveCause),
+}
+
+/// How the host left data mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaveCause {
+    /// The escape sequence (`+++` framed by the guard time).
+    Escape,
+    /// DTR went from on to off under `AT&D1` or `AT&D2`.
+    DtrDropped,
 }
 
 impl From<Result<Response, CommandError>> for Outcome {
@@ -136,6 +170,15 @@ enum Mode {
         data: Vec<u8>,
         deadline: Instant,
     },
+    /// A command waits for [`Terminal::complete`]; host bytes are ignored meanwhile.
+    Pending,
+    /// Transparent data mode.
+    Data {
+        escape: EscapeDetector,
+    },
+    /// The host left data mode; waiting for [`Terminal::end_data_mode`]. Host bytes are ignored
+    /// and data from the channel is discarded.
+    Leaving,
 }
 
 /// One AT interface of the module. See the [module documentation](self).
@@ -148,6 +191,9 @@ pub struct Terminal {
     after_cr: bool,
     held_urcs: VecDeque<Vec<u8>>,
     output: Vec<u8>,
+    /// Data mode: host bytes for the data channel.
+    host_data: Vec<u8>,
+    event: Option<Event>,
 }
 
 impl Default for Terminal {
@@ -166,6 +212,8 @@ impl Terminal {
             after_cr: false,
             held_urcs: VecDeque::new(),
             output: Vec::new(),
+            host_data: Vec::new(),
+            event: None,
         }
     }
 
@@ -178,17 +226,70 @@ impl Terminal {
         matches!(self.mode, Mode::Payload { .. })
     }
 
+    /// Whether the terminal is in data mode (or winding it down).
+    pub fn in_data_mode(&self) -> bool {
+        matches!(self.mode, Mode::Data { .. } | Mode::Leaving)
+    }
+
+    /// Whether a command waits for [`complete`](Self::complete).
+    pub fn is_pending(&self) -> bool {
+        matches!(self.mode, Mode::Pending)
+    }
+
     /// Takes everything written since the last call.
     pub fn take_output(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.output)
     }
 
+    /// Appends everything written since the last call to `out` (keeps this terminal's buffer).
+    pub fn drain_output_into(&mut self, out: &mut Vec<u8>) {
+        if out.is_empty() {
+            std::mem::swap(out, &mut self.output);
+        } else {
+            out.extend_from_slice(&self.output);
+            self.output.clear();
+        }
+    }
+
+    /// Takes the host's data-mode bytes received since the last call.
+    pub fn take_host_data(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.host_data)
+    }
+
+    /// Writes data-channel bytes to the host, as they are. Only in data mode: once the host has
+    /// left, the rest is discarded.
+    pub fn transmit(&mut self, data: &[u8]) {
+        if let Mode::Data { .. } = self.mode {
+            self.output.extend_from_slice(data);
+        }
+    }
+
+    /// The next event the caller must act on.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.event.take()
+    }
+
     /// Queues an unsolicited result code (text without framing). It is written at once unless a
-    /// payload is being received.
+    /// command line is being typed, a command is in progress, or the terminal is in data mode;
+    /// then it waits for the final result code.
     pub fn push_urc(&mut self, text: &[u8]) {
-        match self.mode {
-            Mode::Command => frame::urc(&self.settings, text, &mut self.output),
-            Mode::Payload { .. } => self.held_urcs.push_back(text.to_vec()),
+        if self.urcs_may_pass() {
+            frame::urc(&self.settings, text, &mut self.output);
+        } else {
+            self.held_urcs.push_back(text.to_vec());
+        }
+    }
+
+    fn urcs_may_pass(&self) -> bool {
+        matches!(self.mode, Mode::Command) && !self.assembler.started()
+    }
+
+    /// Writes the URCs held back, once nothing stands in their way.
+    fn release_urcs(&mut self) {
+        if self.urcs_may_pass() {
+            while let Some(urc) = self.held_urcs.pop_front() {
+                frame::urc(&self.settings, &urc, &mut self.output);
+            }
         }
     }
 
@@ -196,20 +297,65 @@ impl Terminal {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.mode {
             Mode::Payload { deadline, .. } => Some(*deadline),
-            Mode::Command => None,
+            Mode::Data { escape } => escape.deadline(),
+            Mode::Command | Mode::Pending | Mode::Leaving => None,
         }
     }
 
-    /// Fails a stalled payload once its deadline has passed.
+    /// Fails a stalled payload once its deadline has passed; in data mode, lets the guard time
+    /// decide what held escape characters are.
     pub fn handle_timeout<H: Handler>(&mut self, now: Instant, handler: &mut H) {
-        if let Mode::Payload { deadline, .. } = &self.mode
-            && now >= *deadline
-            && let Mode::Payload { request, data, .. } =
-                std::mem::replace(&mut self.mode, Mode::Command)
-        {
-            let outcome = handler.payload_stalled(&request, data);
+        let escaped = match &mut self.mode {
+            Mode::Payload { deadline, .. } if now >= *deadline => {
+                if let Mode::Payload { request, data, .. } =
+                    std::mem::replace(&mut self.mode, Mode::Command)
+                {
+                    let outcome = handler.payload_stalled(&request, data);
+                    self.finish_single(outcome, handler, now);
+                }
+                false
+            }
+            Mode::Data { escape } => escape.timeout(now, &mut self.host_data) == Escape::Detected,
+            _ => false,
+        };
+        if escaped {
+            self.host_left(LeaveCause::Escape);
+        }
+        self.release_urcs();
+    }
+
+    /// Settles the command left [`Outcome::Pending`]. Ignored when nothing is pending.
+    pub fn complete<H: Handler>(&mut self, outcome: Outcome, now: Instant, handler: &mut H) {
+        if let Mode::Pending = self.mode {
+            self.mode = Mode::Command;
             self.finish_single(outcome, handler, now);
         }
+        self.release_urcs();
+    }
+
+    /// The data channel is over (the transfer ended, or was wound down after the host left):
+    /// back to command mode with `DISCONNECT` and `OK`, then the URCs held meanwhile.
+    pub fn end_data_mode(&mut self) {
+        if self.in_data_mode() {
+            // Escape characters still held when the channel ends had nowhere to go: dropped.
+            self.mode = Mode::Command;
+            frame::result(&self.settings, FinalResult::Disconnect, &mut self.output);
+            frame::result(&self.settings, FinalResult::Ok, &mut self.output);
+        }
+        self.release_urcs();
+    }
+
+    /// The DTR line (the host's "data terminal ready") changed. A drop from on to off leaves data
+    /// mode under `AT&D1` and `AT&D2`; `AT&D0` ignores it.
+    pub fn dtr_changed(&mut self, on: bool) {
+        if !on && self.settings.and_d != 0 && matches!(self.mode, Mode::Data { .. }) {
+            self.host_left(LeaveCause::DtrDropped);
+        }
+    }
+
+    fn host_left(&mut self, cause: LeaveCause) {
+        self.mode = Mode::Leaving;
+        self.event = Some(Event::HostLeft(cause));
     }
 
     /// Consumes bytes from the host.
@@ -220,6 +366,20 @@ impl Terminal {
             if std::mem::take(&mut self.after_cr) && b == b'\n' {
                 i += 1;
                 continue;
+            }
+            match &mut self.mode {
+                Mode::Data { escape } => {
+                    let (n, decided) = escape.push(&input[i..], now, &mut self.host_data);
+                    i += n;
+                    if decided == Escape::Detected {
+                        self.host_left(LeaveCause::Escape);
+                    }
+                    continue;
+                }
+                // The module is busy with the command (or with leaving data mode): what the host
+                // sends meanwhile is dropped (docs/FIDELITY.md).
+                Mode::Pending | Mode::Leaving => break,
+                Mode::Command | Mode::Payload { .. } => {}
             }
             if let Mode::Payload {
                 request,
@@ -259,9 +419,12 @@ impl Terminal {
                         }
                         Assembled::Line(body) => self.execute_line(&body, handler, now),
                     }
+                    // Right after the final result code, before the next line can begin.
+                    self.release_urcs();
                 }
             }
         }
+        self.release_urcs();
     }
 
     fn execute_line<H: Handler>(&mut self, body: &[u8], handler: &mut H, now: Instant) {
@@ -285,9 +448,22 @@ impl Terminal {
                 Outcome::ExpectPayload(request) => {
                     return self.start_payload(request, handler, now);
                 }
+                Outcome::Pending => {
+                    self.mode = Mode::Pending;
+                    return;
+                }
+                Outcome::DataMode => return self.enter_data_mode(now),
             }
         }
         frame::result(&self.settings, FinalResult::Ok, &mut self.output);
+    }
+
+    fn enter_data_mode(&mut self, now: Instant) {
+        frame::result(&self.settings, FinalResult::Connect, &mut self.output);
+        self.host_data.clear();
+        self.mode = Mode::Data {
+            escape: EscapeDetector::new(self.settings.s2, self.settings.s12, now),
+        };
     }
 
     /// Writes the outcome of a command that was alone on its line (after a payload).
@@ -298,11 +474,11 @@ impl Terminal {
                 frame::result(&self.settings, FinalResult::Ok, &mut self.output);
             }
             Outcome::Failed(e) => frame::error(&self.settings, e, &mut self.output),
-            Outcome::ExpectPayload(request) => return self.start_payload(request, handler, now),
+            Outcome::ExpectPayload(request) => self.start_payload(request, handler, now),
+            Outcome::Pending => self.mode = Mode::Pending,
+            Outcome::DataMode => self.enter_data_mode(now),
         }
-        while let Some(urc) = self.held_urcs.pop_front() {
-            frame::urc(&self.settings, &urc, &mut self.output);
-        }
+        self.release_urcs();
     }
 
     fn start_payload<H: Handler>(
@@ -347,6 +523,20 @@ impl Terminal {
             "E" => flag(&cmd.kind).map(|v| s.echo = v),
             "V" => flag(&cmd.kind).map(|v| s.verbose = v),
             "Q" => flag(&cmd.kind).map(|v| s.quiet = v),
+            "&D" => match &cmd.kind {
+                CommandKind::Action => {
+                    s.and_d = 0;
+                    Ok(())
+                }
+                CommandKind::Set(p) => match p.num(0) {
+                    Ok(Some(v @ 0..=2)) => {
+                        s.and_d = v as u8;
+                        Ok(())
+                    }
+                    _ => Err(CommandError::Syntax),
+                },
+                _ => Err(CommandError::Syntax),
+            },
             "Z" | "&F" => match &cmd.kind {
                 CommandKind::Action => {
                     *s = Settings::factory();

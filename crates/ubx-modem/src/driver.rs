@@ -2,20 +2,50 @@
 //!
 //! [`serve`] is the whole of a transport's work: it reads bytes from the host, feeds them to an
 //! [`ubx_at::Terminal`] bound to the module, writes back what the terminal produces, delivers the
-//! URCs addressed to this terminal, and wakes the terminal when a payload stalls. The PTY, serial,
-//! TCP and console transports of the binary all call it with their own stream.
+//! URCs addressed to this terminal, wakes the terminal when a timer runs out (a payload stall,
+//! the escape guard time), and carries a direct link's data between the host and the operation
+//! (see [`crate::data_link`]). The PTY, serial, TCP and console transports of the binary all call
+//! it with their own stream; the serial transport also reports the host's DTR line
+//! ([`serve_with_dtr`]).
+//!
+//! Nothing here waits on one thing at a time: reading, writing, URCs, timers and link data are
+//! one `select!`, so a host that stops reading in data mode still has its `+++` seen, and its
+//! URCs queue in the terminal, not in the socket. Backpressure is by not asking: the host is not
+//! read while its data waits for room in the link, and the link is not read while more than
+//! [`OUTPUT_HIGH_WATER`] bytes wait to be written to the host.
+//!
+//! Time comes from tokio's clock, so tests can run the guard times under a paused clock.
 
 use std::io;
 use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use ubx_at::Terminal;
+use tokio::sync::{mpsc, watch};
+use ubx_at::{CmeError, Event, Outcome, Terminal};
 
 use crate::Modem;
+use crate::data_link::{HostInput, LinkEvent};
 use crate::trace::Tracer;
+
+/// Link data is not taken while this much output waits for the host.
+pub const OUTPUT_HIGH_WATER: usize = 64 * 1024;
 
 /// Serves one terminal until the host closes the stream (or a write fails).
 pub async fn serve<S>(modem: &Modem, stream: S, tracer: Option<&Tracer>) -> io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    serve_with_dtr(modem, stream, tracer, None).await
+}
+
+/// [`serve`], with the host's DTR line: `false` is off. A drop from on to off leaves data mode
+/// under `AT&D1`/`AT&D2`.
+pub async fn serve_with_dtr<S>(
+    modem: &Modem,
+    stream: S,
+    tracer: Option<&Tracer>,
+    mut dtr: Option<watch::Receiver<bool>>,
+) -> io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -25,41 +55,172 @@ where
     let (mut reader, mut writer) = tokio::io::split(stream);
     let mut term = Terminal::new();
     let mut buf = vec![0u8; 64 * 1024];
+    // Bytes for the host, written from `written` on.
+    let mut out: Vec<u8> = Vec::new();
+    let mut written = 0;
+    // The direct link, while there is one: its events, and the way to the operation.
+    let mut link_events: Option<mpsc::Receiver<LinkEvent>> = None;
+    let mut link_host: Option<mpsc::Sender<HostInput>> = None;
+    // Host input waiting for room in the link; the host is not read meanwhile.
+    let mut to_link: Option<HostInput> = None;
+    // The host left data mode: `Left` goes to the operation once its data has.
+    let mut left = false;
     tracing::info!(terminal = id, "terminal opened");
     let result = loop {
         let deadline = term.poll_timeout();
-        tokio::select! {
-            read = reader.read(&mut buf) => {
+        let take_link_data = out.len() - written < OUTPUT_HIGH_WATER;
+        let mut data_out = false;
+        // The arms only say what happened; it is handled below, once no branch borrows anything.
+        let happened = tokio::select! {
+            read = reader.read(&mut buf), if to_link.is_none() => Happened::Read(read),
+            n = writer.write(&out[written..]), if written < out.len() => Happened::Wrote(n),
+            event = next_event(&mut link_events), if link_events.is_some() && take_link_data => {
+                Happened::Link(event)
+            }
+            permit = reserve(link_host.clone()), if to_link.is_some() => Happened::Room(permit),
+            Some(urc) = port.urcs.recv() => Happened::Urc(urc),
+            () = sleep_until(deadline), if deadline.is_some() => Happened::Timer,
+            changed = dtr_changed(&mut dtr), if dtr.is_some() => Happened::Dtr(changed),
+        };
+        match happened {
+            Happened::Read(read) => {
                 let n = match read {
                     Ok(0) => break Ok(()),
                     Ok(n) => n,
                     Err(e) => break Err(e),
                 };
                 if let Some(t) = trace.as_mut() {
-                    t.input(&buf[..n]);
+                    if term.in_data_mode() {
+                        t.data_input(&buf[..n]);
+                    } else {
+                        t.input(&buf[..n]);
+                    }
                 }
-                term.receive(&buf[..n], Instant::now(), &mut port.handler);
+                term.receive(&buf[..n], now(), &mut port.handler);
+                if let Some(link) = port.handler.take_link() {
+                    link_events = Some(link.events);
+                    link_host = link.host;
+                    left = false;
+                }
             }
-            Some(urc) = port.urcs.recv() => term.push_urc(&urc),
-            () = sleep_until(deadline), if deadline.is_some() => {
-                term.handle_timeout(Instant::now(), &mut port.handler);
+            Happened::Wrote(n) => {
+                match n {
+                    Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => written += n,
+                    Err(e) => break Err(e),
+                }
+                if written == out.len() {
+                    out.clear();
+                    written = 0;
+                    if let Err(e) = writer.flush().await {
+                        break Err(e);
+                    }
+                }
             }
+            Happened::Link(Some(LinkEvent::Connected)) => {
+                term.complete(Outcome::DataMode, now(), &mut port.handler)
+            }
+            Happened::Link(Some(LinkEvent::Refused(e))) => {
+                term.complete(Outcome::Failed(e), now(), &mut port.handler)
+            }
+            Happened::Link(Some(LinkEvent::Data(data))) => {
+                data_out = true;
+                term.transmit(&data);
+            }
+            Happened::Link(None) => {
+                // The operation is over: its URC is queued already.
+                link_events = None;
+                link_host = None;
+                to_link = None;
+                if term.is_pending() {
+                    // It ended without an answer (it failed in an unexpected way).
+                    let failed = Outcome::Failed(CmeError::Unknown.into());
+                    term.complete(failed, now(), &mut port.handler);
+                }
+                term.end_data_mode();
+            }
+            Happened::Room(permit) => match (permit, to_link.take()) {
+                (Some(permit), Some(input)) => {
+                    permit.send(input);
+                }
+                // The operation has gone: what the host sent has nowhere to go.
+                _ => link_host = None,
+            },
+            Happened::Urc(urc) => term.push_urc(&urc),
+            Happened::Timer => term.handle_timeout(now(), &mut port.handler),
+            Happened::Dtr(Some(on)) => term.dtr_changed(on),
+            Happened::Dtr(None) => dtr = None,
         }
-        let out = term.take_output();
-        if !out.is_empty() {
-            if let Some(t) = trace.as_mut() {
-                t.output(&out);
-            }
-            if let Err(e) = writer.write_all(&out).await {
-                break Err(e);
-            }
-            if let Err(e) = writer.flush().await {
-                break Err(e);
+        // Host data for the link (the host is read again only once it is handed over).
+        let data = term.take_host_data();
+        if !data.is_empty() && to_link.is_none() {
+            to_link = Some(HostInput::Data(data));
+        }
+        if let Some(Event::HostLeft(cause)) = term.poll_event() {
+            tracing::info!(terminal = id, ?cause, "host left data mode");
+            left = true;
+        }
+        if left && to_link.is_none() && link_host.is_some() {
+            to_link = Some(HostInput::Left);
+            left = false;
+        }
+        let before = out.len();
+        term.drain_output_into(&mut out);
+        if let Some(t) = trace.as_mut()
+            && out.len() > before
+        {
+            if data_out {
+                t.data_output(&out[before..]);
+            } else {
+                t.output(&out[before..]);
             }
         }
     };
     tracing::info!(terminal = id, "terminal closed");
+    // Dropping the link's sender tells a running direct link that the host went away.
+    drop(link_host);
     result
+}
+
+/// One thing the driver's loop saw.
+enum Happened {
+    Read(io::Result<usize>),
+    Wrote(io::Result<usize>),
+    Link(Option<LinkEvent>),
+    Room(Option<mpsc::OwnedPermit<HostInput>>),
+    Urc(Vec<u8>),
+    Timer,
+    Dtr(Option<bool>),
+}
+
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+async fn next_event(events: &mut Option<mpsc::Receiver<LinkEvent>>) -> Option<LinkEvent> {
+    match events {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Room for one message to the operation (owned, so the driver's sender stays free to drop).
+async fn reserve(host: Option<mpsc::Sender<HostInput>>) -> Option<mpsc::OwnedPermit<HostInput>> {
+    match host {
+        Some(tx) => tx.reserve_owned().await.ok(),
+        None => None,
+    }
+}
+
+/// The DTR line's new state; `None` when its source has gone.
+async fn dtr_changed(dtr: &mut Option<watch::Receiver<bool>>) -> Option<bool> {
+    match dtr {
+        Some(rx) => match rx.changed().await {
+            Ok(()) => Some(*rx.borrow_and_update()),
+            Err(_) => None,
+        },
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -119,8 +119,8 @@ fn ok() -> Reply {
 
 /// The commands of this family (besides [`SETTINGS`] and [`REGISTRATION`]).
 const COMMANDS: &[&str] = &[
-    "I", "H", "&C", "&D", "&K", "&S", "&W", "&Y", "+CGMI", "+GMI", "+CGMM", "+GMM", "+CGMR",
-    "+GMR", "+CGSN", "+GSN", "+CIMI", "+CCID", "+CPIN", "+CFUN", "+COPS", "+CSQ", "+IPR", "+CSCS",
+    "I", "H", "&C", "&K", "&S", "&W", "&Y", "+CGMI", "+GMI", "+CGMM", "+GMM", "+CGMR", "+GMR",
+    "+CGSN", "+GSN", "+CIMI", "+CCID", "+CPIN", "+CFUN", "+COPS", "+CSQ", "+IPR", "+CSCS",
     "+UDCONF", "+UGPIOC", "+USOCL", "+CPWROFF",
 ];
 
@@ -146,7 +146,7 @@ fn run(ctx: &Ctx, cmd: &Command) -> Reply {
             _ => Err(CommandError::Syntax),
         },
         // Hang up, and the V.250 line settings a serial driver sends: accepted, nothing to do.
-        ("H" | "&C" | "&D" | "&K" | "&S" | "&W" | "&Y", _) => ok(),
+        ("H" | "&C" | "&K" | "&S" | "&W" | "&Y", _) => ok(),
         ("+CGMI" | "+GMI", CommandKind::Action) => Ok(Response::line(model.manufacturer)),
         ("+CGMM" | "+GMM", CommandKind::Action) => Ok(Response::line(model.model)),
         ("+CGMR" | "+GMR", CommandKind::Action) => Ok(Response::line(model.revision)),

@@ -10,7 +10,7 @@
 //! | [`pdp`] | `+CGDCONT`, `+CGACT`, `+CGPADDR`, `+CGATT`, `+CGAUTH` |
 //! | [`dns`] | `+UDNSRN`, and the resolver the FTP service shares |
 //! | [`fs`] | `+UDWNFILE`, `+URDFILE`, `+ULSTFILE`, … and LEXI-R10's `+FOPEN` handle set |
-//! | [`ftp`] | `+UFTP`, `+UFTPC`, `+UFTPER` |
+//! | [`ftp`] | `+UFTP`, `+UFTPC`, `+UFTPER` (direct link through [`data_link`]) |
 //!
 //! A [`model::Model`] decides which of these commands exist and what test commands print.
 //!
@@ -19,6 +19,7 @@
 //! FTP) reports to the terminal that asked. [`driver::serve`] runs a terminal over any byte
 //! stream; the transports of the `ubxftp` binary are thin adapters around it.
 
+pub mod data_link;
 pub mod dns;
 pub mod driver;
 pub mod filesystem;
@@ -30,6 +31,7 @@ pub mod pdp;
 pub mod trace;
 pub mod transcript;
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -174,6 +176,7 @@ impl Modem {
             handler: ModemHandler {
                 shared: self.shared.clone(),
                 terminal: id,
+                link: None,
             },
             urcs: rx,
         }
@@ -196,6 +199,16 @@ impl TerminalPort {
 pub struct ModemHandler {
     shared: Arc<Shared>,
     terminal: TerminalId,
+    /// The data link of the last command that went pending (`AT+UFTPC=6/7`), for the driver.
+    link: Option<data_link::LinkPort>,
+}
+
+impl ModemHandler {
+    /// Takes the data link a command just opened: the driver carries it while the terminal
+    /// waits for the answer and then stays in data mode.
+    pub fn take_link(&mut self) -> Option<data_link::LinkPort> {
+        self.link.take()
+    }
 }
 
 impl Drop for ModemHandler {
@@ -213,6 +226,8 @@ impl Drop for ModemHandler {
 pub(crate) struct Ctx<'a> {
     pub shared: &'a Arc<Shared>,
     pub terminal: TerminalId,
+    /// Where a command that goes on line leaves its data link.
+    pub link: Cell<Option<data_link::LinkPort>>,
 }
 
 impl Handler for ModemHandler {
@@ -224,19 +239,25 @@ impl Handler for ModemHandler {
         let ctx = Ctx {
             shared: &self.shared,
             terminal: self.terminal,
+            link: Cell::new(None),
         };
-        general::execute(&ctx, cmd)
+        let outcome = general::execute(&ctx, cmd)
             .or_else(|| pdp::execute(&ctx, cmd))
             .or_else(|| dns::execute(&ctx, cmd))
             .or_else(|| fs::execute(&ctx, cmd))
             .or_else(|| ftp::execute(&ctx, cmd))
-            .unwrap_or(Outcome::Failed(CommandError::Syntax))
+            .unwrap_or(Outcome::Failed(CommandError::Syntax));
+        if let Some(link) = ctx.link.take() {
+            self.link = Some(link);
+        }
+        outcome
     }
 
     fn payload_received(&mut self, request: &PayloadRequest, data: Vec<u8>) -> Outcome {
         let ctx = Ctx {
             shared: &self.shared,
             terminal: self.terminal,
+            link: Cell::new(None),
         };
         fs::payload_received(&ctx, request, data)
     }

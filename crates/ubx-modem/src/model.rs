@@ -119,7 +119,9 @@ pub static LEXI_R10: Model = Model {
     ],
     uftp_ops: &[0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 20, 30],
     uftp_test: "+UFTP: (0-12,20)",
-    uftpc_ops: &[0, 1, 2, 3, 4, 5, 8, 10, 11, 13, 14, 100],
+    // 6 and 7 (direct link) exist though the chapter's test example leaves them out
+    // (docs/FIDELITY.md).
+    uftpc_ops: &[0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 13, 14, 100],
     uftpc_test: "+UFTPC: (0-5,8,10,11,13,14,100)",
     udnsrn_test: "+UDNSRN: (0),\"remote_host\",(1),(1-15),(0,1)",
 };

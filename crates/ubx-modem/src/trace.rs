@@ -62,8 +62,11 @@ impl Tracer {
 
     fn write(&self, term: TerminalId, dir: &str, data: &[u8]) {
         let mut data = data.to_vec();
-        for re in self.secrets.iter() {
-            data = re.replace_all(&data, &b"${1}***"[..]).into_owned();
+        // Data-mode bytes are the user's file, not commands: nothing in them is masked.
+        if !dir.starts_with("data") {
+            for re in self.secrets.iter() {
+                data = re.replace_all(&data, &b"${1}***"[..]).into_owned();
+            }
         }
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -94,6 +97,30 @@ impl TerminalTrace {
 
     pub fn output(&mut self, data: &[u8]) {
         Self::record(&self.tracer, self.term, "out", &mut self.held_out, data);
+    }
+
+    /// Bytes from the host in data mode (`"dir": "data-in"`): the file a direct link stores.
+    pub fn data_input(&mut self, data: &[u8]) {
+        self.flush_held();
+        self.tracer.write(self.term, "data-in", data);
+    }
+
+    /// Bytes to the host in data mode (`"dir": "data-out"`): the file a direct link retrieves.
+    pub fn data_output(&mut self, data: &[u8]) {
+        self.flush_held();
+        self.tracer.write(self.term, "data-out", data);
+    }
+
+    /// Writes the partial lines held back, so records stay in order around data.
+    fn flush_held(&mut self) {
+        if !self.held_in.is_empty() {
+            self.tracer
+                .write(self.term, "in", &std::mem::take(&mut self.held_in));
+        }
+        if !self.held_out.is_empty() {
+            self.tracer
+                .write(self.term, "out", &std::mem::take(&mut self.held_out));
+        }
     }
 
     fn record(tracer: &Tracer, term: TerminalId, dir: &str, held: &mut Vec<u8>, data: &[u8]) {

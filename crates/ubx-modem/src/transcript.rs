@@ -13,8 +13,10 @@
 //! <5000 \r\n+UUFTPCR: 1,1\r\n   expect these bytes within 5000 ms
 //! <? \r\n\+UUFTPCD: 13,\d+,"[^"]*"\r\n   expect bytes matching a regex (anchored at the start)
 //! quiet 200                    expect no bytes for 200 ms
-//! sleep 100                    wait 100 ms
+//! sleep 100                    wait 100 ms (silence around `+++` in data mode)
 //! timeout 3000                 default timeout for later expectations
+//! >>pattern 42000              send 42000 bytes of 0,1,…,255,0,1,… (a binary file)
+//! <md5 42000 a1b2…             the next 42000 bytes, whatever they are, have this MD5
 //! ```
 
 use std::fmt::Write as _;
@@ -32,6 +34,12 @@ pub enum Step {
     Expect(Vec<u8>, Option<Duration>),
     /// Expect bytes matching the regex, anchored at the start of what is unread.
     ExpectMatch(Regex, Option<Duration>),
+    /// Expect exactly this many bytes next, with this MD5 (lower-case hex), within the timeout.
+    ExpectDigest {
+        len: usize,
+        md5: String,
+        timeout: Option<Duration>,
+    },
     /// Expect that nothing arrives for this long.
     Quiet(Duration),
     Sleep(Duration),
@@ -66,6 +74,23 @@ pub enum TranscriptError {
     NotQuiet { line: usize, got: String },
     #[error("line {line}: connection: {source}")]
     Io { line: usize, source: std::io::Error },
+}
+
+/// The bytes `>>pattern N` sends: 0, 1, …, 255, 0, 1, … (the file u-blox's own FTP test suite
+/// stores and retrieves).
+pub fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 256) as u8).collect()
+}
+
+/// MD5 of bytes, lower-case hex.
+pub fn md5_hex(data: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    Md5::digest(data)
+        .iter()
+        .fold(String::with_capacity(32), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// Writes bytes in the transcript escape syntax.
@@ -148,6 +173,31 @@ impl Transcript {
                     Step::Send(bytes)
                 }
                 ">>" => Step::Send(unescape(rest).map_err(syntax)?),
+                ">>pattern" => {
+                    let len: usize = rest
+                        .trim()
+                        .parse()
+                        .map_err(|_| syntax(format!("not a byte count: {rest:?}")))?;
+                    Step::Send(pattern(len))
+                }
+                "<md5" => {
+                    let (len, md5) = rest
+                        .trim()
+                        .split_once(' ')
+                        .ok_or_else(|| syntax("<md5 wants a length and an MD5".into()))?;
+                    let len = len
+                        .parse()
+                        .map_err(|_| syntax(format!("not a byte count: {len:?}")))?;
+                    let md5 = md5.trim().to_ascii_lowercase();
+                    if md5.len() != 32 || !md5.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        return Err(syntax(format!("not an MD5: {md5:?}")));
+                    }
+                    Step::ExpectDigest {
+                        len,
+                        md5,
+                        timeout: None,
+                    }
+                }
                 "quiet" => Step::Quiet(millis(rest, line)?),
                 "sleep" => Step::Sleep(millis(rest, line)?),
                 "timeout" => Step::SetTimeout(millis(rest, line)?),
@@ -238,6 +288,33 @@ impl Transcript {
                             Ok(Err(e)) => return Err(io(e)),
                         }
                     }
+                }
+                Step::ExpectDigest { len, md5, timeout } => {
+                    let timeout = timeout.unwrap_or(default_timeout);
+                    let deadline = tokio::time::Instant::now() + timeout;
+                    while unread.len() < *len {
+                        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+                            Ok(Ok(0)) | Err(_) => {
+                                return Err(TranscriptError::Timeout {
+                                    line,
+                                    expected: format!("{len} bytes with MD5 {md5}"),
+                                    got: format!("{} bytes", unread.len()),
+                                    timeout,
+                                });
+                            }
+                            Ok(Ok(n)) => unread.extend_from_slice(&buf[..n]),
+                            Ok(Err(e)) => return Err(io(e)),
+                        }
+                    }
+                    let got = md5_hex(&unread[..*len]);
+                    if got != *md5 {
+                        return Err(TranscriptError::Mismatch {
+                            line,
+                            expected: format!("{len} bytes with MD5 {md5}"),
+                            got: format!("{len} bytes with MD5 {got}"),
+                        });
+                    }
+                    unread.drain(..*len);
                 }
                 Step::ExpectMatch(re, timeout) => {
                     let timeout = timeout.unwrap_or(default_timeout);

@@ -48,4 +48,5 @@ transcripts! {
     ftp_profile => "ftp-profile.txt",
     numeric => "numeric.txt",
     ftp_session => "ftp-session.txt",
+    ftp_direct_link => "ftp-direct-link.txt",
 }

@@ -40,6 +40,9 @@ pub enum FtpFailure {
     Suspended,
     /// `AT+UFTPC=100,...,1` with no interrupted FOTA download to resume.
     NothingToResume,
+    /// A direct link (`AT+UFTPC=6/7`) ended by the host before the transfer was complete: `+++`
+    /// or DTR during a retrieve, or the terminal closed.
+    HostLeft,
 }
 
 /// Class of the module's own failures.
@@ -65,6 +68,7 @@ impl FtpFailure {
             FtpFailure::NoServer => local(12),
             FtpFailure::Suspended => local(13),
             FtpFailure::NothingToResume => local(14),
+            FtpFailure::HostLeft => local(15),
         }
     }
 
@@ -119,6 +123,7 @@ mod tests {
             FtpFailure::NoServer,
             FtpFailure::Suspended,
             FtpFailure::NothingToResume,
+            FtpFailure::HostLeft,
         ];
         let codes: std::collections::HashSet<_> = all.iter().map(|f| f.class_code()).collect();
         assert_eq!(codes.len(), all.len());

@@ -8,10 +8,13 @@
 //! keeps answering meanwhile, because nothing here blocks a command. A failure is recorded for
 //! `+UFTPER` in the classes of [`errors`].
 
+mod direct_link;
 pub mod errors;
 pub mod operations;
 pub mod profile;
+mod retrieve;
 mod spool;
+mod store;
 
 use std::sync::Arc;
 
@@ -55,6 +58,17 @@ impl std::fmt::Debug for FtpState {
 }
 
 impl FtpState {
+    /// Claims the service for `op`: one FTP operation at a time, and so one direct link per
+    /// module, whichever terminal asks.
+    pub(crate) fn claim(&mut self, op: i64) -> Result<(), CommandError> {
+        if self.busy.is_some() {
+            self.record(Err(FtpFailure::Busy));
+            return Err(busy_error());
+        }
+        self.busy = Some(op);
+        Ok(())
+    }
+
     pub(crate) fn record(&mut self, outcome: Result<(), FtpFailure>) {
         self.last_error = match outcome {
             Ok(()) => (0, 0),
@@ -66,7 +80,7 @@ impl FtpState {
 pub(crate) fn execute(ctx: &Ctx, cmd: &Command) -> Option<Outcome> {
     let reply = match cmd.name.as_str() {
         "+UFTP" => uftp(ctx, &cmd.kind),
-        "+UFTPC" => operations::uftpc(ctx, &cmd.kind),
+        "+UFTPC" => return Some(operations::uftpc(ctx, &cmd.kind)),
         "+UFTPER" => match cmd.kind {
             CommandKind::Action => {
                 let (class, code) = ctx.shared.state().ftp.last_error;

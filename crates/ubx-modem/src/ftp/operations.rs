@@ -5,25 +5,27 @@
 //! issued it, and records the outcome for `+UFTPER`. If that terminal has gone away the URCs are
 //! dropped; the operation still completes and the module stays consistent.
 //!
+//! The operations live one kind per file: [`super::retrieve`] (ops 4 and 100), [`super::store`]
+//! (op 5) and [`super::direct_link`] (ops 6 and 7, which answer `CONNECT` instead of `OK`).
+//!
 //! Parameters are validated before `OK`: an op code this model lacks, a wrong type, a name too
 //! long, or a name holding CR, LF or NUL (which would let a second FTP command ride on the first)
 //! is refused with an error and nothing reaches the server.
 
-use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
 use std::time::Duration;
 
 use ftp_client::{
     CertVerification, ConnectOptions, DataMode, DataProtection, FtpSession, IpPreference, Limits,
-    Linger, StoreMode, Timeouts, TlsOptions,
+    Linger, Timeouts, TlsOptions,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Mutex as AsyncMutex, watch};
-use ubx_at::{CmeError, CommandError, CommandKind, Params, Response};
+use ubx_at::{CmeError, CommandError, CommandKind, Outcome, Params, Response};
 
 use super::errors::FtpFailure;
 use super::profile::{FtpMode, Profile};
-use super::spool::{CHUNK, Spool};
+use super::retrieve::{Target, retrieve};
+use super::store::store;
 use crate::filesystem::{FsError, check_name};
 use crate::pdp::PdpType;
 use crate::{Ctx, Shared, TerminalId};
@@ -61,7 +63,7 @@ enum Operation {
 
 /// A remote name or path: at most 256 bytes of UTF-8 with no control characters — CR, LF and
 /// NUL in particular, which would end the FTP command early.
-fn remote(p: &Params, i: usize) -> Result<String, CommandError> {
+pub(super) fn remote(p: &Params, i: usize) -> Result<String, CommandError> {
     let raw = p.req_str(i)?;
     if raw.len() > MAX_REMOTE_NAME {
         return Err(CmeError::TextTooLong.into());
@@ -73,8 +75,10 @@ fn remote(p: &Params, i: usize) -> Result<String, CommandError> {
     Ok(s.to_string())
 }
 
+/// An optional remote name; an empty string is the same as none (public drivers build
+/// `AT+UFTPC=14,"<dir>"` with an empty `<dir>` for the current directory).
 fn optional_remote(p: &Params, i: usize) -> Result<Option<String>, CommandError> {
-    if p.present(i) {
+    if p.present(i) && !p.req_str(i)?.is_empty() {
         remote(p, i).map(Some)
     } else {
         Ok(None)
@@ -166,17 +170,28 @@ fn parse(op: i64, p: &Params) -> Result<Operation, CommandError> {
 }
 
 /// `AT+UFTPC=...`: validate, answer, and start the work.
-pub(crate) fn uftpc(ctx: &Ctx, kind: &CommandKind) -> Result<Response, CommandError> {
+pub(crate) fn uftpc(ctx: &Ctx, kind: &CommandKind) -> Outcome {
     let model = ctx.shared.model;
     let p = match kind {
-        CommandKind::Test => return Ok(Response::line(model.uftpc_test)),
+        CommandKind::Test => return Outcome::Done(Response::line(model.uftpc_test)),
         CommandKind::Set(p) => p,
-        _ => return Err(CommandError::Syntax),
+        _ => return Outcome::Failed(CommandError::Syntax),
     };
-    let op = p.req_num(0)?;
+    let op = match p.req_num(0) {
+        Ok(op) => op,
+        Err(e) => return Outcome::Failed(e),
+    };
     if !model.uftpc_ops.contains(&op) {
-        return Err(CmeError::OperationNotSupported.into());
+        return Outcome::Failed(CmeError::OperationNotSupported.into());
     }
+    if super::direct_link::is_direct_link(op) {
+        return super::direct_link::start(ctx, op, p);
+    }
+    background(ctx, op, p).into()
+}
+
+/// The operations that answer `OK` at once and report by URC.
+fn background(ctx: &Ctx, op: i64, p: &Params) -> Result<Response, CommandError> {
     // `AT+UFTPC=100,<file>,0` suspends a running FOTA download; it is the one operation
     // accepted while another runs.
     if op == 100 && p.num(2)? == Some(0) {
@@ -193,11 +208,7 @@ pub(crate) fn uftpc(ctx: &Ctx, kind: &CommandKind) -> Result<Response, CommandEr
     }
     let operation = parse(op, p)?;
     let mut state = ctx.shared.state();
-    if state.ftp.busy.is_some() {
-        state.ftp.record(Err(FtpFailure::Busy));
-        return Err(super::busy_error());
-    }
-    state.ftp.busy = Some(op);
+    state.ftp.claim(op)?;
     let suspend = if let Operation::Fota { .. } = operation {
         let (tx, rx) = watch::channel(false);
         state.ftp.fota_suspend = Some(tx);
@@ -218,7 +229,7 @@ pub(crate) fn uftpc(ctx: &Ctx, kind: &CommandKind) -> Result<Response, CommandEr
 }
 
 /// What a successful operation hands back besides success.
-enum Done {
+pub(super) enum Done {
     Plain,
     Listing(Vec<u8>),
     Fota(String),
@@ -270,7 +281,7 @@ pub(crate) async fn close_session(session: Arc<AsyncMutex<FtpSession>>) {
 }
 
 /// The logged-in session, if its context is still up; otherwise the session is dropped.
-fn session(shared: &Shared) -> Result<Arc<AsyncMutex<FtpSession>>, FtpFailure> {
+pub(super) fn session(shared: &Shared) -> Result<Arc<AsyncMutex<FtpSession>>, FtpFailure> {
     let mut state = shared.state();
     let cid = state.ftp.profile.cid;
     if state.pdp.active_addrs(cid).is_none() {
@@ -284,7 +295,7 @@ fn session(shared: &Shared) -> Result<Arc<AsyncMutex<FtpSession>>, FtpFailure> {
 }
 
 /// Turns an engine error into a failure, forgetting the session if the error closed it.
-fn failed(
+pub(super) fn failed(
     shared: &Shared,
     session: &Arc<AsyncMutex<FtpSession>>,
     e: ftp_client::FtpError,
@@ -495,264 +506,4 @@ async fn login(shared: &Arc<Shared>) -> Result<(), FtpFailure> {
     })?;
     shared.state().ftp.session = Some(Arc::new(AsyncMutex::new(session)));
     Ok(())
-}
-
-/// Where a retrieve writes.
-enum Target {
-    /// A module file; `resume` continues after the bytes already in it.
-    File { name: String, resume: bool },
-    /// The hidden FOTA area; progress URCs go to `terminal`.
-    Fota { resume: bool, terminal: TerminalId },
-}
-
-fn fs_failure(e: &FsError) -> FtpFailure {
-    match e {
-        FsError::NotEnoughSpace => FtpFailure::FileSystemFull,
-        _ => FtpFailure::LocalFile,
-    }
-}
-
-/// `+UUFTPCR: 100,<stored> / <total>` each time another 5 % (at least 64 KiB) of a FOTA image
-/// has arrived (docs/FIDELITY.md); the final one is sent when the download completes.
-struct FotaProgress {
-    terminal: TerminalId,
-    total: u64,
-    step: u64,
-    next: u64,
-}
-
-impl FotaProgress {
-    fn new(terminal: TerminalId, offset: u64, total: u64) -> Self {
-        let step = (total / 20).max(64 * 1024);
-        FotaProgress {
-            terminal,
-            total,
-            step,
-            next: offset + step,
-        }
-    }
-
-    /// `stored` bytes of the image have arrived.
-    fn received(&mut self, shared: &Shared, stored: u64) {
-        if stored >= self.next && stored < self.total {
-            shared.urc(
-                self.terminal,
-                format!("+UUFTPCR: 100,{stored} / {}", self.total),
-            );
-            self.next = stored - stored % self.step + self.step;
-        }
-    }
-}
-
-/// Why a retrieve's receive loop ended.
-enum Stop {
-    /// The server closed the data connection: the whole file (or what the server sends) arrived.
-    End,
-    /// `AT+UFTPC=100,...,0` (or `AT+UFTP=30,0`) asked to stop.
-    Suspended,
-    /// The spool stopped on a failed write; [`Spool::finish`] says why.
-    Disk,
-    /// Receiving failed.
-    Network(std::io::Error),
-}
-
-/// RETR into the module file system or the FOTA area, with REST when resuming.
-async fn retrieve(
-    shared: &Arc<Shared>,
-    session: &Arc<AsyncMutex<FtpSession>>,
-    remote: &str,
-    target: Target,
-    mut suspend: Option<watch::Receiver<bool>>,
-) -> Result<Done, FtpFailure> {
-    let fs = &shared.fs;
-    let offset = match &target {
-        Target::File { name, resume: true } => fs.size(name).unwrap_or(0),
-        Target::File { resume: false, .. } => 0,
-        Target::Fota { resume: true, .. } => fs.fota_size().map_err(|e| fs_failure(&e))?,
-        Target::Fota { resume: false, .. } => 0,
-    };
-    let mut s = session.lock().await;
-    // FOTA progress needs the image's size.
-    let total = match &target {
-        Target::Fota { .. } => match s.size(remote).await {
-            Ok(n) => Some(n),
-            Err(e) => return Err(failed(shared, session, e)),
-        },
-        Target::File { .. } => None,
-    };
-    // Stopping a download early (suspend, full file system) goes through `finish`, which sends
-    // ABOR and reads the server's replies, so the session stays usable for a resume.
-    // Open the download before touching the local file, so a refused RETR leaves it as it was.
-    let mut download = match s.retrieve(remote, offset).await {
-        Ok(d) => d,
-        Err(e) => return Err(failed(shared, session, e)),
-    };
-    // A file this retrieve creates is removed again if nothing arrives (e.g. `150` then `550`).
-    let created = matches!(&target, Target::File { name, .. } if !fs.exists(name));
-    let writer = match &target {
-        Target::File { name, resume } => fs.create_writer(name, *resume),
-        Target::Fota { resume, .. } => fs.fota_writer(*resume),
-    };
-    let writer = match writer {
-        Ok(w) => w,
-        Err(e) => {
-            let _ = download.finish().await; // before the end: ABOR
-            return Err(fs_failure(&e));
-        }
-    };
-    let mut progress = match (&target, total) {
-        (Target::Fota { terminal, .. }, Some(total)) => {
-            Some(FotaProgress::new(*terminal, offset, total))
-        }
-        _ => None,
-    };
-    if let Target::Fota { .. } = &target {
-        // From here on the FOTA area holds (the start of) this file: the one a resume may
-        // continue.
-        shared.state().ftp.fota_interrupted = Some(remote.to_string());
-    }
-    let mut spool = Spool::start(writer);
-    let stop = loop {
-        let Some(mut chunk) = spool.chunk().await else {
-            break Stop::Disk;
-        };
-        // Fill at least half a chunk before handing it over (a read returns what the socket or
-        // one TLS record holds, often far less).
-        let mut filled = 0;
-        let mut stop = None;
-        while filled < CHUNK / 2 {
-            let read = match suspend.as_mut() {
-                Some(rx) => tokio::select! {
-                    r = download.read(&mut chunk[filled..]) => r,
-                    _ = rx.wait_for(|s| *s) => {
-                        stop = Some(Stop::Suspended);
-                        break;
-                    }
-                },
-                None => download.read(&mut chunk[filled..]).await,
-            };
-            match read {
-                Ok(0) => {
-                    stop = Some(Stop::End);
-                    break;
-                }
-                Ok(n) => filled += n,
-                Err(e) => {
-                    stop = Some(Stop::Network(e));
-                    break;
-                }
-            }
-            if let Some(progress) = progress.as_mut() {
-                progress.received(shared, offset + download.bytes());
-            }
-        }
-        // What arrived before the end, a suspend or a broken connection is kept: a resume
-        // continues from the size on disk.
-        if filled > 0 && !spool.write(chunk, filled).await {
-            break Stop::Disk;
-        }
-        if let Some(stop) = stop {
-            break stop;
-        }
-    };
-    // Everything received is on disk (or the disk refused it) before anyone looks at the file.
-    let (writer, written) = spool.finish().await;
-    let cleanup = || {
-        let nothing_written = writer.as_ref().is_some_and(|w| w.written() == 0);
-        if let (true, true, Target::File { name, .. }) = (created, nothing_written, &target) {
-            let _ = fs.delete(name);
-        }
-    };
-    match (stop, written) {
-        (Stop::Network(e), _) => {
-            let e = download.fail(e).await;
-            cleanup();
-            return Err(failed(shared, session, e));
-        }
-        (Stop::Suspended, _) => {
-            let _ = download.finish().await; // before the end: ABOR
-            return Err(FtpFailure::Suspended);
-        }
-        (_, Err(e)) => {
-            let _ = download.finish().await; // before the end: ABOR
-            return Err(fs_failure(&e));
-        }
-        (Stop::Disk, Ok(())) => {
-            // Not reached: the spool stops early only on a failed write (or a panic), and
-            // `finish` reports both as an error, handled above.
-            let _ = download.finish().await;
-            return Err(FtpFailure::LocalFile);
-        }
-        (Stop::End, Ok(())) => {
-            if let Err(e) = download.finish().await {
-                cleanup();
-                return Err(failed(shared, session, e));
-            }
-        }
-    }
-    drop(s);
-    match target {
-        Target::File { .. } => Ok(Done::Plain),
-        Target::Fota { terminal, .. } => {
-            let stored = fs.fota_size().map_err(|e| fs_failure(&e))?;
-            shared.urc(
-                terminal,
-                format!("+UUFTPCR: 100,{stored} / {}", total.unwrap_or(stored)),
-            );
-            let md5 = fs
-                .fota_md5_hex()
-                .map_err(|e| fs_failure(&e))?
-                .unwrap_or_default();
-            Ok(Done::Fota(md5))
-        }
-    }
-}
-
-/// STOR (with REST when `offset` > 0) from the module file system.
-async fn store(
-    shared: &Arc<Shared>,
-    session: &Arc<AsyncMutex<FtpSession>>,
-    local: &str,
-    remote: &str,
-    offset: u64,
-) -> Result<Done, FtpFailure> {
-    let mut reader = shared.fs.open_reader(local).map_err(|e| fs_failure(&e))?;
-    if offset > reader.len() {
-        return Err(FtpFailure::LocalFile);
-    }
-    reader
-        .seek(SeekFrom::Start(offset))
-        .map_err(|_| FtpFailure::LocalFile)?;
-    let mut s = session.lock().await;
-    let mode = if offset > 0 {
-        StoreMode::Resume(offset)
-    } else {
-        StoreMode::Replace
-    };
-    let mut upload = match s.store(remote, mode).await {
-        Ok(u) => u,
-        Err(e) => return Err(failed(shared, session, e)),
-    };
-    // Read on this task: a read-ahead thread was tried and gained nothing measurable on two
-    // cores (docs/BENCHMARKS.md); reads from the page cache are short beside the sends.
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(_) => {
-                let _ = upload.abort().await;
-                return Err(FtpFailure::LocalFile);
-            }
-        };
-        if let Err(e) = upload.write_all(&buf[..n]).await {
-            let e = upload.fail(e).await;
-            return Err(failed(shared, session, e));
-        }
-    }
-    let result = upload.finish().await;
-    drop(s);
-    result
-        .map(|_| Done::Plain)
-        .map_err(|e| failed(shared, session, e))
 }

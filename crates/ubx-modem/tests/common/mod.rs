@@ -197,6 +197,25 @@ impl AtHost {
         }
     }
 
+    /// The next `len` bytes, as they are (data mode), within `secs` seconds.
+    pub async fn take(&mut self, len: usize, secs: u64) -> Vec<u8> {
+        self.fill(len, std::time::Duration::from_secs(secs)).await;
+        self.unread.drain(..len).collect()
+    }
+
+    /// Everything up to and including `end`, as bytes, within `secs` seconds.
+    pub async fn take_until(&mut self, end: &[u8], secs: u64) -> Vec<u8> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            if let Some(pos) = self.unread.windows(end.len()).position(|w| w == end) {
+                return self.unread.drain(..pos + end.len()).collect();
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let have = self.unread.len();
+            self.fill(have + 1, left).await;
+        }
+    }
+
     /// Everything up to and including `end`, as text.
     pub async fn read_until(&mut self, end: &[u8]) -> String {
         loop {

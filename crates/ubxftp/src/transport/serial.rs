@@ -1,15 +1,91 @@
-//! An AT terminal on a real serial port.
+//! An AT terminal on a real serial port, with the host's DTR line.
+//!
+//! ubxftp on a PC's serial port plays the module (the DCE) behind a null-modem cable, which
+//! wires the host's DTR to this port's DSR input. [`DtrWatch`] samples DSR every
+//! [`DTR_POLL`] while the port is read and reports changes to the driver, so a host that drops
+//! DTR under `AT&D1`/`AT&D2` leaves data mode as on the module (docs/FIDELITY.md).
 
-use tokio_serial::{SerialPortBuilderExt, SerialStream};
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::watch;
+use tokio_serial::{SerialPort, SerialPortBuilderExt, SerialStream};
 use ubx_modem::Modem;
 use ubx_modem::trace::Tracer;
+
+/// How often the DTR line (our DSR) is sampled.
+pub const DTR_POLL: Duration = Duration::from_millis(20);
 
 pub fn open(dev: &str, baud: u32) -> tokio_serial::Result<SerialStream> {
     tokio_serial::new(dev, baud).open_native_async()
 }
 
 pub async fn serve(port: SerialStream, modem: Modem, tracer: Option<Tracer>) {
-    if let Err(e) = ubx_modem::driver::serve(&modem, port, tracer.as_ref()).await {
+    let (port, dtr) = DtrWatch::new(port);
+    if let Err(e) =
+        ubx_modem::driver::serve_with_dtr(&modem, port, tracer.as_ref(), Some(dtr)).await
+    {
         tracing::warn!(error = %e, "serial terminal ended");
+    }
+}
+
+/// A serial port that reports its DSR input (the host's DTR) while it is read.
+pub struct DtrWatch {
+    port: SerialStream,
+    ticks: tokio::time::Interval,
+    dtr: watch::Sender<bool>,
+}
+
+impl DtrWatch {
+    pub fn new(mut port: SerialStream) -> (DtrWatch, watch::Receiver<bool>) {
+        // A port that cannot tell (no modem lines) counts as DTR on, and never drops.
+        let on = port.read_data_set_ready().unwrap_or(true);
+        let (dtr, rx) = watch::channel(on);
+        let mut ticks = tokio::time::interval(DTR_POLL);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        (DtrWatch { port, ticks, dtr }, rx)
+    }
+
+    fn sample(&mut self, cx: &mut Context<'_>) {
+        while self.ticks.poll_tick(cx).is_ready() {
+            if let Ok(on) = self.port.read_data_set_ready() {
+                self.dtr
+                    .send_if_modified(|old| std::mem::replace(old, on) != on);
+            }
+        }
+    }
+}
+
+impl AsyncRead for DtrWatch {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        // The tick's waker keeps this read polled every DTR_POLL even when no byte arrives.
+        this.sample(cx);
+        Pin::new(&mut this.port).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for DtrWatch {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().port).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().port).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().port).poll_shutdown(cx)
     }
 }

@@ -1,0 +1,275 @@
+//! `AT+UFTPC=6` and `AT+UFTPC=7`: FTP direct link, the file carried straight between the server
+//! and the host through the terminal in transparent data mode.
+//!
+//! As the chapter describes it (shared/spec/lexi-r10-ftp-at-commands.txt, op codes 6 and 7):
+//!
+//! ```text
+//! retrieve:  AT+UFTPC=6,"f"[,<offset>]  →  CONNECT  <the file's bytes>  DISCONNECT  OK
+//! store:     AT+UFTPC=7,"f"[,<offset>]  →  CONNECT  ← host bytes … ≥ 2 s … +++  DISCONNECT  OK
+//! ```
+//!
+//! The command is checked at once (op code, name, offset, no other FTP operation running), then
+//! answered only once the server has accepted `RETR`/`STOR` (after `REST <offset>` when one is
+//! given): `CONNECT` and data mode, or — the server refused, no session, no data connection — a
+//! `+CME ERROR` and no data mode. Either way the outcome follows as `+UUFTPCR: <op>,<1|0>` (after
+//! the final result code) and `+UFTPER` is set as for every other operation; drivers written for
+//! u-blox modules wait for that URC after the `+++` (docs/FIDELITY.md).
+//!
+//! A retrieve ends by itself when the server's data ends; `+++` (or DTR) ends it early with
+//! `ABOR`. A store ends when the host escapes: the data connection is closed and the server's
+//! `226` (or its refusal) awaited. A host that goes away mid-transfer aborts it; the session
+//! stays usable. The bytes move through [`crate::data_link`], whose bounded channels carry the
+//! backpressure both ways.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ftp_client::StoreMode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use ubx_at::{CmeError, CommandError, Outcome, Params};
+
+use super::errors::FtpFailure;
+use super::operations::{close_session, failed, remote, session};
+use crate::data_link::{self, CHUNK, HostGone, LinkEnd};
+use crate::{Ctx, Shared, TerminalId};
+
+/// Whether `op` is a direct-link operation.
+pub(super) fn is_direct_link(op: i64) -> bool {
+    matches!(op, 6 | 7)
+}
+
+/// The error of a direct link that could not start (docs/FIDELITY.md): `+UFTPER` tells why.
+const REFUSED: CmeError = CmeError::OperationNotAllowed;
+
+/// Checks `AT+UFTPC=6/7,...` and starts the operation; the terminal waits for its answer.
+pub(super) fn start(ctx: &Ctx, op: i64, p: &Params) -> Outcome {
+    let parsed = (|| -> Result<(String, u64), CommandError> {
+        p.at_most(3)?;
+        let name = remote(p, 1)?;
+        let offset = u64::try_from(p.num(2)?.unwrap_or(0))
+            .map_err(|_| CommandError::from(CmeError::OperationNotSupported))?;
+        Ok((name, offset))
+    })();
+    let (name, offset) = match parsed {
+        Ok(v) => v,
+        Err(e) => return Outcome::Failed(e),
+    };
+    let inactivity = {
+        let mut state = ctx.shared.state();
+        if let Err(e) = state.ftp.claim(op) {
+            return Outcome::Failed(e);
+        }
+        match state.ftp.profile.timeout {
+            0 => None,
+            secs => Some(Duration::from_secs(u64::from(secs))),
+        }
+    };
+    let (port, end) = data_link::channel();
+    ctx.link.set(Some(port));
+    tracing::info!(terminal = ctx.terminal, op, "FTP direct link requested");
+    tokio::spawn(run(
+        ctx.shared.clone(),
+        ctx.terminal,
+        op,
+        name,
+        offset,
+        inactivity,
+        end,
+    ));
+    Outcome::Pending
+}
+
+/// A direct link that failed, and whether it got as far as `CONNECT`.
+struct Failed {
+    failure: FtpFailure,
+    connected: bool,
+}
+
+fn before(failure: FtpFailure) -> Failed {
+    Failed {
+        failure,
+        connected: false,
+    }
+}
+
+fn after(failure: FtpFailure) -> Failed {
+    Failed {
+        failure,
+        connected: true,
+    }
+}
+
+async fn run(
+    shared: Arc<Shared>,
+    terminal: TerminalId,
+    op: i64,
+    name: String,
+    offset: u64,
+    inactivity: Option<Duration>,
+    mut link: LinkEnd,
+) {
+    let outcome = if op == 6 {
+        retrieve(&shared, &mut link, &name, offset).await
+    } else {
+        store(&shared, &mut link, &name, offset, inactivity).await
+    };
+    {
+        let mut state = shared.state();
+        state
+            .ftp
+            .record(outcome.as_ref().map(|_| ()).map_err(|f| f.failure));
+        state.ftp.busy = None;
+    }
+    // The URC is queued before the terminal hears the link is over: it is held until the final
+    // result code either way.
+    let result = match &outcome {
+        Ok(()) => 1,
+        Err(f) => {
+            tracing::info!(terminal, op, failure = ?f.failure, "FTP direct link failed");
+            0
+        }
+    };
+    shared.urc(terminal, format!("+UUFTPCR: {op},{result}"));
+    if let Err(Failed {
+        connected: false, ..
+    }) = outcome
+    {
+        link.refuse(REFUSED.into()).await;
+    }
+    // Dropping the link ends data mode: DISCONNECT, OK.
+}
+
+/// The host left or went away before the transfer was complete.
+fn host_failure(_gone: HostGone) -> Failed {
+    after(FtpFailure::HostLeft)
+}
+
+/// RETR (after REST when `offset` > 0), the bytes straight to the host.
+///
+/// `CONNECT` waits for the first byte of the file (or its end): some servers answer `150` and
+/// only then refuse (`550` from libunftp for a missing file), and a refusal must reach the host
+/// as an error, not as an empty file.
+async fn retrieve(
+    shared: &Arc<Shared>,
+    link: &mut LinkEnd,
+    remote: &str,
+    offset: u64,
+) -> Result<(), Failed> {
+    let session = session(shared).map_err(before)?;
+    let mut s = session.lock().await;
+    let mut download = match s.retrieve(remote, offset).await {
+        Ok(d) => d,
+        Err(e) => return Err(before(failed(shared, &session, e))),
+    };
+    let mut connected = false;
+    let phase = |connected: bool, failure| Failed { failure, connected };
+    loop {
+        let mut chunk = vec![0u8; CHUNK];
+        let read = tokio::select! {
+            biased;
+            gone = link.host_gone() => {
+                let _ = download.finish().await; // before the end: ABOR
+                return Err(host_failure(gone));
+            }
+            read = download.read(&mut chunk) => read,
+        };
+        match read {
+            Ok(0) => break,
+            Ok(n) => {
+                if !connected {
+                    if !link.connected().await {
+                        let _ = download.finish().await; // before the end: ABOR
+                        return Err(after(FtpFailure::HostLeft));
+                    }
+                    connected = true;
+                }
+                chunk.truncate(n);
+                if let Err(gone) = link.send(chunk).await {
+                    let _ = download.finish().await; // before the end: ABOR
+                    return Err(host_failure(gone));
+                }
+            }
+            Err(e) => {
+                let e = download.fail(e).await;
+                return Err(phase(connected, failed(shared, &session, e)));
+            }
+        }
+    }
+    let result = download.finish().await;
+    drop(s);
+    if let Err(e) = result {
+        return Err(phase(connected, failed(shared, &session, e)));
+    }
+    // An empty file: CONNECT, then at once DISCONNECT.
+    if !connected && !link.connected().await {
+        return Err(after(FtpFailure::HostLeft));
+    }
+    Ok(())
+}
+
+/// STOR (after REST when `offset` > 0) of what the host sends until it escapes.
+async fn store(
+    shared: &Arc<Shared>,
+    link: &mut LinkEnd,
+    remote: &str,
+    offset: u64,
+    inactivity: Option<Duration>,
+) -> Result<(), Failed> {
+    let session = session(shared).map_err(before)?;
+    let mut s = session.lock().await;
+    // `Resume(0)` is a plain STOR.
+    let mut upload = match s.store(remote, StoreMode::Resume(offset)).await {
+        Ok(u) => u,
+        Err(e) => return Err(before(failed(shared, &session, e))),
+    };
+    if !link.connected().await {
+        let _ = upload.abort().await;
+        return Err(after(FtpFailure::HostLeft));
+    }
+    loop {
+        let next = match inactivity {
+            Some(limit) => tokio::time::timeout(limit, link.receive()).await,
+            None => Ok(link.receive().await),
+        };
+        match next {
+            Ok(Ok(data)) => {
+                if let Err(e) = upload.write_all(&data).await {
+                    let e = upload.fail(e).await;
+                    return Err(after(failed(shared, &session, e)));
+                }
+            }
+            Ok(Err(HostGone::Left)) => break,
+            Ok(Err(gone @ HostGone::HungUp)) => {
+                let _ = upload.abort().await;
+                return Err(host_failure(gone));
+            }
+            Err(_silent) => {
+                // The inactivity timeout (`+UFTP=5`): the host sent nothing for that long, so
+                // the session ends as it would for a silent server.
+                let _ = upload.abort().await;
+                drop(s);
+                forget_session(shared, &session);
+                return Err(after(FtpFailure::InactivityTimeout));
+            }
+        }
+    }
+    let result = upload.finish().await;
+    drop(s);
+    result
+        .map(|_| ())
+        .map_err(|e| after(failed(shared, &session, e)))
+}
+
+/// Closes the session and forgets it, if it is still the module's.
+fn forget_session(shared: &Shared, session: &Arc<tokio::sync::Mutex<ftp_client::FtpSession>>) {
+    let mut state = shared.state();
+    if state
+        .ftp
+        .session
+        .as_ref()
+        .is_some_and(|s| Arc::ptr_eq(s, session))
+        && let Some(s) = state.ftp.session.take()
+    {
+        tokio::spawn(close_session(s));
+    }
+}

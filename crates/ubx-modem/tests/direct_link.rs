@@ -1,0 +1,305 @@
+//! FTP direct link (`AT+UFTPC=6/7`) against libunftp in-process: the exact bytes a host sees
+//! around the data, the escape sequence, errors before `CONNECT`, the one-link rule, a host that
+//! goes away, and the failures of a server mid-transfer (the scripted fake server, for the faults
+//! a real server cannot be made to produce). The same flows against vsftpd and pure-ftpd, passive
+//! and active, are in ftp_servers.rs.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{AtHost, login, pattern};
+use test_servers::{Kind, RunningServer, ServerOptions, start};
+use tokio::io::AsyncWriteExt;
+use ubx_modem::{Modem, ModemConfig};
+
+async fn libunftp() -> RunningServer {
+    start(Kind::Libunftp, ServerOptions::default())
+        .await
+        .expect("libunftp")
+}
+
+fn modem() -> Modem {
+    Modem::new(ModemConfig::default()).unwrap()
+}
+
+/// A file that holds everything a data-mode parser could trip on: every byte value, `+++`,
+/// `OK`, `DISCONNECT`, CR LF, an AT command.
+fn tricky(len: usize) -> Vec<u8> {
+    let mut data = b"+++\r\nOK\r\nDISCONNECT\r\n\r\nAT+UFTPC=0\r\n+++".to_vec();
+    data.extend(pattern(len));
+    data.extend_from_slice(b"\r\nDISCONNECT\r\n+++");
+    data
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retrieve_sends_the_file_then_leaves_by_itself() {
+    let server = libunftp().await;
+    let file = tricky(300_000);
+    server.put_file("tricky.bin", &file).unwrap();
+    let modem = modem();
+    let mut host = AtHost::connect(&modem).await;
+    login(&mut host, &server, true).await;
+    host.send("AT+UFTPC=6,\"tricky.bin\"").await;
+    host.expect_within(b"\r\nCONNECT\r\n", 10).await;
+    assert!(host.take(file.len(), 20).await == file);
+    host.expect_within(b"\r\nDISCONNECT\r\n\r\nOK\r\n\r\n+UUFTPCR: 6,1\r\n", 10)
+        .await;
+    host.uftper(0, 0).await;
+    host.quiet(100).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retrieve_from_an_offset_sends_rest() {
+    let server = libunftp().await;
+    let file = pattern(10_000);
+    server.put_file("p.bin", &file).unwrap();
+    let modem = modem();
+    let mut host = AtHost::connect(&modem).await;
+    login(&mut host, &server, true).await;
+    host.send("AT+UFTPC=6,\"p.bin\",9000").await;
+    host.expect_within(b"\r\nCONNECT\r\n", 10).await;
+    assert_eq!(host.take(1000, 10).await, file[9000..]);
+    host.expect_within(b"\r\nDISCONNECT\r\n\r\nOK\r\n\r\n+UUFTPCR: 6,1\r\n", 10)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_takes_every_byte_until_the_framed_escape() {
+    let server = libunftp().await;
+    let modem = modem();
+    let mut host = AtHost::connect(&modem).await;
+    login(&mut host, &server, true).await;
+    // A guard time of 0.2 s keeps the test short; the factory second is tested below.
+    host.ok("ATS12=10").await;
+    host.send("AT+UFTPC=7,\"up.bin\"").await;
+    host.expect_within(b"\r\nCONNECT\r\n", 10).await;
+    let file = tricky(200_000);
+    host.io.write_all(&file).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    host.io.write_all(b"+++").await.unwrap();
+    host.expect_within(b"\r\nDISCONNECT\r\n\r\nOK\r\n\r\n+UUFTPCR: 7,1\r\n", 10)
+        .await;
+    assert!(std::fs::read(server.root.join("up.bin")).unwrap() == file);
+    host.uftper(0, 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_with_factory_guard_time_and_a_split_escape() {
+    let server = libunftp().await;
+    let modem = modem();
+    let mut host = AtHost::connect(&modem).await;
+    login(&mut host, &server, true).await;
+    host.send("AT+UFTPC=7,\"split.txt\"").await;
+    host.expect_within(b"\r\nCONNECT\r\n", 10).await;
+    host.io.write_all(b"a+b++c+++d").await.unwrap();
+    // The chapter: wait at least 2 s, then +++; here one `+` at a time, 0.3 s apart.
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    for i in 0..3 {
+        if i > 0 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        host.io.write_all(b"+").await.unwrap();
+    }
+    host.quiet(300).await; // the guard time after the third is not over yet
+    host.expect_within(b"\r\nDISCONNECT\r\n\r\nOK\r\n\r\n+UUFTPCR: 7,1\r\n", 10)
+        .await;
+    assert_eq!(
+        std::fs::read(server.root.join("split.txt")).unwrap(),
+        b"a+b++c+++d"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_at_an_offset_resumes_the_remote_file() {
+    let server = libunftp().await;
+    server.put_file("r.bin", b"0123456789").unwrap();
+    let modem = modem();
+    let mut host = AtHost::connect(&modem).await;
+    login(&mut host, &server, true).await;
+    host.ok("ATS12=5").await;
+    host.send("AT+UFTPC=7,\"r.bin\",4").await;
+    host.expect_within(b"\r\nCONNECT\r\n", 10).await;
+    host.io.write_all(b"abcdef").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    host.io.write_all(b"+++").await.unwrap();
+    host.expect_within(b"\r\nDISCONNECT\r\n\r\nOK\r\n\r\n+UUFTPCR: 7,1\r\n", 10)
+        .await;
+    assert_eq!(
+        std::fs::read(server.root.join("r.bin")).unwrap(),
+        b"0123abcdef"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escape_ends_a_retrieve_early_while_the_host_reads_nothing() {
+    let server = libunftp().await;
+    server.put_file("big.bin", pattern(8 << 20)).unwrap();
+    let modem = modem();
+    let mut host = AtHost::connect(&modem).await;
+    login(&mut host, &server, true).await;
+    host.ok("ATS12=5").await;
+    host.send("AT+UFTPC=6,\"big.bin\"").await;
+    host.expect_within(b"\r\nCONNECT\r\n", 10).await;
+    // Read nothing for a while: the module must not run away with the file.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    host.io.write_all(b"+++").await.unwrap();
+    // Still not reading through the guard time after the escape (reading at once would let
+    // the rest of the file through before the escape is certain).
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Drain what was in flight until the exit appears.
+    let tail = b"\r\nDISCONNECT\r\n\r\nOK\r\n\r\n+UUFTPCR: 6,0\r\n";
+    let got = host.take_until(tail, 20).await;
+    let data = &got[..got.len() - tail.len()];
+    assert!(
+        data.len() < 4 << 20,
+        "backpressure: {} bytes were in flight",
+        data.len()
+    );
+    assert!(
+        data == &pattern(data.len())[..],
+        "a clean prefix of the file"
+    );
+    host.uftper(1, 15).await;
+    // The session is still usable.
+    host.ok("AT+UFTPC=14").await;
+    assert_eq!(host.data_urc(14, 10).await, b"big.bin\r\n");
+    host.expect_within(b"\r\n+UUFTPCR: 14,1\r\n", 10).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_before_connect_get_an_error_and_no_data_mode() {
+    let server = libunftp().await;
+    let modem = modem();
+    let mut host = AtHost::connect(&modem).await;
+    host.ok("AT+CMEE=2").await;
+    // Not logged in.
+    host.cmd(
+        "AT+UFTPC=6,\"x\"",
+        b"\r\n+CME ERROR: operation not allowed\r\n\r\n+UUFTPCR: 6,0\r\n",
+    )
+    .await;
+    host.uftper(1, 1).await;
+    login(&mut host, &server, true).await;
+    // The server refuses the file.
+    host.cmd(
+        "AT+UFTPC=6,\"missing.bin\"",
+        b"\r\n+CME ERROR: operation not allowed\r\n\r\n+UUFTPCR: 6,0\r\n",
+    )
+    .await;
+    host.uftper(0, 550).await;
+    // libunftp accepts a STOR into a missing directory with 150 and refuses only when the file
+    // is closed: the refusal comes after the escape (vsftpd's immediate 553 is in
+    // ftp_servers.rs).
+    host.ok("ATS12=5").await;
+    host.send("AT+UFTPC=7,\"no/such/dir/f\"").await;
+    host.expect_within(b"\r\nCONNECT\r\n", 10).await;
+    host.io.write_all(b"data").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    host.io.write_all(b"+++").await.unwrap();
+    host.expect_within(b"\r\nDISCONNECT\r\n\r\nOK\r\n\r\n+UUFTPCR: 7,0\r\n", 10)
+        .await;
+    host.uftper(0, 550).await;
+    // Bad parameters are refused at once, with no URC.
+    host.cmd("AT+UFTPC=6", b"\r\nERROR\r\n").await;
+    host.cmd(
+        "AT+UFTPC=6,\"a\u{0}b\"",
+        b"\r\n+CME ERROR: invalid characters in text string\r\n",
+    )
+    .await;
+    host.cmd(
+        "AT+UFTPC=7,\"f\",-1",
+        b"\r\n+CME ERROR: operation not supported\r\n",
+    )
+    .await;
+    host.cmd("AT+UFTPC=7,\"f\",1,2", b"\r\nERROR\r\n").await;
+    // The test command stays the chapter's.
+    host.cmd(
+        "AT+UFTPC=?",
+        b"\r\n+UFTPC: (0-5,8,10,11,13,14,100)\r\n\r\nOK\r\n",
+    )
+    .await;
+    host.quiet(100).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_direct_link_per_module() {
+    let server = libunftp().await;
+    let modem = modem();
+    let mut first = AtHost::connect(&modem).await;
+    let mut second = AtHost::connect(&modem).await;
+    second.ok("AT+CMEE=2").await;
+    login(&mut first, &server, true).await;
+    first.send("AT+UFTPC=7,\"one.txt\"").await;
+    first.expect_within(b"\r\nCONNECT\r\n", 10).await;
+    second
+        .cmd(
+            "AT+UFTPC=6,\"one.txt\"",
+            b"\r\n+CME ERROR: operation not allowed\r\n",
+        )
+        .await;
+    // The other terminal keeps working, and its URCs reach it.
+    second.cmd("AT+CGMI", b"\r\nu-blox\r\n\r\nOK\r\n").await;
+    first.io.write_all(b"one").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    first.io.write_all(b"+++").await.unwrap();
+    first
+        .expect_within(b"\r\nDISCONNECT\r\n\r\nOK\r\n\r\n+UUFTPCR: 7,1\r\n", 10)
+        .await;
+    second.quiet(100).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_that_goes_away_aborts_and_the_session_survives() {
+    let server = libunftp().await;
+    server.put_file("big.bin", pattern(4 << 20)).unwrap();
+    let modem = modem();
+    let mut host = AtHost::connect(&modem).await;
+    login(&mut host, &server, true).await;
+    host.send("AT+UFTPC=6,\"big.bin\"").await;
+    host.expect_within(b"\r\nCONNECT\r\n", 10).await;
+    drop(host);
+    let mut other = AtHost::connect(&modem).await;
+    // The aborted retrieve frees the service within moments.
+    let mut tries = 0;
+    loop {
+        other.send("AT+UFTPC=14").await;
+        other.expect(b"\r\n").await;
+        let line = other.read_until(b"\r\n").await;
+        if line == "OK\r\n" {
+            break;
+        }
+        tries += 1;
+        assert!(tries < 50, "still busy: {line:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = other.data_urc(14, 10).await;
+    other.expect_within(b"\r\n+UUFTPCR: 14,1\r\n", 10).await;
+    other.uftper(0, 0).await;
+    // A store whose host goes away is aborted: nothing claims it complete.
+    other.send("AT+UFTPC=7,\"gone.txt\"").await;
+    other.expect_within(b"\r\nCONNECT\r\n", 10).await;
+    other.io.write_all(b"partial").await.unwrap();
+    drop(other);
+    let mut third = AtHost::connect(&modem).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    third.uftper(1, 15).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_host_in_a_store_meets_the_inactivity_timeout() {
+    let server = libunftp().await;
+    let modem = modem();
+    let mut host = AtHost::connect(&modem).await;
+    login(&mut host, &server, true).await;
+    host.ok("AT+UFTP=5,1").await;
+    host.send("AT+UFTPC=7,\"slow.txt\"").await;
+    host.expect_within(b"\r\nCONNECT\r\n", 10).await;
+    host.io.write_all(b"some").await.unwrap();
+    host.expect_within(b"\r\nDISCONNECT\r\n\r\nOK\r\n\r\n+UUFTPCR: 7,0\r\n", 5)
+        .await;
+    host.uftper(1, 10).await;
+    // The session ended with it.
+    host.ftp("AT+UFTPC=14", 14, 0, 10).await;
+    host.uftper(1, 1).await;
+}
