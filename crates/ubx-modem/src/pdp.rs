@@ -50,6 +50,23 @@ pub struct Context {
     pub pdp_type: PdpType,
     pub apn: String,
     pub active: bool,
+    /// A definition set while the context was active (`AT+CGDCONT=1,"IP","<apn>"` in a
+    /// bring-up sequence on an attached module): stored, shown by `+CGDCONT?`, and applied at
+    /// the context's next activation (docs/FIDELITY.md).
+    pub next: Option<(PdpType, String)>,
+}
+
+impl Context {
+    /// Brings the context up, with the definition stored while it was last up, if any.
+    fn activate(&mut self) {
+        if !self.active
+            && let Some((pdp_type, apn)) = self.next.take()
+        {
+            self.pdp_type = pdp_type;
+            self.apn = apn;
+        }
+        self.active = true;
+    }
 }
 
 /// The addresses an active context has, per its PDP type.
@@ -93,6 +110,7 @@ impl PdpState {
                 pdp_type: PdpType::Ipv4v6,
                 apn: String::new(),
                 active: true,
+                next: None,
             },
         );
         PdpState {
@@ -141,7 +159,7 @@ pub(crate) fn attach(state: &mut State) {
     }
     state.pdp.attached = true;
     if let Some(ctx) = state.pdp.contexts.get_mut(&1) {
-        ctx.active = true;
+        ctx.activate();
     }
 }
 
@@ -193,6 +211,10 @@ fn cgdcont(ctx: &Ctx, kind: &CommandKind) -> Reply {
             let state = ctx.shared.state();
             Ok(Response::lines(state.pdp.contexts.iter().map(
                 |(cid, c)| {
+                    let (pdp_type, apn) = match &c.next {
+                        Some((t, apn)) => (*t, apn.as_str()),
+                        None => (c.pdp_type, c.apn.as_str()),
+                    };
                     let addr = state.pdp.addr_strings(*cid).join(" ");
                     let addr = if addr.is_empty() {
                         "0.0.0.0".to_string()
@@ -200,9 +222,8 @@ fn cgdcont(ctx: &Ctx, kind: &CommandKind) -> Reply {
                         addr
                     };
                     format!(
-                        "+CGDCONT: {cid},\"{}\",\"{}\",\"{addr}\",0,0",
-                        c.pdp_type.name(),
-                        c.apn
+                        "+CGDCONT: {cid},\"{}\",\"{apn}\",\"{addr}\",0,0",
+                        pdp_type.name(),
                     )
                 },
             )))
@@ -241,16 +262,18 @@ fn cgdcont(ctx: &Ctx, kind: &CommandKind) -> Reply {
             if apn.len() > 62 || apn.iter().any(|b| !b.is_ascii_graphic()) {
                 return Err(CmeError::OperationNotSupported.into());
             }
-            if state.pdp.contexts.get(&cid).is_some_and(|c| c.active) {
-                return Err(CmeError::OperationNotAllowed.into());
-            }
             let apn = String::from_utf8_lossy(apn).into_owned();
+            if let Some(c) = state.pdp.contexts.get_mut(&cid).filter(|c| c.active) {
+                c.next = Some((pdp_type, apn));
+                return Ok(Response::ok());
+            }
             state.pdp.contexts.insert(
                 cid,
                 Context {
                     pdp_type,
                     apn,
                     active: false,
+                    next: None,
                 },
             );
             Ok(Response::ok())
@@ -293,7 +316,11 @@ fn cgact(ctx: &Ctx, kind: &CommandKind) -> Reply {
             }
             for cid in cids {
                 if let Some(c) = state.pdp.contexts.get_mut(&cid) {
-                    c.active = activate;
+                    if activate {
+                        c.activate();
+                    } else {
+                        c.active = false;
+                    }
                 }
             }
             Ok(Response::ok())
