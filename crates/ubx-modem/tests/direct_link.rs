@@ -303,3 +303,77 @@ async fn a_silent_host_in_a_store_meets_the_inactivity_timeout() {
     host.ftp("AT+UFTPC=14", 14, 0, 10).await;
     host.uftper(1, 1).await;
 }
+
+/// The scripted fake server, for what a real server cannot be made to do on cue: reset the data
+/// connection mid-retrieve, then explain with 426.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_connection_reset_mid_retrieve_ends_data_mode_with_0() {
+    use test_servers::fake::{FakeServer, Script};
+    let fake = FakeServer::start(
+        Script::new()
+            .greet()
+            .login()
+            .expect_reply("TYPE I", "200 Type set to I")
+            .pasv()
+            .expect_reply("RETR cut.bin", "150 Opening BINARY mode data connection")
+            .accept_data()
+            .data_send(vec![0x5a; 100 * 1024])
+            .stall(Duration::from_millis(100))
+            .data_reset()
+            .reply("426 Connection closed; transfer aborted.")
+            .expect_eof(),
+    )
+    .await
+    .unwrap();
+    let modem = modem();
+    let mut host = AtHost::connect(&modem).await;
+    fake_login(&mut host, fake.addr).await;
+    host.send("AT+UFTPC=6,\"cut.bin\"").await;
+    host.expect_within(b"\r\nCONNECT\r\n", 10).await;
+    let tail = b"\r\nDISCONNECT\r\n\r\nOK\r\n\r\n+UUFTPCR: 6,0\r\n";
+    let got = host.take_until(tail, 10).await;
+    let data = &got[..got.len() - tail.len()];
+    assert!(data.len() <= 100 * 1024 && data.iter().all(|&b| b == 0x5a));
+    host.uftper(0, 426).await;
+}
+
+/// The fake server resets the data connection of a store: the module finds out when it next
+/// writes (or at the escape), and reports the server's 426.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_connection_reset_mid_store_reports_0() {
+    use test_servers::fake::{FakeServer, Script};
+    let fake = FakeServer::start(
+        Script::new()
+            .greet()
+            .login()
+            .expect_reply("TYPE I", "200 Type set to I")
+            .pasv()
+            .expect_reply("STOR cut.bin", "150 Ok to send data")
+            .accept_data()
+            .stall(Duration::from_millis(200))
+            .data_reset()
+            .reply("426 Connection closed; transfer aborted.")
+            .expect_eof(),
+    )
+    .await
+    .unwrap();
+    let modem = modem();
+    let mut host = AtHost::connect(&modem).await;
+    fake_login(&mut host, fake.addr).await;
+    host.ok("ATS12=5").await;
+    host.send("AT+UFTPC=7,\"cut.bin\"").await;
+    host.expect_within(b"\r\nCONNECT\r\n", 10).await;
+    host.io.write_all(b"first").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    host.io.write_all(b"+++").await.unwrap();
+    host.expect_within(b"\r\nDISCONNECT\r\n\r\nOK\r\n\r\n+UUFTPCR: 7,0\r\n", 10)
+        .await;
+    host.uftper(0, 426).await;
+}
+
+async fn fake_login(host: &mut AtHost, addr: std::net::SocketAddr) {
+    host.ok(&format!("AT+UFTP=0,\"{}\"", addr.ip())).await;
+    host.ok(&format!("AT+UFTP=7,{}", addr.port())).await;
+    host.ok("AT+UFTP=6,1").await;
+    host.ftp("AT+UFTPC=1", 1, 1, 10).await;
+}

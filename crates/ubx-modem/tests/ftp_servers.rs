@@ -339,3 +339,80 @@ async fn a_42000_byte_pattern_round_trips_on_every_server() {
         );
     }
 }
+
+/// Direct link against a real server: a store through `+++` and the same file back, from the
+/// start and from an offset, byte for byte, and the server's own refusal before `CONNECT`.
+async fn direct_link_flow(kind: Kind, passive: bool) {
+    let s = server(kind, false).await;
+    let modem = modem();
+    let mut host = AtHost::connect(&modem).await;
+    login(&mut host, &s, passive).await;
+    host.ok("ATS12=10").await;
+    let mut file = b"+++\r\nOK\r\nDISCONNECT\r\n".to_vec();
+    file.extend(pattern(300_000));
+    host.send("AT+UFTPC=7,\"dl.bin\"").await;
+    host.expect_within(b"\r\nCONNECT\r\n", 10).await;
+    {
+        use tokio::io::AsyncWriteExt;
+        host.io.write_all(&file).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        host.io.write_all(b"+++").await.unwrap();
+    }
+    host.expect_within(b"\r\nDISCONNECT\r\n\r\nOK\r\n\r\n+UUFTPCR: 7,1\r\n", 20)
+        .await;
+    assert!(std::fs::read(s.root.join("dl.bin")).unwrap() == file);
+    host.send("AT+UFTPC=6,\"dl.bin\"").await;
+    host.expect_within(b"\r\nCONNECT\r\n", 10).await;
+    assert!(host.take(file.len(), 20).await == file);
+    host.expect_within(b"\r\nDISCONNECT\r\n\r\nOK\r\n\r\n+UUFTPCR: 6,1\r\n", 20)
+        .await;
+    host.send("AT+UFTPC=6,\"dl.bin\",1000").await;
+    host.expect_within(b"\r\nCONNECT\r\n", 10).await;
+    assert!(host.take(file.len() - 1000, 20).await == file[1000..]);
+    host.expect_within(b"\r\nDISCONNECT\r\n\r\nOK\r\n\r\n+UUFTPCR: 6,1\r\n", 20)
+        .await;
+    host.uftper(0, 0).await;
+    // A missing file: the server's 550 before any data, so no CONNECT.
+    host.cmd(
+        "AT+UFTPC=6,\"missing.bin\"",
+        b"\r\nERROR\r\n\r\n+UUFTPCR: 6,0\r\n",
+    )
+    .await;
+    host.uftper(0, 550).await;
+    host.ftp("AT+UFTPC=0", 0, 1, 10).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_link_vsftpd_passive() {
+    direct_link_flow(Kind::Vsftpd, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_link_vsftpd_active() {
+    direct_link_flow(Kind::Vsftpd, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_link_pureftpd_passive() {
+    direct_link_flow(Kind::PureFtpd, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_link_pureftpd_active() {
+    direct_link_flow(Kind::PureFtpd, false).await;
+}
+
+/// vsftpd refuses a STOR into a missing directory at once (553): no CONNECT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_link_store_refused_before_connect() {
+    let s = server(Kind::Vsftpd, false).await;
+    let modem = modem();
+    let mut host = AtHost::connect(&modem).await;
+    login(&mut host, &s, true).await;
+    host.cmd(
+        "AT+UFTPC=7,\"no/such/dir/f.bin\"",
+        b"\r\nERROR\r\n\r\n+UUFTPCR: 7,0\r\n",
+    )
+    .await;
+    host.uftper(0, 553).await;
+}
