@@ -65,17 +65,15 @@ impl EscapeDetector {
     /// (possible only with a zero guard time): the bytes after it are not consumed, and the
     /// number consumed is returned with the decision.
     pub fn push(&mut self, input: &[u8], now: Instant, data: &mut Vec<u8>) -> (usize, Escape) {
-        // Fast path: nothing held and no escape character in sight.
-        if self.held == 0 && !input.contains(&self.escape_char) {
-            if !input.is_empty() {
-                data.extend_from_slice(input);
-                self.last_data = now;
-            }
-            return (input.len(), Escape::Undecided);
-        }
         for (i, &b) in input.iter().enumerate() {
             if self.byte(b, now, data) == Escape::Detected {
                 return (i + 1, Escape::Detected);
+            }
+            // Bytes of one read share one instant: once one of them was data, there is no
+            // silence before any later one, so (with a guard time) the rest is data too.
+            if self.held == 0 && self.last_data == now && !self.guard.is_zero() {
+                data.extend_from_slice(&input[i + 1..]);
+                return (input.len(), Escape::Undecided);
             }
         }
         (input.len(), Escape::Undecided)

@@ -20,8 +20,8 @@ use tokio::sync::mpsc;
 use ubx_at::CommandError;
 
 /// Largest chunk carried in one message.
-pub const CHUNK: usize = 64 * 1024;
-/// Messages in flight per direction: with [`CHUNK`], at most 256 KiB each way.
+pub const CHUNK: usize = 256 * 1024;
+/// Messages in flight per direction: with [`CHUNK`], at most 1 MiB each way.
 pub const DEPTH: usize = 4;
 
 /// What the operation tells the terminal.

@@ -27,8 +27,13 @@ use crate::Modem;
 use crate::data_link::{HostInput, LinkEvent};
 use crate::trace::Tracer;
 
+/// Read buffer in command mode: more than a command line, a payload comes in a few reads.
+const COMMAND_READ: usize = 64 * 1024;
+/// Read buffer in data mode, where a store streams a whole file: fewer, larger hand-overs.
+const DATA_READ: usize = 256 * 1024;
+
 /// Link data is not taken while this much output waits for the host.
-pub const OUTPUT_HIGH_WATER: usize = 64 * 1024;
+pub const OUTPUT_HIGH_WATER: usize = 256 * 1024;
 
 /// Serves one terminal until the host closes the stream (or a write fails).
 pub async fn serve<S>(modem: &Modem, stream: S, tracer: Option<&Tracer>) -> io::Result<()>
@@ -54,7 +59,7 @@ where
     let mut trace = tracer.map(|t| t.terminal(id));
     let (mut reader, mut writer) = tokio::io::split(stream);
     let mut term = Terminal::new();
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; COMMAND_READ];
     // Bytes for the host, written from `written` on.
     let mut out: Vec<u8> = Vec::new();
     let mut written = 0;
@@ -68,6 +73,15 @@ where
     tracing::info!(terminal = id, "terminal opened");
     let result = loop {
         let deadline = term.poll_timeout();
+        // The read buffer follows the mode: large while data streams, small again after.
+        let want = if term.in_data_mode() {
+            DATA_READ
+        } else {
+            COMMAND_READ
+        };
+        if buf.len() != want {
+            buf = vec![0u8; want];
+        }
         let take_link_data = out.len() - written < OUTPUT_HIGH_WATER;
         let mut data_out = false;
         // The arms only say what happened; it is handled below, once no branch borrows anything.

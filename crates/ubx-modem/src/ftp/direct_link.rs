@@ -21,11 +21,13 @@
 //! stays usable. The bytes move through [`crate::data_link`], whose bounded channels carry the
 //! backpressure both ways.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use ftp_client::StoreMode;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use ubx_at::{CmeError, CommandError, Outcome, Params};
 
 use super::errors::FtpFailure;
@@ -173,25 +175,49 @@ async fn retrieve(
             }
             read = download.read(&mut chunk) => read,
         };
-        match read {
+        let mut filled = match read {
             Ok(0) => break,
-            Ok(n) => {
-                if !connected {
-                    if !link.connected().await {
-                        let _ = download.finish().await; // before the end: ABOR
-                        return Err(after(FtpFailure::HostLeft));
-                    }
-                    connected = true;
-                }
-                chunk.truncate(n);
-                if let Err(gone) = link.send(chunk).await {
-                    let _ = download.finish().await; // before the end: ABOR
-                    return Err(host_failure(gone));
-                }
-            }
+            Ok(n) => n,
             Err(e) => {
                 let e = download.fail(e).await;
                 return Err(phase(connected, failed(shared, &session, e)));
+            }
+        };
+        // Take what else is ready at once (one read returns one TLS record or what one
+        // segment held), so a chunk crosses to the terminal in one piece, not dozens.
+        let mut end = None;
+        while filled < CHUNK / 2 {
+            match read_ready(&mut download, &mut chunk[filled..]).await {
+                None => break,
+                Some(Ok(0)) => {
+                    end = Some(Ok(()));
+                    break;
+                }
+                Some(Ok(n)) => filled += n,
+                Some(Err(e)) => {
+                    end = Some(Err(e));
+                    break;
+                }
+            }
+        }
+        if !connected {
+            if !link.connected().await {
+                let _ = download.finish().await; // before the end: ABOR
+                return Err(after(FtpFailure::HostLeft));
+            }
+            connected = true;
+        }
+        chunk.truncate(filled);
+        if let Err(gone) = link.send(chunk).await {
+            let _ = download.finish().await; // before the end: ABOR
+            return Err(host_failure(gone));
+        }
+        match end {
+            None => {}
+            Some(Ok(())) => break,
+            Some(Err(e)) => {
+                let e = download.fail(e).await;
+                return Err(after(failed(shared, &session, e)));
             }
         }
     }
@@ -205,6 +231,22 @@ async fn retrieve(
         return Err(after(FtpFailure::HostLeft));
     }
     Ok(())
+}
+
+/// Reads what is ready now, without waiting: `None` when nothing is.
+async fn read_ready<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    buf: &mut [u8],
+) -> Option<std::io::Result<usize>> {
+    std::future::poll_fn(|cx| {
+        let mut read = ReadBuf::new(buf);
+        match Pin::new(&mut *reader).poll_read(cx, &mut read) {
+            Poll::Ready(Ok(())) => Poll::Ready(Some(Ok(read.filled().len()))),
+            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+            Poll::Pending => Poll::Ready(None),
+        }
+    })
+    .await
 }
 
 /// STOR (after REST when `offset` > 0) of what the host sends until it escapes.
