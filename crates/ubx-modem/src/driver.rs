@@ -168,7 +168,15 @@ where
         // Host data for the link (the host is read again only once it is handed over).
         let data = term.take_host_data();
         if !data.is_empty() && to_link.is_none() {
-            to_link = Some(HostInput::Data(data));
+            // Straight to the operation when it has room; otherwise wait for room.
+            to_link = match &link_host {
+                Some(tx) => match tx.try_send(HostInput::Data(data)) {
+                    Ok(()) => None,
+                    Err(mpsc::error::TrySendError::Full(input)) => Some(input),
+                    Err(mpsc::error::TrySendError::Closed(_)) => None,
+                },
+                None => None,
+            };
         }
         if let Some(Event::HostLeft(cause)) = term.poll_event() {
             tracing::info!(terminal = id, ?cause, "host left data mode");

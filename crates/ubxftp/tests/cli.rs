@@ -319,3 +319,119 @@ fn script_connects_to_a_module_over_a_tty_device() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Logs a terminal into `vsftpd` (echo off, a 0.1 s guard time).
+fn direct_link_login(t: &mut (impl Read + Write), vsftpd: &test_servers::RunningServer) {
+    let lines = [
+        "ATE0".to_string(),
+        "ATS12=5".into(),
+        format!("AT+UFTP=0,\"{}\"", vsftpd.addr.ip()),
+        format!("AT+UFTP=7,{}", vsftpd.addr.port()),
+        format!("AT+UFTP=2,\"{}\"", vsftpd.user),
+        format!("AT+UFTP=3,\"{}\"", vsftpd.password),
+        "AT+UFTP=6,1".into(),
+    ];
+    for line in lines {
+        t.write_all(format!("{line}\r").as_bytes()).unwrap();
+        read_until(t, b"OK\r\n");
+    }
+    t.write_all(b"AT+UFTPC=1\r").unwrap();
+    assert_eq!(
+        read_until(t, b"+UUFTPCR: 1,1\r\n"),
+        b"\r\nOK\r\n\r\n+UUFTPCR: 1,1\r\n"
+    );
+}
+
+/// Every byte value, `+++`, `OK`, `DISCONNECT` and the tty's special characters (^C, ^D, ^S,
+/// ^Q, DEL) through a store and a retrieve, over TCP and over the PTY: data mode is transparent
+/// on both transports.
+#[test]
+fn direct_link_is_transparent_over_tcp_and_pty() {
+    let vsftpd = test_servers::start_blocking(
+        test_servers::Kind::Vsftpd,
+        test_servers::ServerOptions::default(),
+    )
+    .unwrap();
+    let mut file = b"+++\r\nOK\r\nDISCONNECT\r\n\x03\x04\x11\x13\x7f".to_vec();
+    file.extend((0..20_000).map(|i| (i % 256) as u8));
+    let server = Server::start(&["--tcp", "127.0.0.1:0", "--pty"], 2);
+    let mut tcp = TcpStream::connect(server.line_with("tcp://")).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut pty = open_tty(server.line_with("pty: "));
+    for (name, mut t) in [
+        ("tcp.bin", &mut tcp as &mut dyn ReadWrite),
+        ("pty.bin", &mut pty as &mut dyn ReadWrite),
+    ] {
+        direct_link_login(&mut t, &vsftpd);
+        t.write_all(format!("AT+UFTPC=7,\"{name}\"\r").as_bytes())
+            .unwrap();
+        assert_eq!(read_until(&mut t, b"CONNECT\r\n"), b"\r\nCONNECT\r\n");
+        write_all_slowly(t, &file);
+        std::thread::sleep(Duration::from_millis(300));
+        t.write_all(b"+++").unwrap();
+        assert_eq!(
+            read_until(&mut t, b"+UUFTPCR: 7,1\r\n"),
+            b"\r\nDISCONNECT\r\n\r\nOK\r\n\r\n+UUFTPCR: 7,1\r\n"
+        );
+        assert!(
+            std::fs::read(vsftpd.root.join(name)).unwrap() == file,
+            "{name}"
+        );
+        t.write_all(format!("AT+UFTPC=6,\"{name}\"\r").as_bytes())
+            .unwrap();
+        let mut expected = b"\r\nCONNECT\r\n".to_vec();
+        expected.extend_from_slice(&file);
+        expected.extend_from_slice(b"\r\nDISCONNECT\r\n\r\nOK\r\n\r\n+UUFTPCR: 6,1\r\n");
+        assert!(
+            read_until(&mut t, b"+UUFTPCR: 6,1\r\n") == expected,
+            "{name}"
+        );
+        t.write_all(b"AT+UFTPC=0\r").unwrap();
+        read_until(&mut t, b"+UUFTPCR: 0,1\r\n");
+    }
+}
+
+/// Direct link on the console (`demo`, stdin and stdout as pipes): the demo's file comes out
+/// between `CONNECT` and `DISCONNECT`.
+#[test]
+fn direct_link_on_the_console() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
+        .arg("demo")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    read_until(&mut stdout, b"ends the demo.\n\n");
+    stdin.write_all(b"ATE0\rAT+UFTPC=1\r").unwrap();
+    read_until(&mut stdout, b"+UUFTPCR: 1,1\r\n");
+    stdin.write_all(b"AT+UFTPC=6,\"readme.txt\"\r").unwrap();
+    assert_eq!(
+        read_until(&mut stdout, b"+UUFTPCR: 6,1\r\n"),
+        &b"\r\nCONNECT\r\nHello from the ubxftp demo server!\n\r\nDISCONNECT\r\n\r\nOK\r\n\r\n+UUFTPCR: 6,1\r\n"[..]
+    );
+    drop(stdin);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+}
+
+/// Read + Write as one object, for a loop over transports.
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
+
+/// Writes everything, waiting when a non-blocking tty is full.
+fn write_all_slowly(w: &mut (impl Write + ?Sized), mut data: &[u8]) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !data.is_empty() {
+        assert!(Instant::now() < deadline, "write timed out");
+        match w.write(data) {
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => panic!("write: {e}"),
+        }
+    }
+}
