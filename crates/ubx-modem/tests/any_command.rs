@@ -4,7 +4,8 @@
 use std::time::Instant;
 
 use proptest::prelude::*;
-use ubx_at::Terminal;
+use ubx_at::{Outcome, Terminal};
+use ubx_modem::data_link::LinkEvent;
 use ubx_modem::{Modem, ModemConfig};
 
 /// Every extended command of the model, except the ones that reach the network by themselves
@@ -66,6 +67,18 @@ proptest! {
         term.take_output();
         for l in &lines {
             term.receive(format!("AT{l}\r").as_bytes(), Instant::now(), &mut port.handler);
+            if term.is_pending() {
+                // AT+UFTPC=6/7: settle it as the driver does, with the operation's answer (here
+                // a refusal: nothing is logged in).
+                let mut link = port.handler.take_link().expect("a pending command has a link");
+                let outcome = match runtime.block_on(link.events.recv()) {
+                    Some(LinkEvent::Refused(e)) => Outcome::Failed(e),
+                    Some(LinkEvent::Connected) => Outcome::DataMode,
+                    _ => Outcome::Failed(ubx_at::CmeError::Unknown.into()),
+                };
+                term.complete(outcome, Instant::now(), &mut port.handler);
+                term.end_data_mode();
+            }
             if term.in_payload() {
                 // +UDWNFILE & co: give up on the payload as a stalled host would.
                 term.handle_timeout(Instant::now() + std::time::Duration::from_secs(60), &mut port.handler);

@@ -377,3 +377,56 @@ async fn fake_login(host: &mut AtHost, addr: std::net::SocketAddr) {
     host.ok("AT+UFTP=6,1").await;
     host.ftp("AT+UFTPC=1", 1, 1, 10).await;
 }
+
+/// `--trace` records data-mode bytes as data (`data-in` / `data-out`), in order with the
+/// command lines around them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_record_data_mode_bytes_as_data() {
+    let server = libunftp().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trace.jsonl");
+    let tracer = ubx_modem::trace::Tracer::create(&path).unwrap();
+    let modem = modem();
+    let (io, device) = tokio::io::duplex(1 << 20);
+    let (m, t) = (modem.clone(), tracer.clone());
+    let serve = tokio::spawn(async move { ubx_modem::driver::serve(&m, device, Some(&t)).await });
+    let mut host = AtHost::from_stream(io);
+    host.cmd("ATE0", b"ATE0\r\r\nOK\r\n").await;
+    login(&mut host, &server, true).await;
+    host.ok("ATS12=5").await;
+    host.send("AT+UFTPC=7,\"t.txt\"").await;
+    host.expect_within(b"\r\nCONNECT\r\n", 10).await;
+    host.io
+        .write_all(b"AT+UFTP=3,\"not-a-secret\"\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    host.io.write_all(b"+++").await.unwrap();
+    host.expect_within(b"\r\nDISCONNECT\r\n\r\nOK\r\n\r\n+UUFTPCR: 7,1\r\n", 10)
+        .await;
+    host.send("AT+UFTPC=6,\"t.txt\"").await;
+    host.expect_within(b"\r\nCONNECT\r\n", 10).await;
+    assert_eq!(host.take(26, 10).await, b"AT+UFTP=3,\"not-a-secret\"\r\n");
+    host.expect_within(b"\r\nDISCONNECT\r\n\r\nOK\r\n\r\n+UUFTPCR: 6,1\r\n", 10)
+        .await;
+    drop(host);
+    serve.await.unwrap().unwrap();
+    drop(tracer);
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let data = |dir: &str| -> String {
+        records
+            .iter()
+            .filter(|r| r["dir"] == dir)
+            .map(|r| r["data"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // The file is the user's: carried and traced as it is, not masked like a command.
+    assert_eq!(data("data-in"), r#"AT+UFTP=3,"not-a-secret"\r\n+++"#);
+    assert_eq!(data("data-out"), r#"AT+UFTP=3,"not-a-secret"\r\n"#);
+    assert!(data("in").contains("AT+UFTPC=7"), "{records:?}");
+    assert!(!data("in").contains("not-a-secret"), "{records:?}");
+}
