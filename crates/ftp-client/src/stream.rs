@@ -134,6 +134,16 @@ impl StallGuarded {
         self.inner
     }
 
+    /// Reads what is ready now, without waiting and without starting the stall clock: `None`
+    /// when nothing is ready.
+    pub(crate) fn read_ready(&mut self, buf: &mut ReadBuf<'_>) -> Option<io::Result<()>> {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match Pin::new(&mut self.inner).poll_read(&mut cx, buf) {
+            Poll::Ready(r) => Some(r),
+            Poll::Pending => None,
+        }
+    }
+
     /// Runs one poll of the inner stream under the stall clock.
     fn guard<T>(
         &mut self,

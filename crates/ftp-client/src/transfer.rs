@@ -240,6 +240,27 @@ impl<'a> Download<'a> {
     pub async fn fail(mut self, e: io::Error) -> FtpError {
         self.t.fail(e).await
     }
+
+    /// Reads what has already arrived, without waiting: `None` when nothing has. Unlike a
+    /// read that is polled and dropped, it leaves the stall clock alone, so a caller that
+    /// tops up a buffer with it and then spends a while elsewhere is not timed out for that.
+    /// `Some(Ok(0))` is the end of the data.
+    pub fn try_read(&mut self, buf: &mut [u8]) -> Option<io::Result<usize>> {
+        let Some(data) = self.t.data.as_mut() else {
+            return Some(Ok(0));
+        };
+        let room = buf.len();
+        let mut read = ReadBuf::new(buf);
+        let result = data.read_ready(&mut read)?;
+        let n = read.filled().len();
+        Some(result.map(|()| {
+            self.t.bytes += n as u64;
+            if n == 0 && room > 0 {
+                self.eof = true;
+            }
+            n
+        }))
+    }
 }
 
 impl AsyncRead for Download<'_> {

@@ -141,6 +141,13 @@ impl EscapeDetector {
         }
     }
 
+    /// Releases the escape characters held so far as data (the host left by other means).
+    pub fn release_held(&mut self, data: &mut Vec<u8>) {
+        if self.held > 0 {
+            self.release(data);
+        }
+    }
+
     /// Whether escape characters are being held back.
     pub fn holding(&self) -> bool {
         self.held > 0

@@ -60,7 +60,8 @@ impl Settings {
     /// Sets S-register `n`; `false` when there is no such register or the value is out of range.
     pub fn set_s_register(&mut self, n: u32, value: i64) -> bool {
         let (slot, range) = match n {
-            2 => (&mut self.s2, 0..=255),
+            // S2 0 would make NUL the escape character: R4-R09 p.103 gives 1–255.
+            2 => (&mut self.s2, 1..=255),
             3 => (&mut self.s3, 0..=127),
             4 => (&mut self.s4, 0..=127),
             5 => (&mut self.s5, 0..=127),

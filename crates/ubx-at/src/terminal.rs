@@ -328,6 +328,9 @@ impl Terminal {
     pub fn complete<H: Handler>(&mut self, outcome: Outcome, now: Instant, handler: &mut H) {
         if let Mode::Pending = self.mode {
             self.mode = Mode::Command;
+            // The LF of the command's CR LF arrived while the command was pending (dropped
+            // then); from here on a LF is the host's data, the first byte of a file included.
+            self.after_cr = false;
             self.finish_single(outcome, handler, now);
         }
         self.release_urcs();
@@ -348,7 +351,12 @@ impl Terminal {
     /// The DTR line (the host's "data terminal ready") changed. A drop from on to off leaves data
     /// mode under `AT&D1` and `AT&D2`; `AT&D0` ignores it.
     pub fn dtr_changed(&mut self, on: bool) {
-        if !on && self.settings.and_d != 0 && matches!(self.mode, Mode::Data { .. }) {
+        if let Mode::Data { escape } = &mut self.mode
+            && !on
+            && self.settings.and_d != 0
+        {
+            // Escape characters held for the guard time were data after all.
+            escape.release_held(&mut self.host_data);
             self.host_left(LeaveCause::DtrDropped);
         }
     }

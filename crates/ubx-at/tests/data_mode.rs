@@ -171,6 +171,8 @@ fn s_registers_read_back() {
     assert_eq!(t.take_output(), b"\r\n255\r\n\r\nOK\r\n");
     t.receive(b"ATS12=256\r", t0, &mut Stub);
     assert_eq!(t.take_output(), b"\r\nERROR\r\n");
+    t.receive(b"ATS2=0\r", t0, &mut Stub);
+    assert_eq!(t.take_output(), b"\r\nERROR\r\n");
 }
 
 #[test]
@@ -230,13 +232,26 @@ fn a_urc_never_lands_inside_a_line_being_typed() {
 }
 
 #[test]
-fn the_hosts_lf_after_the_command_is_not_data() {
+fn the_hosts_lf_after_the_command_is_not_data_but_a_files_first_lf_is() {
     let mut t = Terminal::new();
     let t0 = Instant::now();
     t.receive(b"ATE0\rAT+LINK\r", t0, &mut Stub);
+    t.receive(b"\n", t0, &mut Stub); // the LF of CR LF, while pending
     t.complete(Outcome::DataMode, t0, &mut Stub);
-    t.receive(b"\nabc", t0, &mut Stub);
-    assert_eq!(t.take_host_data(), b"abc");
+    t.receive(b"\nabc", t0, &mut Stub); // a file that starts with LF
+    assert_eq!(t.take_host_data(), b"\nabc");
+}
+
+#[test]
+fn dtr_drop_releases_held_escape_characters_as_data() {
+    let (mut t, t0) = in_data_mode(b"");
+    t.receive(b"++", t0 + ms(2000), &mut Stub);
+    t.dtr_changed(false);
+    assert_eq!(
+        t.poll_event(),
+        Some(Event::HostLeft(LeaveCause::DtrDropped))
+    );
+    assert_eq!(t.take_host_data(), b"++");
 }
 
 proptest! {

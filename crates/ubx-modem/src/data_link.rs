@@ -20,9 +20,9 @@ use tokio::sync::mpsc;
 use ubx_at::CommandError;
 
 /// Largest chunk carried in one message.
-pub const CHUNK: usize = 256 * 1024;
-/// Messages in flight per direction: with [`CHUNK`], at most 1 MiB each way.
-pub const DEPTH: usize = 4;
+pub const CHUNK: usize = 128 * 1024;
+/// Messages in flight per direction: with [`CHUNK`], at most 256 KiB each way.
+pub const DEPTH: usize = 2;
 
 /// What the operation tells the terminal.
 #[derive(Debug)]

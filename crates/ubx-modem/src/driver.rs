@@ -10,12 +10,20 @@
 //!
 //! Nothing here waits on one thing at a time: reading, writing, URCs, timers and link data are
 //! one `select!`, so a host that stops reading in data mode still has its `+++` seen, and its
-//! URCs queue in the terminal, not in the socket. Backpressure is by not asking: the host is not
-//! read while its data waits for room in the link, and the link is not read while more than
-//! [`OUTPUT_HIGH_WATER`] bytes wait to be written to the host.
+//! URCs queue in the terminal, not in the socket. Backpressure is by not asking:
+//!
+//! - in command mode the host is not read while [`OUTPUT_HIGH_WATER`] bytes of answers wait for
+//!   it (a host that floods commands and reads nothing cannot grow memory);
+//! - in data mode the host is read, and its bytes timed for the escape, until [`STAGING`] bytes
+//!   wait for room in the link: the `+++` a driver sends after its pause is then seen at the
+//!   time it was sent even while the server is slower than the host (beyond that, the kernel's
+//!   buffer holds the rest and the escape is timed when it is read: docs/FIDELITY.md);
+//! - link data is not taken while [`OUTPUT_HIGH_WATER`] bytes wait to be written to the host
+//!   (one more chunk may be added to what waits).
 //!
 //! Time comes from tokio's clock, so tests can run the guard times under a paused clock.
 
+use std::collections::VecDeque;
 use std::io;
 use std::time::Instant;
 
@@ -30,10 +38,13 @@ use crate::trace::Tracer;
 /// Read buffer in command mode: more than a command line, a payload comes in a few reads.
 const COMMAND_READ: usize = 64 * 1024;
 /// Read buffer in data mode, where a store streams a whole file: fewer, larger hand-overs.
-const DATA_READ: usize = 256 * 1024;
+const DATA_READ: usize = 128 * 1024;
+
+/// Host bytes read in data mode that may wait for room in the link.
+pub const STAGING: usize = 512 * 1024;
 
 /// Link data is not taken while this much output waits for the host.
-pub const OUTPUT_HIGH_WATER: usize = 256 * 1024;
+pub const OUTPUT_HIGH_WATER: usize = 128 * 1024;
 
 /// Serves one terminal until the host closes the stream (or a write fails).
 pub async fn serve<S>(modem: &Modem, stream: S, tracer: Option<&Tracer>) -> io::Result<()>
@@ -66,10 +77,9 @@ where
     // The direct link, while there is one: its events, and the way to the operation.
     let mut link_events: Option<mpsc::Receiver<LinkEvent>> = None;
     let mut link_host: Option<mpsc::Sender<HostInput>> = None;
-    // Host input waiting for room in the link; the host is not read meanwhile.
-    let mut to_link: Option<HostInput> = None;
-    // The host left data mode: `Left` goes to the operation once its data has.
-    let mut left = false;
+    // Host input waiting for room in the link, in order (`Left` last), and its size in bytes.
+    let mut to_link: VecDeque<HostInput> = VecDeque::new();
+    let mut staged = 0;
     tracing::info!(terminal = id, "terminal opened");
     let result = loop {
         let deadline = term.poll_timeout();
@@ -83,15 +93,20 @@ where
             buf = vec![0u8; want];
         }
         let take_link_data = out.len() - written < OUTPUT_HIGH_WATER;
+        let may_read = if term.in_data_mode() || term.is_pending() {
+            staged < STAGING
+        } else {
+            take_link_data
+        };
         let mut data_out = false;
         // The arms only say what happened; it is handled below, once no branch borrows anything.
         let happened = tokio::select! {
-            read = reader.read(&mut buf), if to_link.is_none() => Happened::Read(read),
+            read = reader.read(&mut buf), if may_read => Happened::Read(read),
             n = writer.write(&out[written..]), if written < out.len() => Happened::Wrote(n),
             event = next_event(&mut link_events), if link_events.is_some() && take_link_data => {
                 Happened::Link(event)
             }
-            permit = reserve(link_host.clone()), if to_link.is_some() => Happened::Room(permit),
+            permit = reserve(link_host.clone()), if !to_link.is_empty() => Happened::Room(permit),
             Some(urc) = port.urcs.recv() => Happened::Urc(urc),
             () = sleep_until(deadline), if deadline.is_some() => Happened::Timer,
             changed = dtr_changed(&mut dtr), if dtr.is_some() => Happened::Dtr(changed),
@@ -114,7 +129,6 @@ where
                 if let Some(link) = port.handler.take_link() {
                     link_events = Some(link.events);
                     link_host = link.host;
-                    left = false;
                 }
             }
             Happened::Wrote(n) => {
@@ -145,7 +159,7 @@ where
                 // The operation is over: its URC is queued already.
                 link_events = None;
                 link_host = None;
-                to_link = None;
+                to_link.clear();
                 if term.is_pending() {
                     // It ended without an answer (it failed in an unexpected way).
                     let failed = Outcome::Failed(CmeError::Unknown.into());
@@ -153,39 +167,46 @@ where
                 }
                 term.end_data_mode();
             }
-            Happened::Room(permit) => match (permit, to_link.take()) {
+            Happened::Room(permit) => match (permit, to_link.pop_front()) {
                 (Some(permit), Some(input)) => {
                     permit.send(input);
                 }
                 // The operation has gone: what the host sent has nowhere to go.
-                _ => link_host = None,
+                _ => {
+                    link_host = None;
+                    to_link.clear();
+                }
             },
             Happened::Urc(urc) => term.push_urc(&urc),
             Happened::Timer => term.handle_timeout(now(), &mut port.handler),
             Happened::Dtr(Some(on)) => term.dtr_changed(on),
             Happened::Dtr(None) => dtr = None,
         }
-        // Host data for the link (the host is read again only once it is handed over).
+        // Host data for the link, in order; straight to the operation while it has room.
         let data = term.take_host_data();
-        if !data.is_empty() && to_link.is_none() {
-            // Straight to the operation when it has room; otherwise wait for room.
-            to_link = match &link_host {
-                Some(tx) => match tx.try_send(HostInput::Data(data)) {
-                    Ok(()) => None,
-                    Err(mpsc::error::TrySendError::Full(input)) => Some(input),
-                    Err(mpsc::error::TrySendError::Closed(_)) => None,
-                },
-                None => None,
-            };
+        if !data.is_empty() && link_host.is_some() {
+            to_link.push_back(HostInput::Data(data));
         }
         if let Some(Event::HostLeft(cause)) = term.poll_event() {
             tracing::info!(terminal = id, ?cause, "host left data mode");
-            left = true;
+            if link_host.is_some() {
+                to_link.push_back(HostInput::Left);
+            }
         }
-        if left && to_link.is_none() && link_host.is_some() {
-            to_link = Some(HostInput::Left);
-            left = false;
+        while let (Some(tx), Some(input)) = (&link_host, to_link.pop_front()) {
+            match tx.try_send(input) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(input)) => {
+                    to_link.push_front(input);
+                    break;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    link_host = None;
+                    to_link.clear();
+                }
+            }
         }
+        staged = to_link.iter().map(input_len).sum();
         let before = out.len();
         term.drain_output_into(&mut out);
         if let Some(t) = trace.as_mut()
@@ -202,6 +223,14 @@ where
     // Dropping the link's sender tells a running direct link that the host went away.
     drop(link_host);
     result
+}
+
+/// Bytes of host data in one message.
+fn input_len(input: &HostInput) -> usize {
+    match input {
+        HostInput::Data(d) => d.len(),
+        HostInput::Left => 0,
+    }
 }
 
 /// One thing the driver's loop saw.

@@ -128,6 +128,9 @@ pub(crate) fn execute(ctx: &Ctx, cmd: &Command) -> Option<Outcome> {
             ))
         })()
         .into(),
+        "+ULSTFILE" if lists_files(&cmd.kind) && direct_link_active(ctx) => {
+            Outcome::Failed(CmeError::OperationNotAllowed.into())
+        }
         "+ULSTFILE" => ulstfile(ctx, &cmd.kind).into(),
         "+UDELFILE" => (|| {
             let p = set_params(&cmd.kind)?;
@@ -139,6 +142,9 @@ pub(crate) fn execute(ctx: &Ctx, cmd: &Command) -> Option<Outcome> {
         })()
         .into(),
         "+FOPEN" => fopen(ctx, &cmd.kind).into(),
+        "+FREAD" if direct_link_active(ctx) => {
+            Outcome::Failed(CmeError::OperationNotAllowed.into())
+        }
         "+FSEEK" | "+FREAD" | "+FCLOSE" | "+FDELETE" => handle_command(ctx, cmd).into(),
         "+FWRITEHEX" => match fwritehex_request(ctx, cmd) {
             Ok(request) => Outcome::ExpectPayload(request),
@@ -382,4 +388,19 @@ pub(crate) fn terminal_closed(shared: &Shared, terminal: TerminalId) {
         .fs
         .handles
         .retain(|_, f| f.terminal != terminal);
+}
+
+/// The chapter: "only one direct link connection at a time" counts `+FREAD` and `+ULSTFILE`
+/// op 0 among direct links, so both are refused while an FTP direct link runs (any terminal).
+fn direct_link_active(ctx: &Ctx) -> bool {
+    matches!(ctx.shared.state().ftp.busy, Some(6 | 7))
+}
+
+/// `AT+ULSTFILE`, `AT+ULSTFILE=` and `AT+ULSTFILE=0`: the file list (op 0).
+fn lists_files(kind: &CommandKind) -> bool {
+    match kind {
+        CommandKind::Action => true,
+        CommandKind::Set(p) => matches!(p.num(0), Ok(None | Some(0))),
+        _ => false,
+    }
 }

@@ -225,7 +225,11 @@ async fn failures_before_connect_get_an_error_and_no_data_mode() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_direct_link_per_module() {
     let server = libunftp().await;
-    let modem = modem();
+    let modem = Modem::new(ModemConfig {
+        dns_overrides: vec![("peer.example".into(), "192.0.2.1".parse().unwrap())],
+        ..ModemConfig::default()
+    })
+    .unwrap();
     let mut first = AtHost::connect(&modem).await;
     let mut second = AtHost::connect(&modem).await;
     second.ok("AT+CMEE=2").await;
@@ -238,8 +242,27 @@ async fn one_direct_link_per_module() {
             b"\r\n+CME ERROR: operation not allowed\r\n",
         )
         .await;
-    // The other terminal keeps working, and its URCs reach it.
+    // The chapter counts +FREAD and +ULSTFILE op 0 as direct links too.
+    second
+        .cmd(
+            "AT+ULSTFILE=0",
+            b"\r\n+CME ERROR: operation not allowed\r\n",
+        )
+        .await;
+    second
+        .cmd(
+            "AT+FREAD=1,10",
+            b"\r\n+CME ERROR: operation not allowed\r\n",
+        )
+        .await;
+    // The other terminal keeps working, and its URCs reach it at once.
     second.cmd("AT+CGMI", b"\r\nu-blox\r\n\r\nOK\r\n").await;
+    second
+        .cmd(
+            "AT+UDNSRN=0,\"peer.example\"",
+            b"\r\nOK\r\n\r\n+UUDNSRN: 0,\"192.0.2.1\"\r\n",
+        )
+        .await;
     first.io.write_all(b"one").await.unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
     first.io.write_all(b"+++").await.unwrap();
@@ -429,4 +452,86 @@ async fn traces_record_data_mode_bytes_as_data() {
     assert_eq!(data("data-out"), r#"AT+UFTP=3,"not-a-secret"\r\n"#);
     assert!(data("in").contains("AT+UFTPC=7"), "{records:?}");
     assert!(!data("in").contains("not-a-secret"), "{records:?}");
+}
+
+/// A host that reads nothing (a PTY or serial host that went away looks the same) for the
+/// inactivity time ends the retrieve, and the service is free again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_that_reads_nothing_meets_the_inactivity_timeout() {
+    let server = libunftp().await;
+    server.put_file("big.bin", pattern(8 << 20)).unwrap();
+    let modem = modem();
+    let (io, device) = tokio::io::duplex(64 * 1024);
+    let m = modem.clone();
+    tokio::spawn(async move { ubx_modem::driver::serve(&m, device, None).await });
+    let mut host = AtHost::from_stream(io);
+    host.cmd("ATE0", b"ATE0\r\r\nOK\r\n").await;
+    login(&mut host, &server, true).await;
+    host.ok("AT+UFTP=5,1").await;
+    host.send("AT+UFTPC=6,\"big.bin\"").await;
+    host.expect_within(b"\r\nCONNECT\r\n", 10).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let mut other = AtHost::connect(&modem).await;
+    other.uftper(1, 10).await;
+    let tail = b"\r\nDISCONNECT\r\n\r\nOK\r\n\r\n+UUFTPCR: 6,0\r\n";
+    host.take_until(tail, 10).await;
+}
+
+/// DTR dropped by the host (the serial transport's report) ends a store like `+++`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dtr_drop_ends_a_store() {
+    let server = libunftp().await;
+    let modem = modem();
+    let (io, device) = tokio::io::duplex(1 << 20);
+    let (dtr, dtr_rx) = tokio::sync::watch::channel(true);
+    let m = modem.clone();
+    tokio::spawn(
+        async move { ubx_modem::driver::serve_with_dtr(&m, device, None, Some(dtr_rx)).await },
+    );
+    let mut host = AtHost::from_stream(io);
+    host.cmd("ATE0", b"ATE0\r\r\nOK\r\n").await;
+    login(&mut host, &server, true).await;
+    host.send("AT+UFTPC=7,\"dtr.txt\"").await;
+    host.expect_within(b"\r\nCONNECT\r\n", 10).await;
+    host.io.write_all(b"until DTR drops++").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    dtr.send(false).unwrap();
+    host.expect_within(b"\r\nDISCONNECT\r\n\r\nOK\r\n\r\n+UUFTPCR: 7,1\r\n", 10)
+        .await;
+    assert_eq!(
+        std::fs::read(server.root.join("dtr.txt")).unwrap(),
+        b"until DTR drops++"
+    );
+    // Under &D0 a DTR drop changes nothing.
+    dtr.send(true).unwrap();
+    host.ok("AT&D0").await;
+    host.ok("ATS12=5").await;
+    host.send("AT+UFTPC=7,\"dtr0.txt\"").await;
+    host.expect_within(b"\r\nCONNECT\r\n", 10).await;
+    host.io.write_all(b"x").await.unwrap();
+    dtr.send(false).unwrap();
+    host.quiet(300).await;
+    host.io.write_all(b"+++").await.unwrap();
+    host.expect_within(b"\r\nDISCONNECT\r\n\r\nOK\r\n\r\n+UUFTPCR: 7,1\r\n", 10)
+        .await;
+}
+
+/// A host faster than the server: its file and, after its pause, `+++` reach the module's
+/// terminal while earlier data still waits for the server. The escape is still seen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escape_after_a_backlog_is_still_the_escape() {
+    let server = libunftp().await;
+    let modem = modem();
+    let mut host = AtHost::connect(&modem).await;
+    login(&mut host, &server, true).await;
+    host.ok("ATS12=5").await;
+    host.send("AT+UFTPC=7,\"fast.bin\"").await;
+    host.expect_within(b"\r\nCONNECT\r\n", 10).await;
+    let file = pattern(300 * 1024);
+    host.io.write_all(&file).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    host.io.write_all(b"+++").await.unwrap();
+    host.expect_within(b"\r\nDISCONNECT\r\n\r\nOK\r\n\r\n+UUFTPCR: 7,1\r\n", 20)
+        .await;
+    assert!(std::fs::read(server.root.join("fast.bin")).unwrap() == file);
 }

@@ -21,13 +21,11 @@
 //! stays usable. The bytes move through [`crate::data_link`], whose bounded channels carry the
 //! backpressure both ways.
 
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
 
 use ftp_client::StoreMode;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use ubx_at::{CmeError, CommandError, Outcome, Params};
 
 use super::errors::FtpFailure;
@@ -110,18 +108,18 @@ async fn run(
     inactivity: Option<Duration>,
     mut link: LinkEnd,
 ) {
+    // Whatever happens below (a panic included), the service is free again afterwards.
+    let release = Release(&shared);
     let outcome = if op == 6 {
-        retrieve(&shared, &mut link, &name, offset).await
+        retrieve(&shared, &mut link, &name, offset, inactivity).await
     } else {
         store(&shared, &mut link, &name, offset, inactivity).await
     };
-    {
-        let mut state = shared.state();
-        state
-            .ftp
-            .record(outcome.as_ref().map(|_| ()).map_err(|f| f.failure));
-        state.ftp.busy = None;
-    }
+    shared
+        .state()
+        .ftp
+        .record(outcome.as_ref().map(|_| ()).map_err(|f| f.failure));
+    drop(release);
     // The URC is queued before the terminal hears the link is over: it is held until the final
     // result code either way.
     let result = match &outcome {
@@ -141,6 +139,15 @@ async fn run(
     // Dropping the link ends data mode: DISCONNECT, OK.
 }
 
+/// Frees the FTP service when dropped.
+struct Release<'a>(&'a Shared);
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        self.0.state().ftp.busy = None;
+    }
+}
+
 /// The host left or went away before the transfer was complete.
 fn host_failure(_gone: HostGone) -> Failed {
     after(FtpFailure::HostLeft)
@@ -156,6 +163,7 @@ async fn retrieve(
     link: &mut LinkEnd,
     remote: &str,
     offset: u64,
+    inactivity: Option<Duration>,
 ) -> Result<(), Failed> {
     let session = session(shared).map_err(before)?;
     let mut s = session.lock().await;
@@ -187,7 +195,7 @@ async fn retrieve(
         // segment held), so a chunk crosses to the terminal in one piece, not dozens.
         let mut end = None;
         while filled < CHUNK / 2 {
-            match read_ready(&mut download, &mut chunk[filled..]).await {
+            match download.try_read(&mut chunk[filled..]) {
                 None => break,
                 Some(Ok(0)) => {
                     end = Some(Ok(()));
@@ -208,9 +216,22 @@ async fn retrieve(
             connected = true;
         }
         chunk.truncate(filled);
-        if let Err(gone) = link.send(chunk).await {
-            let _ = download.finish().await; // before the end: ABOR
-            return Err(host_failure(gone));
+        // A host that reads nothing for the inactivity time (a PTY or serial host gone away
+        // cannot be told from a slow one otherwise) ends the link as a silent server would.
+        let sent = match inactivity {
+            Some(limit) => tokio::time::timeout(limit, link.send(chunk)).await,
+            None => Ok(link.send(chunk).await),
+        };
+        match sent {
+            Ok(Ok(())) => {}
+            Ok(Err(gone)) => {
+                let _ = download.finish().await; // before the end: ABOR
+                return Err(host_failure(gone));
+            }
+            Err(_stuck) => {
+                let _ = download.finish().await; // before the end: ABOR
+                return Err(after(FtpFailure::InactivityTimeout));
+            }
         }
         match end {
             None => {}
@@ -231,22 +252,6 @@ async fn retrieve(
         return Err(after(FtpFailure::HostLeft));
     }
     Ok(())
-}
-
-/// Reads what is ready now, without waiting: `None` when nothing is.
-async fn read_ready<R: AsyncRead + Unpin>(
-    reader: &mut R,
-    buf: &mut [u8],
-) -> Option<std::io::Result<usize>> {
-    std::future::poll_fn(|cx| {
-        let mut read = ReadBuf::new(buf);
-        match Pin::new(&mut *reader).poll_read(cx, &mut read) {
-            Poll::Ready(Ok(())) => Poll::Ready(Some(Ok(read.filled().len()))),
-            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
-            Poll::Pending => Poll::Ready(None),
-        }
-    })
-    .await
 }
 
 /// STOR (after REST when `offset` > 0) of what the host sends until it escapes.
