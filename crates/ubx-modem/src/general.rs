@@ -1,5 +1,6 @@
-//! General commands: identification, functionality level, SIM and registration status, and the
-//! settings drivers send during bring-up.
+//! General commands: identification, functionality level, the clock and greeting text, GPIOs,
+//! and the settings drivers send during bring-up. (The SIM is in [`crate::sim`], registration
+//! and the operator in [`crate::network`], power saving in [`crate::power`].)
 //!
 //! A module in software has no radio and no SIM, so the status commands report a module that is
 //! powered, has a ready SIM and is registered on its home network — the state every driver waits
@@ -11,7 +12,8 @@
 
 use std::collections::BTreeMap;
 
-use ubx_at::{CmeError, Command, CommandError, CommandKind, Outcome, Response};
+use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
+use ubx_at::{CmeError, Command, CommandError, CommandKind, Outcome, Params, Response};
 
 use crate::Ctx;
 use crate::pdp;
@@ -69,22 +71,22 @@ const SETTINGS: &[SimpleSetting] = &[
     },
 ];
 
-/// The registration commands: `+CREG`, `+CEREG`, `+CGREG`, each with its own `<n>`.
-const REGISTRATION: &[&str] = &["+CREG", "+CEREG", "+CGREG"];
-
 #[derive(Debug)]
 pub struct GeneralState {
     /// `+CFUN` level.
     pub cfun: i64,
     pub ipr: i64,
-    /// `<n>` of the registration commands, by name.
-    pub reg_mode: BTreeMap<&'static str, i64>,
     /// Values of [`SETTINGS`], by name.
     pub settings: BTreeMap<&'static str, Vec<i64>>,
     /// `+UDCONF` and `+UGPIOC` values, keyed by their first parameter.
     pub udconf: BTreeMap<i64, Vec<i64>>,
     pub gpio: BTreeMap<i64, Vec<i64>>,
     pub cscs: String,
+    /// `+CCLK`: the time set, with its time zone in quarter hours, and when it was set; `None`
+    /// until set (the host's UTC clock then, as after a network time update).
+    pub clock: Option<(PrimitiveDateTime, i8, std::time::Instant)>,
+    /// `+CSGT`: the greeting text and whether it is shown at power-on.
+    pub greeting: (String, bool),
 }
 
 impl Default for GeneralState {
@@ -92,7 +94,6 @@ impl Default for GeneralState {
         GeneralState {
             cfun: 1,
             ipr: 115200,
-            reg_mode: REGISTRATION.iter().map(|n| (*n, 0)).collect(),
             settings: SETTINGS
                 .iter()
                 .map(|s| (s.name, s.factory.to_vec()))
@@ -100,14 +101,9 @@ impl Default for GeneralState {
             udconf: BTreeMap::new(),
             gpio: BTreeMap::new(),
             cscs: "IRA".into(),
+            clock: None,
+            greeting: (String::new(), false),
         }
-    }
-}
-
-impl GeneralState {
-    /// Whether the module is registered: radio on and attached.
-    pub fn registered(&self, attached: bool) -> bool {
-        self.cfun == 1 && attached
     }
 }
 
@@ -117,19 +113,17 @@ fn ok() -> Reply {
     Ok(Response::ok())
 }
 
-/// The commands of this family (besides [`SETTINGS`] and [`REGISTRATION`]).
+/// The commands of this family (besides [`SETTINGS`]).
 const COMMANDS: &[&str] = &[
     "I", "H", "&C", "&K", "&S", "&W", "&Y", "+CGMI", "+GMI", "+CGMM", "+GMM", "+CGMR", "+GMR",
-    "+CGSN", "+GSN", "+CIMI", "+CCID", "+CPIN", "+CFUN", "+COPS", "+CSQ", "+IPR", "+CSCS",
-    "+UDCONF", "+UGPIOC", "+USOCL", "+CPWROFF",
+    "+CGSN", "+GSN", "+CFUN", "+IPR", "+CSCS", "+UDCONF", "+UGPIOC", "+UGPIOR", "+USOCL",
+    "+CPWROFF", "+CCLK", "+CSGT",
 ];
 
 /// Executes a general command, or `None` when `cmd` belongs to another family.
 pub(crate) fn execute(ctx: &Ctx, cmd: &Command) -> Option<Outcome> {
     let name = cmd.name.as_str();
-    let ours = COMMANDS.contains(&name)
-        || REGISTRATION.contains(&name)
-        || SETTINGS.iter().any(|s| s.name == name);
+    let ours = COMMANDS.contains(&name) || SETTINGS.iter().any(|s| s.name == name);
     ours.then(|| run(ctx, cmd).into())
 }
 
@@ -159,30 +153,7 @@ fn run(ctx: &Ctx, cmd: &Command) -> Reply {
             "+CGMI" | "+CGMM" | "+CGMR" | "+CGSN" | "+GMI" | "+GMM" | "+GMR" | "+GSN",
             CommandKind::Test,
         ) => ok(),
-        ("+CIMI", CommandKind::Action) => Ok(Response::line("001010123456789")),
-        ("+CCID", CommandKind::Action | CommandKind::Read) => {
-            Ok(Response::line("+CCID: 8900101234567890123"))
-        }
-        ("+CPIN", CommandKind::Read) => Ok(Response::line("+CPIN: READY")),
-        ("+CPIN", CommandKind::Set(_)) => ok(),
-        ("+CPIN", CommandKind::Test) => ok(),
         ("+CFUN", _) => cfun(ctx, kind),
-        (n, _) if REGISTRATION.contains(&n) => registration(ctx, n, kind),
-        ("+COPS", CommandKind::Read) => Ok(Response::line(if registered(ctx) {
-            "+COPS: 0,0,\"ubxftp\",7"
-        } else {
-            "+COPS: 0"
-        })),
-        ("+COPS", CommandKind::Set(_)) => ok(),
-        ("+COPS", CommandKind::Test) => Ok(Response::line(
-            "+COPS: (2,\"ubxftp\",\"ubxftp\",\"00101\",7),,(0-4),(0-2)",
-        )),
-        ("+CSQ", CommandKind::Action) => Ok(Response::line(if registered(ctx) {
-            "+CSQ: 20,99"
-        } else {
-            "+CSQ: 99,99"
-        })),
-        ("+CSQ", CommandKind::Test) => Ok(Response::line("+CSQ: (0-31,99),(0-7,99)")),
         ("+IPR", _) => ipr(ctx, kind),
         ("+CSCS", CommandKind::Read) => Ok(Response::line(format!(
             "+CSCS: \"{}\"",
@@ -201,6 +172,9 @@ fn run(ctx: &Ctx, cmd: &Command) -> Reply {
         )),
         ("+UDCONF", _) => keyed(ctx, "+UDCONF", kind, |s| &mut s.general.udconf),
         ("+UGPIOC", _) => keyed(ctx, "+UGPIOC", kind, |s| &mut s.general.gpio),
+        ("+UGPIOR", _) => ugpior(ctx, kind),
+        ("+CCLK", _) => cclk(ctx, kind),
+        ("+CSGT", _) => csgt(ctx, kind),
         // No sockets exist; drivers close leftovers and ignore the error.
         ("+USOCL", CommandKind::Set(_)) => Err(CmeError::OperationNotAllowed.into()),
         ("+CPWROFF", CommandKind::Action) => ok(),
@@ -209,11 +183,6 @@ fn run(ctx: &Ctx, cmd: &Command) -> Reply {
             None => Err(CommandError::Syntax),
         },
     }
-}
-
-fn registered(ctx: &Ctx) -> bool {
-    let state = ctx.shared.state();
-    state.general.registered(state.pdp.attached)
 }
 
 fn cfun(ctx: &Ctx, kind: &CommandKind) -> Reply {
@@ -240,58 +209,23 @@ fn cfun(ctx: &Ctx, kind: &CommandKind) -> Reply {
                     state.general.cfun = 1;
                     pdp::attach(&mut state);
                 }
-                // Silent reset / reset with SIM reset: the module comes back attached.
+                // Silent reset / reset with SIM reset: the module comes back attached, and greets
+                // every terminal if `+CSGT` says so.
                 15 | 16 => {
                     state.general.cfun = 1;
                     pdp::detach(&mut state);
                     pdp::attach(&mut state);
+                    let (text, shown) = state.general.greeting.clone();
+                    drop(state);
+                    if shown {
+                        ctx.shared.broadcast(text);
+                    }
+                    return ok();
                 }
                 10 | 11 | 19 => state.general.cfun = fun,
                 _ => return Err(CmeError::OperationNotSupported.into()),
             }
             ok()
-        }
-        CommandKind::Action => Err(CommandError::Syntax),
-    }
-}
-
-fn registration(ctx: &Ctx, name: &str, kind: &CommandKind) -> Reply {
-    let (max, test) = match name {
-        "+CEREG" => (5, "+CEREG: (0-5)"),
-        _ => (
-            2,
-            if name == "+CREG" {
-                "+CREG: (0-2)"
-            } else {
-                "+CGREG: (0-2)"
-            },
-        ),
-    };
-    match kind {
-        CommandKind::Read => {
-            let state = ctx.shared.state();
-            let n = state.general.reg_mode.get(name).copied().unwrap_or(0);
-            let stat = if state.general.registered(state.pdp.attached) {
-                1
-            } else {
-                0
-            };
-            Ok(Response::line(format!("{name}: {n},{stat}")))
-        }
-        CommandKind::Test => Ok(Response::line(test)),
-        CommandKind::Set(p) => {
-            p.at_most(1)?;
-            match p.num(0)?.unwrap_or(0) {
-                n @ 0.. if n <= max => {
-                    let mut state = ctx.shared.state();
-                    if let Some(slot) = state.general.reg_mode.iter_mut().find(|(k, _)| **k == name)
-                    {
-                        *slot.1 = n;
-                    }
-                    ok()
-                }
-                _ => Err(CmeError::OperationNotSupported.into()),
-            }
         }
         CommandKind::Action => Err(CommandError::Syntax),
     }
@@ -399,4 +333,143 @@ fn keyed(
         CommandKind::Test => Ok(Response::ok()),
         _ => Err(CommandError::Syntax),
     }
+}
+
+/// `+UGPIOR=<gpio_id>`: the level of a GPIO: an output reads back its value, anything else
+/// (an input with nothing wired to it, or a pin not configured) reads 0.
+fn ugpior(ctx: &Ctx, kind: &CommandKind) -> Reply {
+    match kind {
+        CommandKind::Set(p) => {
+            p.at_most(1)?;
+            let id = p.req_num(0)?;
+            if !(0..=255).contains(&id) {
+                return Err(CmeError::OperationNotSupported.into());
+            }
+            let state = ctx.shared.state();
+            let level = match state.general.gpio.get(&id).map(Vec::as_slice) {
+                Some([0, value, ..]) => *value,
+                _ => 0,
+            };
+            Ok(Response::line(format!("+UGPIOR: {id},{level}")))
+        }
+        CommandKind::Test => Ok(Response::line("+UGPIOR: (0-255)")),
+        _ => Err(CommandError::Syntax),
+    }
+}
+
+/// Longest `+CSGT` greeting text (SARA-R4 manual: 49 characters).
+const GREETING_MAX: usize = 49;
+
+fn csgt(ctx: &Ctx, kind: &CommandKind) -> Reply {
+    match kind {
+        CommandKind::Read => {
+            let state = ctx.shared.state();
+            let (text, shown) = &state.general.greeting;
+            Ok(Response::line(format!(
+                "+CSGT: \"{text}\",{}",
+                u8::from(*shown)
+            )))
+        }
+        CommandKind::Test => Ok(Response::line(format!("+CSGT: (0-1),{GREETING_MAX}"))),
+        CommandKind::Set(p) => {
+            p.at_most(2)?;
+            let mode = p.req_num(0)?;
+            if !(0..=1).contains(&mode) {
+                return Err(CmeError::OperationNotSupported.into());
+            }
+            let text = match p.str(1)? {
+                Some(t) if t.len() > GREETING_MAX => return Err(CmeError::TextTooLong.into()),
+                Some(t) if t.iter().any(|b| b.is_ascii_control()) => {
+                    return Err(CmeError::InvalidCharacters.into());
+                }
+                Some(t) => {
+                    Some(String::from_utf8(t.to_vec()).map_err(|_| CmeError::InvalidCharacters)?)
+                }
+                None => None,
+            };
+            let mut state = ctx.shared.state();
+            let greeting = &mut state.general.greeting;
+            greeting.1 = mode == 1;
+            if let Some(text) = text {
+                greeting.0 = text;
+            }
+            Ok(Response::ok())
+        }
+        CommandKind::Action => Err(CommandError::Syntax),
+    }
+}
+
+/// `+CCLK`: `"yy/MM/dd,hh:mm:ss±zz"`, the time zone in quarter hours.
+fn cclk(ctx: &Ctx, kind: &CommandKind) -> Reply {
+    match kind {
+        CommandKind::Read => {
+            let (now, tz) = match ctx.shared.state().general.clock {
+                Some((set, tz, at)) => (set + at.elapsed(), tz),
+                None => {
+                    let utc = OffsetDateTime::now_utc();
+                    (PrimitiveDateTime::new(utc.date(), utc.time()), 0)
+                }
+            };
+            Ok(Response::line(format!(
+                "+CCLK: \"{}\"",
+                clock_text(now, tz)
+            )))
+        }
+        CommandKind::Test => Ok(Response::ok()),
+        CommandKind::Set(p) => {
+            p.at_most(1)?;
+            let (time, tz) = parse_clock(p)?;
+            ctx.shared.state().general.clock = Some((time, tz, std::time::Instant::now()));
+            Ok(Response::ok())
+        }
+        CommandKind::Action => Err(CommandError::Syntax),
+    }
+}
+
+fn clock_text(t: PrimitiveDateTime, tz: i8) -> String {
+    format!(
+        "{:02}/{:02}/{:02},{:02}:{:02}:{:02}{}{:02}",
+        t.year().rem_euclid(100),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        if tz < 0 { '-' } else { '+' },
+        tz.unsigned_abs()
+    )
+}
+
+/// Reads `"yy/MM/dd,hh:mm:ss[±zz]"`; anything else is `operation not supported`.
+fn parse_clock(p: &Params) -> Result<(PrimitiveDateTime, i8), CommandError> {
+    let bad = || CommandError::from(CmeError::OperationNotSupported);
+    let text = std::str::from_utf8(p.req_str(0)?).map_err(|_| bad())?;
+    let num = |range: std::ops::Range<usize>| -> Result<u8, CommandError> {
+        let field = text.get(range).ok_or_else(bad)?;
+        if !field.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        field.parse().map_err(|_| bad())
+    };
+    let separators = [(2, b'/'), (5, b'/'), (8, b','), (11, b':'), (14, b':')];
+    if !(text.len() == 17 || text.len() == 20)
+        || separators.iter().any(|&(i, c)| text.as_bytes()[i] != c)
+    {
+        return Err(bad());
+    }
+    let month = Month::try_from(num(3..5)?).map_err(|_| bad())?;
+    let date = Date::from_calendar_date(2000 + i32::from(num(0..2)?), month, num(6..8)?)
+        .map_err(|_| bad())?;
+    let time = Time::from_hms(num(9..11)?, num(12..14)?, num(15..17)?).map_err(|_| bad())?;
+    let tz = if text.len() == 20 {
+        let quarters = i8::try_from(num(18..20)?).map_err(|_| bad())?;
+        match text.as_bytes()[17] {
+            b'+' if quarters <= 96 => quarters,
+            b'-' if quarters <= 96 => -quarters,
+            _ => return Err(bad()),
+        }
+    } else {
+        0
+    };
+    Ok((PrimitiveDateTime::new(date, time), tz))
 }

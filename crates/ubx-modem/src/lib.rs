@@ -6,7 +6,10 @@
 //!
 //! | file | commands |
 //! |---|---|
-//! | [`general`] | `ATI`, `+CGMI`…`+CGSN`, `+CFUN`, `+CPIN`, `+CREG`…, `+IPR`, bring-up settings |
+//! | [`general`] | `ATI`, `+CGMI`…`+CGSN`, `+CFUN`, `+IPR`, `+CCLK`, `+CSGT`, GPIOs, bring-up settings |
+//! | [`sim`] | `+CPIN`, `+CIMI`, `+CCID`, `+CRSM` |
+//! | [`network`] | `+CREG`/`+CGREG`/`+CEREG`, `+COPS`, `+CSQ`, `+UCGED`, `+CSCON`, `+CEER`, `+UMNOPROF`, `+UBANDMASK` |
+//! | [`power`] | `+CPSMS`, `+UPSMR` |
 //! | [`pdp`] | `+CGDCONT`, `+CGACT`, `+CGPADDR`, `+CGATT`, `+CGAUTH` |
 //! | [`dns`] | `+UDNSRN`, and the resolver the FTP service shares |
 //! | [`fs`] | `+UDWNFILE`, `+URDFILE`, `+ULSTFILE`, … and LEXI-R10's `+FOPEN` handle set |
@@ -27,7 +30,10 @@ pub mod fs;
 pub mod ftp;
 pub mod general;
 pub mod model;
+pub mod network;
 pub mod pdp;
+pub mod power;
+pub mod sim;
 pub mod trace;
 pub mod transcript;
 
@@ -83,6 +89,9 @@ impl Default for ModemConfig {
 #[derive(Debug)]
 pub(crate) struct State {
     pub general: general::GeneralState,
+    pub sim: sim::SimState,
+    pub network: network::NetworkState,
+    pub power: power::PowerState,
     pub pdp: pdp::PdpState,
     pub fs: fs::FsState,
     pub ftp: ftp::FtpState,
@@ -103,6 +112,15 @@ impl Shared {
     pub fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock would be a bug; the state stays usable either way.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends a URC to every terminal (the greeting after a reboot).
+    pub fn broadcast(&self, text: impl Into<Vec<u8>>) {
+        let text = text.into();
+        let sinks = self.urc_sinks.lock().unwrap_or_else(|e| e.into_inner());
+        for tx in sinks.values() {
+            let _ = tx.send(text.clone());
+        }
     }
 
     /// Sends a URC to one terminal; dropped silently if that terminal has gone away.
@@ -136,6 +154,9 @@ impl Modem {
         };
         let state = State {
             general: general::GeneralState::default(),
+            sim: sim::SimState::default(),
+            network: network::NetworkState::default(),
+            power: power::PowerState::default(),
             pdp: pdp::PdpState::new(config.model),
             fs: fs::FsState::default(),
             ftp: ftp::FtpState::default(),
@@ -242,6 +263,9 @@ impl Handler for ModemHandler {
             link: Cell::new(None),
         };
         let outcome = general::execute(&ctx, cmd)
+            .or_else(|| sim::execute(&ctx, cmd))
+            .or_else(|| network::execute(&ctx, cmd))
+            .or_else(|| power::execute(&ctx, cmd))
             .or_else(|| pdp::execute(&ctx, cmd))
             .or_else(|| dns::execute(&ctx, cmd))
             .or_else(|| fs::execute(&ctx, cmd))

@@ -91,6 +91,20 @@ pub static LEXI_R10: Model = Model {
         "+CSCS",
         "+CGEREP",
         "+CPWROFF",
+        "+CCLK",
+        "+CSGT",
+        "+UGPIOR",
+        // SIM (sim.rs)
+        "+CRSM",
+        // network service (network.rs)
+        "+UCGED",
+        "+CSCON",
+        "+CEER",
+        "+UMNOPROF",
+        "+UBANDMASK",
+        // power saving (power.rs)
+        "+CPSMS",
+        "+UPSMR",
         // packet switched data (pdp.rs)
         "+CGDCONT",
         "+CGACT",

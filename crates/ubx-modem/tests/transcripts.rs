@@ -49,4 +49,6 @@ transcripts! {
     numeric => "numeric.txt",
     ftp_session => "ftp-session.txt",
     ftp_direct_link => "ftp-direct-link.txt",
+    network => "network.txt",
+    ubxlib_power_on => "ubxlib-power-on.txt",
 }
