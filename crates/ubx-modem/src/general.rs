@@ -217,7 +217,7 @@ fn cfun(ctx: &Ctx, kind: &CommandKind) -> Reply {
                     pdp::attach(&mut state);
                     let (text, shown) = state.general.greeting.clone();
                     drop(state);
-                    if shown {
+                    if shown && !text.is_empty() {
                         ctx.shared.broadcast(text);
                     }
                     return ok();
@@ -378,12 +378,15 @@ fn csgt(ctx: &Ctx, kind: &CommandKind) -> Reply {
                 return Err(CmeError::OperationNotSupported.into());
             }
             let text = match p.str(1)? {
-                Some(t) if t.len() > GREETING_MAX => return Err(CmeError::TextTooLong.into()),
-                Some(t) if t.iter().any(|b| b.is_ascii_control()) => {
-                    return Err(CmeError::InvalidCharacters.into());
-                }
                 Some(t) => {
-                    Some(String::from_utf8(t.to_vec()).map_err(|_| CmeError::InvalidCharacters)?)
+                    let t = std::str::from_utf8(t).map_err(|_| CmeError::InvalidCharacters)?;
+                    if t.chars().any(char::is_control) {
+                        return Err(CmeError::InvalidCharacters.into());
+                    }
+                    if t.chars().count() > GREETING_MAX {
+                        return Err(CmeError::TextTooLong.into());
+                    }
+                    Some(t.to_string())
                 }
                 None => None,
             };

@@ -158,9 +158,10 @@ fn registration(ctx: &Ctx, name: &str, kind: &CommandKind) -> Reply {
                     ",\"{}\",\"{}\",{ACT_EUTRAN}",
                     CELL.tac, CELL.cell_id
                 ));
-                if name == "+CEREG" && n >= 4 {
-                    // No reject cause; the PSM timers the network granted (+CPSMS).
-                    let state = ctx.shared.state();
+                let state = ctx.shared.state();
+                if name == "+CEREG" && n >= 4 && state.power.psm == 1 {
+                    // No reject cause; the PSM timers the network granted (+CPSMS), shown only
+                    // while PSM is on (TS 27.007: when the network allocated them).
                     let (tau, active) = state.power.granted_timers();
                     line.push_str(&format!(",,,\"{active}\",\"{tau}\""));
                 }
@@ -223,35 +224,34 @@ fn cops_set(ctx: &Ctx, p: &Params) -> Reply {
     if !(0..=4).contains(&mode) || format.is_some_and(|f| !(0..=2).contains(&f)) {
         return Err(CmeError::OperationNotSupported.into());
     }
-    // A manual selection (1, 4) must name this network, in the format given.
-    if matches!(mode, 1 | 4) {
-        let wanted = p.req_str(2)?;
-        let known = [CELL.name.to_string(), format!("{}{}", CELL.mcc, CELL.mnc)];
-        if !known.iter().any(|k| k.as_bytes() == wanted) && mode == 1 {
-            return Err(CmeError::NoNetworkService.into());
-        }
-    }
     if let Some(act) = p.num(3)?
         && act != i64::from(ACT_EUTRAN)
     {
         return Err(CmeError::OperationNotSupported.into());
     }
     let mut state = ctx.shared.state();
-    if let Some(format) = format {
-        state.network.cops_format = format;
+    let format = format.unwrap_or(state.network.cops_format);
+    // A manual selection (1, 4) names the network in the format given; 4 falls back to
+    // automatic when it is not this one.
+    if matches!(mode, 1 | 4) {
+        let wanted = p.req_str(2)?;
+        let this = operator(format);
+        if this.trim_matches('"').as_bytes() != wanted && mode == 1 {
+            return Err(CmeError::NoNetworkService.into());
+        }
     }
+    // Checked in full: from here on nothing fails.
+    state.network.cops_format = format;
     match mode {
         // Only the format changes.
         3 => {}
-        // Deregister: the contexts go down with the registration.
+        // Deregister: the contexts go down with the registration, until +COPS=0/1 or +CGATT=1.
         2 => {
             state.network.cops_mode = 2;
             pdp::detach(&mut state);
         }
+        // Register (now, or when the radio comes on).
         _ => {
-            if state.general.cfun != 1 {
-                return Err(CmeError::NoNetworkService.into());
-            }
             state.network.cops_mode = mode;
             if !state.pdp.attached {
                 pdp::attach(&mut state);

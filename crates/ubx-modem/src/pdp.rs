@@ -152,9 +152,10 @@ pub(crate) fn detach(state: &mut State) {
     }
 }
 
-/// Attach: the default bearer (cid 1) comes up, if it is defined.
+/// Attach: the default bearer (cid 1) comes up, if it is defined. Not with the radio off, nor
+/// while `+COPS=2` keeps the module deregistered.
 pub(crate) fn attach(state: &mut State) {
-    if state.general.cfun != 1 {
+    if state.general.cfun != 1 || state.network.cops_mode == 2 {
         return;
     }
     state.pdp.attached = true;
@@ -305,7 +306,7 @@ fn cgact(ctx: &Ctx, kind: &CommandKind) -> Reply {
             if cids.is_empty() {
                 cids = state.pdp.contexts.keys().copied().collect();
             }
-            if activate && (state.general.cfun != 1) {
+            if activate && (state.general.cfun != 1 || state.network.cops_mode == 2) {
                 return Err(CmeError::NoNetworkService.into());
             }
             if cids.iter().any(|cid| !state.pdp.contexts.contains_key(cid)) {
@@ -376,7 +377,13 @@ fn cgatt(ctx: &Ctx, kind: &CommandKind) -> Reply {
             let mut state = ctx.shared.state();
             match p.req_num(0)? {
                 0 => detach(&mut state),
-                1 if state.general.cfun == 1 => attach(&mut state),
+                1 if state.general.cfun == 1 => {
+                    // An explicit attach registers again after `+COPS=2` (automatic mode).
+                    if state.network.cops_mode == 2 {
+                        state.network.cops_mode = 0;
+                    }
+                    attach(&mut state)
+                }
                 1 => return Err(CmeError::NoNetworkService.into()),
                 _ => return Err(CmeError::OperationNotSupported.into()),
             }
