@@ -133,6 +133,9 @@ pub struct ServerOptions {
     /// Where the unpacked servers and the venv are; `None` = [`install_prefix()`]. (vsftpd is
     /// always `/usr/sbin/vsftpd`.)
     pub install_prefix: Option<PathBuf>,
+    /// With `tls`: demand a client certificate that chains to the root(s) in this PEM file, and
+    /// refuse the TLS handshake without one (vsftpd only: `require_cert`, `validate_cert`).
+    pub client_ca_pem: Option<PathBuf>,
 }
 
 /// A second login that needs `ACCT` (only [`Kind::Pyftpdlib`]): `USER`, `PASS` → `332`,

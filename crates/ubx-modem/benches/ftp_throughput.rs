@@ -1,7 +1,9 @@
 //! Throughput of the FTP AT service: `AT+UFTPC=4` (retrieve a file from vsftpd into the module
 //! file system) and `AT+UFTPC=5` (store it back), timed from the command line to its
 //! `+UUFTPCR`, side by side with curl on the same file, against the same server, in the same
-//! run — plain FTP passive and active, and FTPS with `PROT P` (`+UFTP=8,1` and `+UFTP=12,1`).
+//! run — plain FTP passive and active, and FTPS with `PROT P` (`+UFTP=8,1` and `+UFTP=12,1`),
+//! without certificate validation and with it (security profile 0 at level 3 with the server's
+//! certificate imported as its root; curl then uses `--cacert` with the same file).
 //!
 //! While the module transfers, a second terminal sends `AT` every 10 ms; the latencies of its
 //! `OK`s are printed at the end (the module must keep answering during a transfer).
@@ -35,23 +37,35 @@ struct Mode {
     name: &'static str,
     passive: bool,
     tls: bool,
+    /// FTPS with security profile 0 at validation level 3 against the server's certificate,
+    /// imported with `+USECMNG` (otherwise the factory profile: no validation).
+    validate: bool,
 }
 
-const MODES: [Mode; 3] = [
+const MODES: [Mode; 4] = [
     Mode {
         name: "FTP passive",
         passive: true,
         tls: false,
+        validate: false,
     },
     Mode {
         name: "FTP active",
         passive: false,
         tls: false,
+        validate: false,
     },
     Mode {
         name: "FTPS passive (PROT P)",
         passive: true,
         tls: true,
+        validate: false,
+    },
+    Mode {
+        name: "FTPS, validation level 3",
+        passive: true,
+        tls: true,
+        validate: true,
     },
 ];
 
@@ -82,7 +96,11 @@ fn curl(server: &RunningServer, mode: Mode, args: &[&str]) -> f64 {
     if !mode.passive {
         cmd.args(["-P", "127.0.0.1"]);
     }
-    if mode.tls {
+    if mode.validate {
+        // As the module's profile: the server's certificate as the only root.
+        let ca = server.cert_pem.as_ref().expect("cert");
+        cmd.args(["--ssl-reqd", "--cacert"]).arg(ca);
+    } else if mode.tls {
         // The module's default security profile does not validate the certificate either.
         cmd.args(["--ssl-reqd", "--insecure"]);
     }
@@ -203,6 +221,16 @@ async fn main() {
         if mode.tls {
             host.ok("AT+UFTP=8,1").await;
             host.ok("AT+UFTP=12,1").await;
+        }
+        if mode.validate {
+            use tokio::io::AsyncWriteExt;
+            let pem = std::fs::read(server.cert_pem.as_ref().expect("cert")).expect("cert");
+            host.cmd(&format!("AT+USECMNG=0,0,\"server\",{}", pem.len()), b">")
+                .await;
+            host.io.write_all(&pem).await.expect("import");
+            host.read_until(b"\r\n\r\nOK\r\n").await;
+            host.ok("AT+USECPRF=0,0,3").await;
+            host.ok("AT+USECPRF=0,3,\"server\"").await;
         }
         login(&mut host, &server, mode.passive).await;
         let url = |name: &str| format!("ftp://{}/{name}", server.addr);

@@ -10,6 +10,7 @@
 //! | [`sim`] | `+CPIN`, `+CIMI`, `+CCID`, `+CRSM` |
 //! | [`network`] | `+CREG`/`+CGREG`/`+CEREG`, `+COPS`, `+CSQ`, `+UCGED`, `+CSCON`, `+CEER`, `+UMNOPROF`, `+UBANDMASK` |
 //! | [`power`] | `+CPSMS`, `+UPSMR` |
+//! | [`security`] | `+USECMNG` (certificate store), `+USECPRF` (security profiles FTPS uses) |
 //! | [`pdp`] | `+CGDCONT`, `+CGACT`, `+CGPADDR`, `+CGATT`, `+CGAUTH` |
 //! | [`dns`] | `+UDNSRN`, and the resolver the FTP service shares |
 //! | [`fs`] | `+UDWNFILE`, `+URDFILE`, `+ULSTFILE`, … and LEXI-R10's `+FOPEN` handle set |
@@ -33,6 +34,7 @@ pub mod model;
 pub mod network;
 pub mod pdp;
 pub mod power;
+pub mod security;
 pub mod sim;
 pub mod trace;
 pub mod transcript;
@@ -92,6 +94,7 @@ pub(crate) struct State {
     pub sim: sim::SimState,
     pub network: network::NetworkState,
     pub power: power::PowerState,
+    pub security: security::SecurityState,
     pub pdp: pdp::PdpState,
     pub fs: fs::FsState,
     pub ftp: ftp::FtpState,
@@ -157,6 +160,7 @@ impl Modem {
             sim: sim::SimState::default(),
             network: network::NetworkState::default(),
             power: power::PowerState::default(),
+            security: security::SecurityState::default(),
             pdp: pdp::PdpState::new(config.model),
             fs: fs::FsState::default(),
             ftp: ftp::FtpState::default(),
@@ -266,6 +270,7 @@ impl Handler for ModemHandler {
             .or_else(|| sim::execute(&ctx, cmd))
             .or_else(|| network::execute(&ctx, cmd))
             .or_else(|| power::execute(&ctx, cmd))
+            .or_else(|| security::execute(&ctx, cmd))
             .or_else(|| pdp::execute(&ctx, cmd))
             .or_else(|| dns::execute(&ctx, cmd))
             .or_else(|| fs::execute(&ctx, cmd))
@@ -283,6 +288,9 @@ impl Handler for ModemHandler {
             terminal: self.terminal,
             link: Cell::new(None),
         };
-        fs::payload_received(&ctx, request, data)
+        match request.command.name.as_str() {
+            "+USECMNG" => security::payload_received(&ctx, request, data),
+            _ => fs::payload_received(&ctx, request, data),
+        }
     }
 }

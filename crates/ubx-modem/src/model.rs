@@ -105,6 +105,9 @@ pub static LEXI_R10: Model = Model {
         // power saving (power.rs)
         "+CPSMS",
         "+UPSMR",
+        // security (security/)
+        "+USECMNG",
+        "+USECPRF",
         // packet switched data (pdp.rs)
         "+CGDCONT",
         "+CGACT",

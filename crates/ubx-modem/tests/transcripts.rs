@@ -51,4 +51,5 @@ transcripts! {
     ftp_direct_link => "ftp-direct-link.txt",
     network => "network.txt",
     ubxlib_power_on => "ubxlib-power-on.txt",
+    security => "security.txt",
 }

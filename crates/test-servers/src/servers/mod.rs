@@ -34,6 +34,8 @@ pub(crate) struct Ctx<'a> {
     pub addr: SocketAddr,
     pub passive: RangeInclusive<u16>,
     pub tls: Option<&'a TlsFiles>,
+    /// Roots a client certificate must chain to (TLS only; see `ServerOptions::client_ca_pem`).
+    pub client_ca: Option<&'a Path>,
     pub idle: Duration,
     /// Install prefix (`<prefix>/servers`, `<prefix>/venv`).
     pub prefix: PathBuf,
@@ -147,6 +149,7 @@ pub(crate) fn start(kind: Kind, opts: &ServerOptions, ip: IpAddr) -> Result<Runn
         addr: SocketAddr::new(ip, block.control()),
         passive: block.passive(),
         tls: tls.as_ref(),
+        client_ca: opts.client_ca_pem.as_deref(),
         idle: opts.idle_timeout.unwrap_or(Duration::from_secs(120)),
         prefix: opts
             .install_prefix

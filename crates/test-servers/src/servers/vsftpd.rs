@@ -91,7 +91,15 @@ pub(crate) fn launch(ctx: &Ctx<'_>) -> Result<Launched> {
         set("force_local_logins_ssl", "NO");
         set("force_local_data_ssl", "NO");
         set("require_ssl_reuse", "YES");
-        set("ssl_request_cert", "NO");
+        match ctx.client_ca {
+            Some(ca) => {
+                set("ssl_request_cert", "YES");
+                set("require_cert", "YES");
+                set("validate_cert", "YES");
+                set("ca_certs_file", &ca.display().to_string());
+            }
+            None => set("ssl_request_cert", "NO"),
+        }
         set("ssl_ciphers", "HIGH");
         set("debug_ssl", "YES");
     }

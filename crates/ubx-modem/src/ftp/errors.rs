@@ -43,6 +43,14 @@ pub enum FtpFailure {
     /// A direct link (`AT+UFTPC=6/7`) ended by the host before the transfer was complete: `+++`
     /// or DTR during a retrieve, or the terminal closed.
     HostLeft,
+    /// The server's certificate does not chain to the security profile's root.
+    Untrusted,
+    /// The server's certificate names another host than the profile expects.
+    NameMismatch,
+    /// The server's certificate is expired or not yet valid.
+    Expired,
+    /// The security profile names a certificate or key the store does not have.
+    SecurityProfile,
 }
 
 /// Class of the module's own failures.
@@ -69,6 +77,10 @@ impl FtpFailure {
             FtpFailure::Suspended => local(13),
             FtpFailure::NothingToResume => local(14),
             FtpFailure::HostLeft => local(15),
+            FtpFailure::Untrusted => local(16),
+            FtpFailure::NameMismatch => local(17),
+            FtpFailure::Expired => local(18),
+            FtpFailure::SecurityProfile => local(19),
         }
     }
 
@@ -81,9 +93,8 @@ impl FtpFailure {
             ErrorKind::Resolve { .. } | ErrorKind::NoAddress { .. } => FtpFailure::Dns,
             ErrorKind::ConnectRefused(_) => FtpFailure::ConnectionRefused,
             ErrorKind::Timeout(_) => FtpFailure::Timeout,
-            ErrorKind::TlsHandshake { .. }
-            | ErrorKind::Certificate(_)
-            | ErrorKind::TlsConfig(_) => FtpFailure::Tls,
+            ErrorKind::Certificate(why) => certificate_failure(why),
+            ErrorKind::TlsHandshake { .. } | ErrorKind::TlsConfig(_) => FtpFailure::Tls,
             ErrorKind::LocalWrite(io) if io.kind() == std::io::ErrorKind::StorageFull => {
                 FtpFailure::FileSystemFull
             }
@@ -99,6 +110,20 @@ impl FtpFailure {
                 FtpFailure::ConnectionLost
             }
         }
+    }
+}
+
+/// The finer cause of a rejected server certificate, from rustls's description of it.
+fn certificate_failure(why: &str) -> FtpFailure {
+    let why = why.to_ascii_lowercase();
+    if why.contains("expired") || why.contains("not valid yet") || why.contains("notvalidyet") {
+        FtpFailure::Expired
+    } else if why.contains("name") {
+        FtpFailure::NameMismatch
+    } else if why.contains("issuer") {
+        FtpFailure::Untrusted
+    } else {
+        FtpFailure::Tls
     }
 }
 
@@ -124,8 +149,34 @@ mod tests {
             FtpFailure::Suspended,
             FtpFailure::NothingToResume,
             FtpFailure::HostLeft,
+            FtpFailure::Untrusted,
+            FtpFailure::NameMismatch,
+            FtpFailure::Expired,
+            FtpFailure::SecurityProfile,
         ];
         let codes: std::collections::HashSet<_> = all.iter().map(|f| f.class_code()).collect();
+        // rustls's own words for the certificate failures map to the finer codes.
+        use rustls::CertificateError as E;
+        assert_eq!(
+            certificate_failure(&E::UnknownIssuer.to_string()),
+            FtpFailure::Untrusted
+        );
+        assert_eq!(
+            certificate_failure(&E::NotValidForName.to_string()),
+            FtpFailure::NameMismatch
+        );
+        assert_eq!(
+            certificate_failure(&E::Expired.to_string()),
+            FtpFailure::Expired
+        );
+        assert_eq!(
+            certificate_failure(&E::NotValidYet.to_string()),
+            FtpFailure::Expired
+        );
+        assert_eq!(
+            certificate_failure(&E::BadSignature.to_string()),
+            FtpFailure::Tls
+        );
         assert_eq!(codes.len(), all.len());
         assert_eq!(FtpFailure::ServerReply(550).class_code(), (0, 550));
     }

@@ -15,10 +15,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ftp_client::{
-    CertVerification, ConnectOptions, DataMode, DataProtection, FtpSession, IpPreference, Limits,
-    Linger, Timeouts, TlsOptions,
-};
+use ftp_client::{ConnectOptions, DataMode, FtpSession, IpPreference, Limits, Linger, Timeouts};
 use tokio::sync::{Mutex as AsyncMutex, watch};
 use ubx_at::{CmeError, CommandError, CommandKind, Outcome, Params, Response};
 
@@ -434,16 +431,32 @@ fn connect_options(shared: &Shared, profile: &Profile) -> Result<ConnectOptions,
         (PdpType::Ipv4v6, _) => IpPreference::PreferV4,
     };
     let secure = profile.control_security.enabled || profile.data_security.enabled;
-    let tls = secure.then(|| TlsOptions {
-        // The security profiles ship with no certificate validation (see docs/FIDELITY.md).
-        verification: CertVerification::None,
-        data_protection: if profile.data_security.enabled {
-            DataProtection::Private
-        } else {
-            DataProtection::Clear
-        },
-        ..TlsOptions::default()
-    });
+    // `+UFTP=8,1,<id>` names the security profile (`+USECPRF`); profile 0 by default.
+    let security_profile = profile
+        .control_security
+        .profile
+        .or(profile.data_security.profile)
+        .unwrap_or(0);
+    let tls = if secure {
+        let security = state
+            .security
+            .profiles
+            .get(usize::from(security_profile))
+            .cloned()
+            .unwrap_or_default();
+        let options = crate::security::tls_options(
+            &security,
+            shared.fs.root(),
+            profile.data_security.enabled,
+        )
+        .map_err(|problem| {
+            tracing::info!(?problem, "security profile unusable");
+            FtpFailure::SecurityProfile
+        })?;
+        Some(options)
+    } else {
+        None
+    };
     let user = if profile.username.is_empty() {
         "anonymous".to_string()
     } else {

@@ -1,0 +1,284 @@
+//! The module's certificate and key store (`+USECMNG`).
+//!
+//! Items live as DER files in a hidden folder next to the module file system
+//! (`<fs-dir>/.ubxftp-security/<type>/<name>`): the file commands never see them (names starting
+//! `.ubxftp` are the emulator's), and they survive a restart with `--fs-dir`. Every item is
+//! checked before it is stored — a certificate must parse as X.509, a key must be a private key
+//! rustls can sign with — and stored as DER whatever form it came in, so its MD5 (what `+USECMNG`
+//! prints) is the MD5 of the DER (docs/FIDELITY.md).
+
+use std::path::{Path, PathBuf};
+
+use md5::{Digest, Md5};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+use crate::filesystem::check_name;
+
+/// At most this many items, of all types together (SARA-R4 manual: up to 16).
+pub const MAX_ITEMS: usize = 16;
+/// Largest item accepted (PEM or DER), bytes.
+pub const MAX_ITEM_SIZE: usize = 16 * 1024;
+
+/// What an item is (`<type>` of `+USECMNG`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    RootCa,
+    ClientCert,
+    ClientKey,
+    ServerCert,
+}
+
+impl Kind {
+    pub fn from_code(code: i64) -> Option<Kind> {
+        Some(match code {
+            0 => Kind::RootCa,
+            1 => Kind::ClientCert,
+            2 => Kind::ClientKey,
+            3 => Kind::ServerCert,
+            _ => return None,
+        })
+    }
+
+    pub fn code(self) -> u8 {
+        match self {
+            Kind::RootCa => 0,
+            Kind::ClientCert => 1,
+            Kind::ClientKey => 2,
+            Kind::ServerCert => 3,
+        }
+    }
+
+    /// The tag of `AT+USECMNG=3`'s list.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Kind::RootCa => "CA",
+            Kind::ClientCert => "CC",
+            Kind::ClientKey => "PK",
+            Kind::ServerCert => "SC",
+        }
+    }
+
+    fn dir(self) -> &'static str {
+        self.tag()
+    }
+
+    const ALL: [Kind; 4] = [
+        Kind::RootCa,
+        Kind::ClientCert,
+        Kind::ClientKey,
+        Kind::ServerCert,
+    ];
+}
+
+/// Why an item was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("invalid name")]
+    Name,
+    #[error("not a valid certificate")]
+    NotACertificate,
+    #[error("not a valid private key")]
+    NotAKey,
+    #[error("password-protected keys are not supported")]
+    EncryptedKey,
+    #[error("the store is full")]
+    Full,
+    #[error("too large")]
+    TooLarge,
+    #[error("no such item")]
+    NotFound,
+    #[error("store folder: {0}")]
+    Io(String),
+}
+
+/// One item in `AT+USECMNG=3`'s list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub kind: Kind,
+    pub name: String,
+    /// Subject and expiry (`YYYY/MM/DD HH:MM:SS`) of certificates.
+    pub subject_expiry: Option<(String, String)>,
+}
+
+/// The store. Cheap to create; every call reads or writes the folder.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    /// The store that lives next to the module file system in `fs_root`.
+    pub fn beside(fs_root: &Path) -> Store {
+        Store {
+            root: fs_root.join(".ubxftp-security"),
+        }
+    }
+
+    fn path(&self, kind: Kind, name: &str) -> PathBuf {
+        self.root.join(kind.dir()).join(name)
+    }
+
+    fn count(&self) -> usize {
+        self.list().map(|l| l.len()).unwrap_or(0)
+    }
+
+    /// Checks and stores an item given as PEM or DER; returns the MD5 (hex) of the DER stored.
+    /// An item of the same type and name is replaced. The store is unchanged on any error.
+    pub fn import(&self, kind: Kind, name: &[u8], data: &[u8]) -> Result<String, StoreError> {
+        let name = check_name(name).map_err(|_| StoreError::Name)?;
+        if data.len() > MAX_ITEM_SIZE {
+            return Err(StoreError::TooLarge);
+        }
+        let der = match kind {
+            Kind::ClientKey => key_der(data)?,
+            _ => certificate_der(data)?,
+        };
+        let path = self.path(kind, name);
+        if !path.exists() && self.count() >= MAX_ITEMS {
+            return Err(StoreError::Full);
+        }
+        let io = |e: std::io::Error| StoreError::Io(e.to_string());
+        std::fs::create_dir_all(path.parent().unwrap_or(&self.root)).map_err(io)?;
+        // Write then rename: a failure never leaves half an item.
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, &der).map_err(io)?;
+        std::fs::rename(&tmp, &path).map_err(io)?;
+        Ok(md5_hex(&der))
+    }
+
+    /// The DER of an item.
+    pub fn read(&self, kind: Kind, name: &str) -> Result<Vec<u8>, StoreError> {
+        let name = check_name(name.as_bytes()).map_err(|_| StoreError::Name)?;
+        std::fs::read(self.path(kind, name)).map_err(|_| StoreError::NotFound)
+    }
+
+    pub fn md5(&self, kind: Kind, name: &[u8]) -> Result<String, StoreError> {
+        let name = check_name(name).map_err(|_| StoreError::Name)?;
+        self.read(kind, name).map(|der| md5_hex(&der))
+    }
+
+    pub fn remove(&self, kind: Kind, name: &[u8]) -> Result<(), StoreError> {
+        let name = check_name(name).map_err(|_| StoreError::Name)?;
+        std::fs::remove_file(self.path(kind, name)).map_err(|_| StoreError::NotFound)
+    }
+
+    /// Every item, by type then name.
+    pub fn list(&self) -> Result<Vec<Listed>, StoreError> {
+        let mut items = Vec::new();
+        for kind in Kind::ALL {
+            let dir = self.root.join(kind.dir());
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            let mut names: Vec<String> = entries
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| check_name(n.as_bytes()).is_ok())
+                .collect();
+            names.sort();
+            for name in names {
+                let subject_expiry = match kind {
+                    Kind::ClientKey => None,
+                    _ => self
+                        .read(kind, &name)
+                        .ok()
+                        .and_then(|der| subject_and_expiry(&der)),
+                };
+                items.push(Listed {
+                    kind,
+                    name,
+                    subject_expiry,
+                });
+            }
+        }
+        Ok(items)
+    }
+}
+
+/// Checks an item name as the module checks file names.
+pub fn check_item_name(name: &[u8]) -> Result<&str, StoreError> {
+    check_name(name).map_err(|_| StoreError::Name)
+}
+
+/// The PEM label of a stored key (its DER says which form it is).
+pub fn key_label(der: &[u8]) -> &'static str {
+    match PrivateKeyDer::try_from(der.to_vec()) {
+        Ok(PrivateKeyDer::Pkcs1(_)) => "RSA PRIVATE KEY",
+        Ok(PrivateKeyDer::Sec1(_)) => "EC PRIVATE KEY",
+        _ => "PRIVATE KEY",
+    }
+}
+
+pub fn md5_hex(data: &[u8]) -> String {
+    Md5::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A certificate as DER: the first `CERTIFICATE` of a PEM text, or DER as it is.
+fn certificate_der(data: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let der = if looks_like_pem(data) {
+        let mut reader = data;
+        match rustls_pemfile::certs(&mut reader).next() {
+            Some(Ok(cert)) => cert.to_vec(),
+            _ => return Err(StoreError::NotACertificate),
+        }
+    } else {
+        data.to_vec()
+    };
+    match X509Certificate::from_der(&der) {
+        Ok(([], _)) => Ok(der),
+        _ => Err(StoreError::NotACertificate),
+    }
+}
+
+/// A private key as DER (PKCS#8, PKCS#1 or SEC1), one rustls can sign with.
+fn key_der(data: &[u8]) -> Result<Vec<u8>, StoreError> {
+    if looks_like_pem(data) && contains(data, b"ENCRYPTED") {
+        return Err(StoreError::EncryptedKey);
+    }
+    let key: PrivateKeyDer<'static> = if looks_like_pem(data) {
+        let mut reader = data;
+        match rustls_pemfile::private_key(&mut reader) {
+            Ok(Some(key)) => key,
+            _ => return Err(StoreError::NotAKey),
+        }
+    } else {
+        PrivateKeyDer::try_from(data.to_vec()).map_err(|_| StoreError::NotAKey)?
+    };
+    rustls::crypto::ring::sign::any_supported_type(&key).map_err(|_| StoreError::NotAKey)?;
+    Ok(key.secret_der().to_vec())
+}
+
+fn looks_like_pem(data: &[u8]) -> bool {
+    contains(data, b"-----BEGIN ")
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Subject (RFC 4514 text) and `notAfter` as `YYYY/MM/DD HH:MM:SS` of a DER certificate.
+fn subject_and_expiry(der: &[u8]) -> Option<(String, String)> {
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    let subject = cert.subject().to_string().replace('"', "'");
+    let t = cert.validity().not_after.to_datetime();
+    let expiry = format!(
+        "{:04}/{:02}/{:02} {:02}:{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    Some((subject, expiry))
+}
+
+/// A stored certificate, for rustls.
+pub fn certificate(der: Vec<u8>) -> CertificateDer<'static> {
+    CertificateDer::from(der)
+}

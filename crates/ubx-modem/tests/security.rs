@@ -1,0 +1,243 @@
+//! FTPS through the security profiles (`+USECMNG`, `+USECPRF`, `AT+UFTP=8,1,<id>`) against
+//! vsftpd with its test certificate (a self-signed certificate for localhost, 127.0.0.1 and
+//! ::1): validation levels that pass and fail where they should, with the finer `+UFTPER` causes.
+
+mod common;
+
+use common::{AtHost, set_profile};
+use test_servers::{Kind, RunningServer, ServerOptions, start};
+use tokio::io::AsyncWriteExt;
+use ubx_modem::{Modem, ModemConfig};
+
+async fn vsftpd_tls() -> RunningServer {
+    start(
+        Kind::Vsftpd,
+        ServerOptions {
+            tls: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("vsftpd")
+}
+
+/// Imports `pem` over the serial line as `<type>`, `<name>`; returns the answer line.
+async fn import(host: &mut AtHost, kind: u8, name: &str, pem: &[u8]) -> String {
+    host.cmd(
+        &format!("AT+USECMNG=0,{kind},\"{name}\",{}", pem.len()),
+        b">",
+    )
+    .await;
+    host.io.write_all(pem).await.unwrap();
+    host.read_until(b"\r\n\r\nOK\r\n").await
+}
+
+/// A root that has nothing to do with the server's certificate, and a client certificate and
+/// key it signed.
+fn other_pki() -> (String, String, String) {
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    // Distinct names: with rcgen's one default name for both, OpenSSL takes the leaf for a
+    // self-signed certificate and fails it.
+    ca.distinguished_name = rcgen::DistinguishedName::new();
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "ubxftp test client CA");
+    let issuer =
+        rcgen::CertifiedIssuer::self_signed(ca, rcgen::KeyPair::generate().unwrap()).unwrap();
+    let client_key = rcgen::KeyPair::generate().unwrap();
+    let mut client = rcgen::CertificateParams::new(vec!["device-1".to_string()]).unwrap();
+    client.distinguished_name = rcgen::DistinguishedName::new();
+    client
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "device-1");
+    let client = client.signed_by(&client_key, &issuer).unwrap();
+    (issuer.pem(), client.pem(), client_key.serialize_pem())
+}
+
+async fn login_result(host: &mut AtHost, server: &RunningServer, ftp8: &str) -> u32 {
+    host.ok(ftp8).await;
+    host.ok("AT+UFTPC=1").await;
+    let line = host.urc_line(20).await;
+    match line.trim() {
+        "+UUFTPCR: 1,1" => 1,
+        "+UUFTPCR: 1,0" => 0,
+        other => panic!("unexpected {other:?} from {}", server.addr),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validation_levels_against_vsftpd() {
+    let server = vsftpd_tls().await;
+    server.put_file("hello.txt", b"Hello, FTPS!\n").unwrap();
+    let pem = std::fs::read(server.cert_pem.as_ref().unwrap()).unwrap();
+    let (other_root, client_cert, client_key) = other_pki();
+    let modem = Modem::new(ModemConfig::default()).unwrap();
+    let mut host = AtHost::connect(&modem).await;
+    host.ok("AT+CMEE=2").await;
+    set_profile(&mut host, server.addr, &server.user, &server.password, true).await;
+    assert!(
+        import(&mut host, 0, "server", &pem)
+            .await
+            .starts_with("\r\n+USECMNG: 0,0,\"server\",\"")
+    );
+    assert!(
+        import(&mut host, 0, "other", other_root.as_bytes())
+            .await
+            .contains("\"other\"")
+    );
+    assert!(
+        import(&mut host, 1, "device", client_cert.as_bytes())
+            .await
+            .contains("\"device\"")
+    );
+    assert!(
+        import(&mut host, 2, "device-key", client_key.as_bytes())
+            .await
+            .contains("\"device-key\"")
+    );
+
+    // Factory profile 0: no validation, as before.
+    assert_eq!(login_result(&mut host, &server, "AT+UFTP=8,1").await, 1);
+    // Level 2 with the server's root: name 127.0.0.1 checked against its SANs.
+    host.ok("AT+USECPRF=0,0,2").await;
+    host.ok("AT+USECPRF=0,3,\"server\"").await;
+    assert_eq!(login_result(&mut host, &server, "AT+UFTP=8,1,0").await, 1);
+    // Data connections resume the TLS session with validation on (vsftpd requires it).
+    host.ftp("AT+UFTPC=4,\"hello.txt\",\"h.txt\"", 4, 1, 20)
+        .await;
+    assert_eq!(modem.filesystem().read("h.txt").unwrap(), b"Hello, FTPS!\n");
+    host.send("AT+UFTPC=6,\"hello.txt\"").await;
+    host.expect_within(
+        b"\r\nCONNECT\r\nHello, FTPS!\n\r\nDISCONNECT\r\n\r\nOK\r\n\r\n+UUFTPCR: 6,1\r\n",
+        20,
+    )
+    .await;
+    // Level 3 (dates too), with a client certificate presented (vsftpd does not ask for one).
+    host.ok("AT+USECPRF=1,0,3").await;
+    host.ok("AT+USECPRF=1,3,\"server\"").await;
+    host.ok("AT+USECPRF=1,5,\"device\"").await;
+    host.ok("AT+USECPRF=1,6,\"device-key\"").await;
+    assert_eq!(login_result(&mut host, &server, "AT+UFTP=8,1,1").await, 1);
+
+    // A root the server's certificate does not chain to: untrusted.
+    host.ok("AT+USECPRF=2,0,1").await;
+    host.ok("AT+USECPRF=2,3,\"other\"").await;
+    assert_eq!(login_result(&mut host, &server, "AT+UFTP=8,1,2").await, 0);
+    host.uftper(1, 16).await;
+    // The right root, but the profile expects another host name.
+    host.ok("AT+USECPRF=3,0,2").await;
+    host.ok("AT+USECPRF=3,3,\"server\"").await;
+    host.ok("AT+USECPRF=3,4,\"ftp.other.example\"").await;
+    assert_eq!(login_result(&mut host, &server, "AT+UFTP=8,1,3").await, 0);
+    host.uftper(1, 17).await;
+    // Level 1 does not look at the name.
+    host.ok("AT+USECPRF=3,0,1").await;
+    assert_eq!(login_result(&mut host, &server, "AT+UFTP=8,1,3").await, 1);
+    // A profile naming a root the store lacks, or one removed since: refused, never unchecked.
+    host.ok("AT+USECPRF=4,0,1").await;
+    host.ok("AT+USECPRF=4,3,\"missing\"").await;
+    assert_eq!(login_result(&mut host, &server, "AT+UFTP=8,1,4").await, 0);
+    host.uftper(1, 19).await;
+    host.ok("AT+USECMNG=2,0,\"server\"").await;
+    assert_eq!(login_result(&mut host, &server, "AT+UFTP=8,1,0").await, 0);
+    host.uftper(1, 19).await;
+    // A profile id outside 0-4.
+    host.cmd(
+        "AT+UFTP=8,1,5",
+        b"\r\n+CME ERROR: operation not supported\r\n",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_store_survives_a_restart_and_is_hidden_from_the_file_system() {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, _, _) = other_pki();
+    let config = || ModemConfig {
+        fs_dir: Some(dir.path().to_path_buf()),
+        ..ModemConfig::default()
+    };
+    let md5 = {
+        let modem = Modem::new(config()).unwrap();
+        let mut host = AtHost::connect(&modem).await;
+        import(&mut host, 0, "kept", root.as_bytes()).await
+    };
+    let modem = Modem::new(config()).unwrap();
+    let mut host = AtHost::connect(&modem).await;
+    host.send("AT+USECMNG=4,0,\"kept\"").await;
+    let line = host.read_until(b"\r\n\r\nOK\r\n").await;
+    assert_eq!(line.replace("+USECMNG: 4,", "+USECMNG: 0,"), md5);
+    host.cmd("AT+ULSTFILE=", b"\r\n+ULSTFILE: \r\n\r\nOK\r\n")
+        .await;
+}
+
+#[tokio::test]
+async fn the_seventeenth_item_is_refused() {
+    let modem = Modem::new(ModemConfig::default()).unwrap();
+    let mut host = AtHost::connect(&modem).await;
+    host.ok("AT+CMEE=2").await;
+    let (root, _, _) = other_pki();
+    for i in 0..16 {
+        assert!(
+            import(&mut host, 0, &format!("r{i}"), root.as_bytes())
+                .await
+                .contains("+USECMNG: 0,0,")
+        );
+    }
+    host.cmd(&format!("AT+USECMNG=0,0,\"r16\",{}", root.len()), b">")
+        .await;
+    host.io.write_all(root.as_bytes()).await.unwrap();
+    host.expect(b"\r\n+CME ERROR: memory full\r\n").await;
+    // Replacing an existing item is not a 17th.
+    assert!(
+        import(&mut host, 0, "r3", root.as_bytes())
+            .await
+            .contains("\"r3\"")
+    );
+}
+
+/// vsftpd demanding a client certificate: the imported one is accepted; without one, or with
+/// one from another authority, the login fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_demands_a_client_certificate_accepts_the_imported_one() {
+    let (client_root, client_cert, client_key) = other_pki();
+    let (_, stranger_cert, stranger_key) = other_pki();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("client-ca.pem");
+    std::fs::write(&ca_file, &client_root).unwrap();
+    let server = start(
+        Kind::Vsftpd,
+        ServerOptions {
+            tls: true,
+            client_ca_pem: Some(ca_file),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("vsftpd");
+    let pem = std::fs::read(server.cert_pem.as_ref().unwrap()).unwrap();
+    let modem = Modem::new(ModemConfig::default()).unwrap();
+    let mut host = AtHost::connect(&modem).await;
+    host.ok("AT+CMEE=2").await;
+    set_profile(&mut host, server.addr, &server.user, &server.password, true).await;
+    import(&mut host, 0, "server", &pem).await;
+    import(&mut host, 1, "device", client_cert.as_bytes()).await;
+    import(&mut host, 2, "device-key", client_key.as_bytes()).await;
+    import(&mut host, 1, "stranger", stranger_cert.as_bytes()).await;
+    import(&mut host, 2, "stranger-key", stranger_key.as_bytes()).await;
+    // Without a client certificate: refused in the handshake.
+    host.ok("AT+USECPRF=0,0,2").await;
+    host.ok("AT+USECPRF=0,3,\"server\"").await;
+    assert_eq!(login_result(&mut host, &server, "AT+UFTP=8,1,0").await, 0);
+    // With the device's certificate and key: in, and a transfer works.
+    host.ok("AT+USECPRF=0,5,\"device\"").await;
+    host.ok("AT+USECPRF=0,6,\"device-key\"").await;
+    assert_eq!(login_result(&mut host, &server, "AT+UFTP=8,1,0").await, 1);
+    host.ok("AT+UFTPC=14").await;
+    host.data_urc(14, 20).await;
+    host.expect_within(b"\r\n+UUFTPCR: 14,1\r\n", 20).await;
+    // A certificate from another authority: refused.
+    host.ok("AT+USECPRF=0,5,\"stranger\"").await;
+    host.ok("AT+USECPRF=0,6,\"stranger-key\"").await;
+    assert_eq!(login_result(&mut host, &server, "AT+UFTP=8,1,0").await, 0);
+}
