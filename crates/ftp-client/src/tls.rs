@@ -135,6 +135,10 @@ pub struct TlsOptions {
     pub client_identity: Option<ClientIdentity>,
     /// `PROT P` (default) or `PROT C`, chosen independently of control encryption.
     pub data_protection: DataProtection,
+    /// Cipher suites to offer, by IANA number (e.g. `0xC02F`); empty: every suite of the
+    /// provider. A suite the provider lacks is a [`ErrorKind::TlsConfig`] error, never
+    /// silently dropped.
+    pub cipher_suites: Vec<u16>,
 }
 
 impl TlsOptions {
@@ -179,7 +183,24 @@ impl TlsContext {
     /// Builds the session's TLS context. `host` is what the session connects to (a name
     /// or an IP literal); it is the default expected certificate name.
     pub(crate) fn new(opts: &TlsOptions, host: &str) -> Result<Self> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut provider = rustls::crypto::ring::default_provider();
+        if !opts.cipher_suites.is_empty() {
+            if let Some(missing) = opts.cipher_suites.iter().find(|id| {
+                !provider
+                    .cipher_suites
+                    .iter()
+                    .any(|s| u16::from(s.suite()) == **id)
+            }) {
+                return Err(ErrorKind::TlsConfig(format!(
+                    "cipher suite 0x{missing:04X} is not supported"
+                ))
+                .into());
+            }
+            provider
+                .cipher_suites
+                .retain(|s| opts.cipher_suites.contains(&u16::from(s.suite())));
+        }
+        let provider = Arc::new(provider);
         let algs = provider.signature_verification_algorithms;
         let (min, max) = opts.effective_versions();
         if min > max {

@@ -1,5 +1,5 @@
 //! FTPS through the security profiles (`+USECMNG`, `+USECPRF`, `AT+UFTP=8,1,<id>`) against
-//! vsftpd with its test certificate (a self-signed certificate for localhost, 127.0.0.1 and
+//! vsftpd and proftpd with their test certificate (a self-signed certificate for localhost, 127.0.0.1 and
 //! ::1): validation levels that pass and fail where they should, with the finer `+UFTPER` causes.
 
 mod common;
@@ -9,16 +9,16 @@ use test_servers::{Kind, RunningServer, ServerOptions, start};
 use tokio::io::AsyncWriteExt;
 use ubx_modem::{Modem, ModemConfig};
 
-async fn vsftpd_tls() -> RunningServer {
+async fn server_tls(kind: Kind) -> RunningServer {
     start(
-        Kind::Vsftpd,
+        kind,
         ServerOptions {
             tls: true,
             ..Default::default()
         },
     )
     .await
-    .expect("vsftpd")
+    .unwrap_or_else(|e| panic!("{kind}: {e}"))
 }
 
 /// Imports `pem` over the serial line as `<type>`, `<name>`; returns the answer line.
@@ -67,7 +67,16 @@ async fn login_result(host: &mut AtHost, server: &RunningServer, ftp8: &str) -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validation_levels_against_vsftpd() {
-    let server = vsftpd_tls().await;
+    validation_levels(Kind::Vsftpd).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validation_levels_against_proftpd() {
+    validation_levels(Kind::Proftpd).await;
+}
+
+async fn validation_levels(kind: Kind) {
+    let server = server_tls(kind).await;
     server.put_file("hello.txt", b"Hello, FTPS!\n").unwrap();
     let pem = std::fs::read(server.cert_pem.as_ref().unwrap()).unwrap();
     let (other_root, client_cert, client_key) = other_pki();
@@ -141,6 +150,14 @@ async fn validation_levels_against_vsftpd() {
     host.ok("AT+USECMNG=2,0,\"server\"").await;
     assert_eq!(login_result(&mut host, &server, "AT+UFTP=8,1,0").await, 0);
     host.uftper(1, 19).await;
+    // A cipher suite the server has (ECDHE-RSA-AES128-GCM-SHA256, legacy 32), and one it cannot
+    // use with its RSA key (ECDHE-ECDSA-AES128-GCM-SHA256, legacy 30).
+    host.ok("AT+USECPRF=2").await;
+    host.ok("AT+USECPRF=2,2,32").await;
+    assert_eq!(login_result(&mut host, &server, "AT+UFTP=8,1,2").await, 1);
+    host.ok("AT+USECPRF=2,2,99,\"C0\",\"2B\"").await;
+    assert_eq!(login_result(&mut host, &server, "AT+UFTP=8,1,2").await, 0);
+    host.uftper(1, 6).await;
     // A profile id outside 0-4.
     host.cmd(
         "AT+UFTP=8,1,5",
@@ -240,4 +257,19 @@ async fn a_server_that_demands_a_client_certificate_accepts_the_imported_one() {
     host.ok("AT+USECPRF=0,5,\"stranger\"").await;
     host.ok("AT+USECPRF=0,6,\"stranger-key\"").await;
     assert_eq!(login_result(&mut host, &server, "AT+UFTP=8,1,0").await, 0);
+}
+
+/// A host that stops inside the payload: after the 20 s stall timeout (paused clock) the
+/// import fails and nothing is stored.
+#[tokio::test(start_paused = true)]
+async fn a_stall_inside_the_payload_stores_nothing() {
+    let modem = Modem::new(ModemConfig::default()).unwrap();
+    let mut host = AtHost::connect(&modem).await;
+    host.ok("AT+CMEE=2").await;
+    host.cmd("AT+USECMNG=0,0,\"slow\",100", b">").await;
+    host.io.write_all(b"-----BEGIN CERT").await.unwrap();
+    host.quiet(19_000).await;
+    host.expect_within(b"\r\n+CME ERROR: FFS TIMEOUT\r\n", 5)
+        .await;
+    host.cmd("AT+USECMNG=3", b"\r\nOK\r\n").await;
 }

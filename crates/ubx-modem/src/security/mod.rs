@@ -27,6 +27,22 @@ pub const PROFILES: usize = 5;
 /// Longest hostname, SNI or credential name in a profile.
 const MAX_TEXT: usize = 256;
 
+/// `+USECPRF` op 2's legacy cipher suite indices → IANA numbers (ubxlib's table,
+/// related-commands.md §7).
+const LEGACY_SUITES: [u16; 33] = [
+    0x002F, 0x003C, 0x0035, 0x003D, 0x000A, 0x008C, 0x008D, 0x008B, 0x0094, 0x0095, 0x0093, 0x00AE,
+    0x00AF, 0x00B6, 0x00B7, 0x00A8, 0x00A9, 0x00AC, 0x00AD, 0xC008, 0xC009, 0xC00A, 0xC012, 0xC013,
+    0xC014, 0xC023, 0xC024, 0xC027, 0xC028, 0xC02B, 0xC02C, 0xC02F, 0xC030,
+];
+
+/// Whether the TLS stack has the suite with this IANA number.
+fn suite_supported(iana: u16) -> bool {
+    rustls::crypto::ring::default_provider()
+        .cipher_suites
+        .iter()
+        .any(|s| u16::from(s.suite()) == iana)
+}
+
 /// One `+USECPRF` profile (factory: no validation, any TLS version, automatic suites).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SecurityProfile {
@@ -34,8 +50,9 @@ pub struct SecurityProfile {
     pub level: u8,
     /// Op 1: 0 any, 1 TLS 1.0, 2 TLS 1.1, 3 TLS 1.2, 4 TLS 1.3 (docs/FIDELITY.md).
     pub min_version: u8,
-    /// Op 2: 0 automatic (the only value accepted: see [`usecprf`]).
-    pub cipher_suite: u8,
+    /// Op 2: `None` automatic; else the IANA number of the one suite to offer, and whether it was
+    /// given by its legacy index (printed back the way it was given).
+    pub cipher_suite: Option<(u16, Option<u8>)>,
     /// Op 3, 4, 5, 6, 10.
     pub root: String,
     pub hostname: String,
@@ -71,9 +88,8 @@ fn store_error(e: StoreError) -> CommandError {
         StoreError::Name => CmeError::InvalidFileName.into(),
         StoreError::NotFound => CmeError::FileNotFound.into(),
         StoreError::Full | StoreError::TooLarge => CmeError::MemoryFull.into(),
-        StoreError::NotACertificate | StoreError::NotAKey | StoreError::EncryptedKey => {
-            CmeError::IncorrectParameters.into()
-        }
+        StoreError::NotACertificate | StoreError::NotAKey => CmeError::IncorrectParameters.into(),
+        StoreError::WrongPassword => CmeError::IncorrectPassword.into(),
         StoreError::Io(_) => CmeError::MemoryFailure.into(),
     }
 }
@@ -129,8 +145,10 @@ fn usecmng(ctx: &Ctx, kind: &CommandKind, cmd: &Command) -> Outcome {
                     .fs
                     .read(p.req_str(3)?)
                     .map_err(|e| CommandError::from(crate::fs::cme(&e)))?;
-                p.str(4)?;
-                let md5 = store.import(item, name, &file).map_err(store_error)?;
+                let password = p.str(4)?;
+                let md5 = store
+                    .import(item, name, &file, password)
+                    .map_err(store_error)?;
                 Ok(Outcome::Done(item_md5(1, item, name, &md5)))
             }
             2 => {
@@ -173,7 +191,7 @@ pub(crate) fn payload_received(ctx: &Ctx, request: &PayloadRequest, data: Vec<u8
         let item = kind_param(p)?;
         let name = p.req_str(2)?;
         let md5 = the_store(ctx)
-            .import(item, name, &data)
+            .import(item, name, &data, p.str(4)?)
             .map_err(store_error)?;
         Ok(item_md5(0, item, name, &md5))
     })();
@@ -201,7 +219,7 @@ fn usecprf(ctx: &Ctx, kind: &CommandKind) -> Reply {
         CommandKind::Set(p) => p,
         _ => return Err(CommandError::Syntax),
     };
-    p.at_most(3)?;
+    p.at_most(5)?;
     let id = usize::try_from(p.req_num(0)?)
         .ok()
         .filter(|id| *id < PROFILES)
@@ -219,7 +237,11 @@ fn usecprf(ctx: &Ctx, kind: &CommandKind) -> Reply {
         let value = match op {
             0 => profile.level.to_string(),
             1 => profile.min_version.to_string(),
-            2 => profile.cipher_suite.to_string(),
+            2 => match profile.cipher_suite {
+                None => "0".to_string(),
+                Some((_, Some(index))) => index.to_string(),
+                Some((iana, None)) => format!("99,\"{:02X}\",\"{:02X}\"", iana >> 8, iana & 0xFF),
+            },
             3 => format!("\"{}\"", profile.root),
             4 => format!("\"{}\"", profile.hostname),
             5 => format!("\"{}\"", profile.client_cert),
@@ -231,6 +253,9 @@ fn usecprf(ctx: &Ctx, kind: &CommandKind) -> Reply {
         };
         return Ok(Response::line(format!("+USECPRF: {id},{op},{value}")));
     }
+    if op != 2 {
+        p.at_most(3)?;
+    }
     let number = |max: i64| -> Result<u8, CommandError> {
         match p.req_num(2)? {
             v @ 0.. if v <= max => Ok(v as u8),
@@ -240,12 +265,32 @@ fn usecprf(ctx: &Ctx, kind: &CommandKind) -> Reply {
     match op {
         0 => profile.level = number(3)?,
         1 => profile.min_version = number(4)?,
-        // Only automatic selection: a suite chosen by number would have to be honoured, and the
-        // FTP engine offers rustls's own list (docs/FIDELITY.md).
+        // A suite by legacy index (1–33) or by IANA number (`99,"C0","2F"`); 0 automatic. A
+        // suite the TLS stack lacks is refused, never ignored.
         2 => {
-            if number(0)? != 0 {
+            let suite = match p.req_num(2)? {
+                0 => None,
+                index @ 1..=33 => {
+                    let iana = LEGACY_SUITES[(index - 1) as usize];
+                    Some((iana, Some(index as u8)))
+                }
+                99 | 100 => {
+                    let byte = |i| -> Result<u16, CommandError> {
+                        let text = std::str::from_utf8(p.req_str(i)?).map_err(|_| unsupported())?;
+                        if text.len() != 2 {
+                            return Err(unsupported());
+                        }
+                        u16::from_str_radix(text, 16).map_err(|_| unsupported())
+                    };
+                    Some(((byte(3)? << 8) | byte(4)?, None))
+                }
+                _ => return Err(unsupported()),
+            };
+            if suite.is_some_and(|(iana, _)| !suite_supported(iana)) {
                 return Err(unsupported());
             }
+            profile.cipher_suite = suite;
+            return Ok(Response::ok());
         }
         3 => profile.root = text(p, 2)?,
         4 => profile.hostname = text(p, 2)?,
@@ -316,6 +361,10 @@ pub(crate) fn tls_options(
             TlsVersion::Tls12
         },
         client_identity,
+        cipher_suites: profile
+            .cipher_suite
+            .map(|(iana, _)| vec![iana])
+            .unwrap_or_default(),
         data_protection: if private_data {
             ftp_client::DataProtection::Private
         } else {

@@ -80,8 +80,8 @@ pub enum StoreError {
     NotACertificate,
     #[error("not a valid private key")]
     NotAKey,
-    #[error("password-protected keys are not supported")]
-    EncryptedKey,
+    #[error("the key is encrypted and the password does not open it")]
+    WrongPassword,
     #[error("the store is full")]
     Full,
     #[error("too large")]
@@ -124,14 +124,21 @@ impl Store {
     }
 
     /// Checks and stores an item given as PEM or DER; returns the MD5 (hex) of the DER stored.
-    /// An item of the same type and name is replaced. The store is unchanged on any error.
-    pub fn import(&self, kind: Kind, name: &[u8], data: &[u8]) -> Result<String, StoreError> {
+    /// An encrypted PKCS#8 key is opened with `password` and stored decrypted. An item of the
+    /// same type and name is replaced. The store is unchanged on any error.
+    pub fn import(
+        &self,
+        kind: Kind,
+        name: &[u8],
+        data: &[u8],
+        password: Option<&[u8]>,
+    ) -> Result<String, StoreError> {
         let name = check_name(name).map_err(|_| StoreError::Name)?;
         if data.len() > MAX_ITEM_SIZE {
             return Err(StoreError::TooLarge);
         }
         let der = match kind {
-            Kind::ClientKey => key_der(data)?,
+            Kind::ClientKey => key_der(data, password)?,
             _ => certificate_der(data)?,
         };
         let path = self.path(kind, name);
@@ -235,11 +242,23 @@ fn certificate_der(data: &[u8]) -> Result<Vec<u8>, StoreError> {
     }
 }
 
-/// A private key as DER (PKCS#8, PKCS#1 or SEC1), one rustls can sign with.
-fn key_der(data: &[u8]) -> Result<Vec<u8>, StoreError> {
-    if looks_like_pem(data) && contains(data, b"ENCRYPTED") {
-        return Err(StoreError::EncryptedKey);
-    }
+/// A private key as DER (PKCS#8, PKCS#1 or SEC1), one rustls can sign with. An encrypted
+/// PKCS#8 key (`ENCRYPTED PRIVATE KEY`, PBES2) is decrypted with `password` first.
+fn key_der(data: &[u8], password: Option<&[u8]>) -> Result<Vec<u8>, StoreError> {
+    let decrypted;
+    let data = if looks_like_pem(data) && contains(data, b"ENCRYPTED PRIVATE KEY") {
+        let der = pem_body(data, "ENCRYPTED PRIVATE KEY").ok_or(StoreError::NotAKey)?;
+        decrypted = decrypt_pkcs8(&der, password.unwrap_or_default())?;
+        &decrypted[..]
+    } else if looks_like_pem(data) && contains(data, b"ENCRYPTED") {
+        // Legacy OpenSSL encryption (`Proc-Type: 4,ENCRYPTED`): not supported.
+        return Err(StoreError::NotAKey);
+    } else if !looks_like_pem(data) && pkcs8::EncryptedPrivateKeyInfo::try_from(data).is_ok() {
+        decrypted = decrypt_pkcs8(data, password.unwrap_or_default())?;
+        &decrypted[..]
+    } else {
+        data
+    };
     let key: PrivateKeyDer<'static> = if looks_like_pem(data) {
         let mut reader = data;
         match rustls_pemfile::private_key(&mut reader) {
@@ -251,6 +270,27 @@ fn key_der(data: &[u8]) -> Result<Vec<u8>, StoreError> {
     };
     rustls::crypto::ring::sign::any_supported_type(&key).map_err(|_| StoreError::NotAKey)?;
     Ok(key.secret_der().to_vec())
+}
+
+/// Opens an encrypted PKCS#8 key (DER); the plain PKCS#8 DER.
+fn decrypt_pkcs8(der: &[u8], password: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der).map_err(|_| StoreError::NotAKey)?;
+    let plain = info
+        .decrypt(password)
+        .map_err(|_| StoreError::WrongPassword)?;
+    Ok(plain.as_bytes().to_vec())
+}
+
+/// The base64 body of the first `label` block of a PEM text, decoded.
+fn pem_body(data: &[u8], label: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let text = std::str::from_utf8(data).ok()?;
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = text.find(&begin)? + begin.len();
+    let stop = start + text[start..].find(&end)?;
+    let body: String = text[start..stop].split_whitespace().collect();
+    base64::engine::general_purpose::STANDARD.decode(body).ok()
 }
 
 fn looks_like_pem(data: &[u8]) -> bool {
