@@ -136,6 +136,10 @@ pub struct ServerOptions {
     /// With `tls`: demand a client certificate that chains to the root(s) in this PEM file, and
     /// refuse the TLS handshake without one (vsftpd only: `require_cert`, `validate_cert`).
     pub client_ca_pem: Option<PathBuf>,
+    /// With `tls`: serve this certificate (PEM, leaf first) and key (PEM) instead of the
+    /// machine-wide self-signed one — a test's own PKI (an expired leaf, another host's).
+    /// [`RunningServer::cert_pem`] is then this certificate file.
+    pub server_cert: Option<(PathBuf, PathBuf)>,
 }
 
 /// A second login that needs `ACCT` (only [`Kind::Pyftpdlib`]): `USER`, `PASS` → `332`,

@@ -273,3 +273,94 @@ async fn a_stall_inside_the_payload_stores_nothing() {
         .await;
     host.cmd("AT+USECMNG=3", b"\r\nOK\r\n").await;
 }
+
+/// A test PKI made with rcgen: a root and a leaf it signed for `names`, optionally expired.
+/// Returns (root PEM, leaf PEM, leaf key PEM).
+fn server_pki(names: &[&str], expired: bool) -> (String, String, String) {
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name = rcgen::DistinguishedName::new();
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "ubxftp test server CA");
+    let issuer =
+        rcgen::CertifiedIssuer::self_signed(ca, rcgen::KeyPair::generate().unwrap()).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut leaf =
+        rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+            .unwrap();
+    leaf.distinguished_name = rcgen::DistinguishedName::new();
+    leaf.distinguished_name
+        .push(rcgen::DnType::CommonName, names[0]);
+    if expired {
+        leaf.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        leaf.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    }
+    let leaf = leaf.signed_by(&key, &issuer).unwrap();
+    (issuer.pem(), leaf.pem(), key.serialize_pem())
+}
+
+/// vsftpd serving a leaf of a test PKI; the module trusts that PKI's root.
+async fn login_with_leaf(names: &[&str], expired: bool, checks: &[(u8, u32, Option<u32>)]) {
+    let (root, leaf, key) = server_pki(names, expired);
+    let dir = tempfile::tempdir().unwrap();
+    let (cert_file, key_file) = (dir.path().join("leaf.pem"), dir.path().join("leaf.key"));
+    std::fs::write(&cert_file, &leaf).unwrap();
+    std::fs::write(&key_file, &key).unwrap();
+    let server = start(
+        Kind::Vsftpd,
+        ServerOptions {
+            tls: true,
+            server_cert: Some((cert_file, key_file)),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("vsftpd");
+    let modem = Modem::new(ModemConfig::default()).unwrap();
+    let mut host = AtHost::connect(&modem).await;
+    host.ok("AT+CMEE=2").await;
+    set_profile(&mut host, server.addr, &server.user, &server.password, true).await;
+    import(&mut host, 0, "pki", root.as_bytes()).await;
+    host.ok("AT+USECPRF=0,3,\"pki\"").await;
+    for &(level, result, code) in checks {
+        host.ok(&format!("AT+USECPRF=0,0,{level}")).await;
+        assert_eq!(
+            login_result(&mut host, &server, "AT+UFTP=8,1,0").await,
+            result,
+            "{names:?} expired={expired} level {level}"
+        );
+        if let Some(code) = code {
+            host.uftper(1, code).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leaf_for_this_host_passes_every_level() {
+    login_with_leaf(
+        &["localhost", "127.0.0.1"],
+        false,
+        &[(1, 1, None), (2, 1, None), (3, 1, None)],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_leaf_fails_level_3_only() {
+    login_with_leaf(
+        &["localhost", "127.0.0.1"],
+        true,
+        &[(3, 0, Some(18)), (2, 1, None), (1, 1, None)],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leaf_for_another_host_fails_from_level_2() {
+    login_with_leaf(
+        &["ftp.other.example"],
+        false,
+        &[(2, 0, Some(17)), (3, 0, Some(17)), (1, 1, None)],
+    )
+    .await;
+}

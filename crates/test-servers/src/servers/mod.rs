@@ -139,10 +139,21 @@ pub(crate) fn start(kind: Kind, opts: &ServerOptions, ip: IpAddr) -> Result<Runn
     // Servers that drop privileges must be able to traverse into their root.
     make_dir(dir.path(), 0o755, None)?;
     let block = ports::allocate(ip)?;
-    let tls = if opts.tls {
-        Some(crate::tls::tls_files()?)
-    } else {
-        None
+    let tls = match (opts.tls, &opts.server_cert) {
+        (false, _) => None,
+        (true, None) => Some(crate::tls::tls_files()?),
+        (true, Some((cert, key))) => {
+            // pure-ftpd wants certificate and key in one file.
+            let combined = dir.path().join("server-combined.pem");
+            let mut both = std::fs::read(cert).map_err(io_err("read server_cert"))?;
+            both.extend(std::fs::read(key).map_err(io_err("read server_cert key"))?);
+            std::fs::write(&combined, both).map_err(io_err("write combined pem"))?;
+            Some(crate::tls::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                combined,
+            })
+        }
     };
     let ctx = Ctx {
         dir: dir.path(),
