@@ -113,13 +113,18 @@ impl FtpFailure {
     }
 }
 
-/// The finer cause of a rejected server certificate, from rustls's description of it.
+/// The finer cause of a rejected server certificate, from rustls's description of it. The name
+/// check comes first and looks for a phrase with spaces: its message quotes host names, which
+/// have none, so a host called "expired" cannot pass for a date problem.
 fn certificate_failure(why: &str) -> FtpFailure {
     let why = why.to_ascii_lowercase();
-    if why.contains("expired") || why.contains("not valid yet") || why.contains("notvalidyet") {
-        FtpFailure::Expired
-    } else if why.contains("name") {
+    if why.contains("valid for name") || why.contains("notvalidforname") {
         FtpFailure::NameMismatch
+    } else if why.contains("expired")
+        || why.contains("not valid yet")
+        || why.contains("notvalidyet")
+    {
+        FtpFailure::Expired
     } else if why.contains("issuer") {
         FtpFailure::Untrusted
     } else {

@@ -447,6 +447,7 @@ fn connect_options(shared: &Shared, profile: &Profile) -> Result<ConnectOptions,
         let options = crate::security::tls_options(
             &security,
             shared.fs.root(),
+            server.trim_start_matches('[').trim_end_matches(']'),
             profile.data_security.enabled,
         )
         .map_err(|problem| {

@@ -44,7 +44,7 @@ fn suite_supported(iana: u16) -> bool {
 }
 
 /// One `+USECPRF` profile (factory: no validation, any TLS version, automatic suites).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct SecurityProfile {
     /// Op 0: 0 none, 1 chain to the root, 2 + hostname, 3 + validity dates.
     pub level: u8,
@@ -61,6 +61,23 @@ pub struct SecurityProfile {
     pub sni: String,
     /// Op 7; never printed back.
     pub key_password: String,
+}
+
+impl std::fmt::Debug for SecurityProfile {
+    /// Everything but the key password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecurityProfile")
+            .field("level", &self.level)
+            .field("min_version", &self.min_version)
+            .field("cipher_suite", &self.cipher_suite)
+            .field("root", &self.root)
+            .field("hostname", &self.hostname)
+            .field("client_cert", &self.client_cert)
+            .field("client_key", &self.client_key)
+            .field("sni", &self.sni)
+            .field("key_password", &"<redacted>")
+            .finish()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -312,10 +329,13 @@ pub enum ProfileProblem {
 }
 
 /// The FTP engine's TLS options for `profile` (with `private_data` for `PROT P`), with the
-/// credentials it names read from the store beside the module file system in `fs_root`.
+/// credentials it names read from the store beside the module file system in `fs_root`. The
+/// certificate must name op 4's host, or else `server` (the FTP server's name or address) —
+/// never the SNI of op 10.
 pub(crate) fn tls_options(
     profile: &SecurityProfile,
     fs_root: &std::path::Path,
+    server: &str,
     private_data: bool,
 ) -> Result<TlsOptions, ProfileProblem> {
     let store = Store::beside(fs_root);
@@ -354,7 +374,11 @@ pub(crate) fn tls_options(
         verification,
         roots,
         sni: (!profile.sni.is_empty()).then(|| profile.sni.clone()),
-        expected_name: (!profile.hostname.is_empty()).then(|| profile.hostname.clone()),
+        expected_name: Some(if profile.hostname.is_empty() {
+            server.to_string()
+        } else {
+            profile.hostname.clone()
+        }),
         min_version: if profile.min_version >= 4 {
             TlsVersion::Tls13
         } else {

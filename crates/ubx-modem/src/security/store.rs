@@ -147,8 +147,9 @@ impl Store {
         }
         let io = |e: std::io::Error| StoreError::Io(e.to_string());
         std::fs::create_dir_all(path.parent().unwrap_or(&self.root)).map_err(io)?;
-        // Write then rename: a failure never leaves half an item.
-        let tmp = path.with_extension("tmp");
+        // Write then rename: a failure never leaves half an item. The temporary name has the
+        // reserved prefix, so it can be no item's name and is never listed.
+        let tmp = path.with_file_name(format!(".ubxftp-tmp-{name}"));
         std::fs::write(&tmp, &der).map_err(io)?;
         std::fs::rename(&tmp, &path).map_err(io)?;
         Ok(md5_hex(&der))
@@ -272,9 +273,31 @@ fn key_der(data: &[u8], password: Option<&[u8]>) -> Result<Vec<u8>, StoreError> 
     Ok(key.secret_der().to_vec())
 }
 
-/// Opens an encrypted PKCS#8 key (DER); the plain PKCS#8 DER.
+/// Most PBKDF2 iterations an imported key may ask for (OpenSSL writes 2048, current guidance is
+/// 600 000): more could keep the module busy for minutes.
+const MAX_PBKDF2_ITERATIONS: u32 = 1_000_000;
+/// Most scrypt work an imported key may ask for: N ≤ 2^20, r × p ≤ 16 (about 16 MiB × r).
+const MAX_SCRYPT_N: u64 = 1 << 20;
+
+/// Opens an encrypted PKCS#8 key (DER); the plain PKCS#8 DER. Key-derivation costs beyond
+/// [`MAX_PBKDF2_ITERATIONS`] / [`MAX_SCRYPT_N`] are refused before any work is done.
 fn decrypt_pkcs8(der: &[u8], password: &[u8]) -> Result<Vec<u8>, StoreError> {
+    use pkcs8::pkcs5::{EncryptionScheme, pbes2::Kdf};
     let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der).map_err(|_| StoreError::NotAKey)?;
+    let affordable = match &info.encryption_algorithm {
+        EncryptionScheme::Pbes2(params) => match &params.kdf {
+            Kdf::Pbkdf2(p) => p.iteration_count <= MAX_PBKDF2_ITERATIONS,
+            Kdf::Scrypt(p) => {
+                p.cost_parameter <= MAX_SCRYPT_N
+                    && u32::from(p.block_size) * u32::from(p.parallelization) <= 16
+            }
+            _ => false,
+        },
+        _ => false,
+    };
+    if !affordable {
+        return Err(StoreError::NotAKey);
+    }
     let plain = info
         .decrypt(password)
         .map_err(|_| StoreError::WrongPassword)?;
