@@ -654,10 +654,7 @@ impl ModuleFs {
             }
             hasher.update(&buffer[..count]);
         }
-        let digest = hasher.finalize();
-        Ok(Some(
-            digest.iter().map(|byte| format!("{byte:02x}")).collect(),
-        ))
+        Ok(Some(hex_lower(&hasher.finalize())))
     }
 
     /// Removes the FOTA image, if any.
@@ -844,4 +841,14 @@ impl Seek for FileReader {
     fn seek(&mut self, position: SeekFrom) -> io::Result<u64> {
         self.file.seek(position)
     }
+}
+
+/// MD5 of bytes as lower-case hex: what the module prints for a FOTA image (`+UUFTPCR: 100`) and
+/// a stored credential (`+USECMNG`), and what transcripts check binary data with (`<md5`).
+pub fn md5_hex(data: &[u8]) -> String {
+    hex_lower(&Md5::digest(data))
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }

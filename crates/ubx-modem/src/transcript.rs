@@ -23,6 +23,8 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use regex::bytes::Regex;
+
+use crate::filesystem::md5_hex;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// One step of a transcript.
@@ -80,17 +82,6 @@ pub enum TranscriptError {
 /// stores and retrieves).
 pub fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i % 256) as u8).collect()
-}
-
-/// MD5 of bytes, lower-case hex.
-pub fn md5_hex(data: &[u8]) -> String {
-    use md5::{Digest, Md5};
-    Md5::digest(data)
-        .iter()
-        .fold(String::with_capacity(32), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 /// Writes bytes in the transcript escape syntax.

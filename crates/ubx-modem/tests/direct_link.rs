@@ -395,9 +395,7 @@ async fn a_data_connection_reset_mid_store_reports_0() {
 }
 
 async fn fake_login(host: &mut AtHost, addr: std::net::SocketAddr) {
-    host.ok(&format!("AT+UFTP=0,\"{}\"", addr.ip())).await;
-    host.ok(&format!("AT+UFTP=7,{}", addr.port())).await;
-    host.ok("AT+UFTP=6,1").await;
+    common::point_at_fake(host, addr).await;
     host.ftp("AT+UFTPC=1", 1, 1, 10).await;
 }
 

@@ -8,8 +8,8 @@ mod common;
 use std::time::Duration;
 
 use common::{AtHost, login, pattern, session_flow, set_profile};
-use md5::{Digest, Md5};
 use test_servers::{Kind, RunningServer, ServerOptions, start};
+use ubx_modem::filesystem::md5_hex;
 use ubx_modem::{Modem, ModemConfig};
 
 fn modem() -> Modem {
@@ -204,13 +204,6 @@ async fn store_cut_by_a_killed_server_resumes_from_an_offset() {
         std::fs::read(second.root.join("up.bin")).unwrap() == image,
         "resumed upload differs"
     );
-}
-
-fn md5_hex(data: &[u8]) -> String {
-    Md5::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Reads FOTA URCs until the final one; checks progress lines are well formed and increasing.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{AtHost, login, session_flow, set_profile};
+use common::{AtHost, login, point_at_fake, session_flow, set_profile};
 use test_servers::{Kind, RunningServer, ServerOptions, start};
 use ubx_modem::{Modem, ModemConfig};
 
@@ -671,11 +671,4 @@ async fn a_retrieve_cut_mid_way_keeps_what_arrived() {
         modem.filesystem().read("big.bin").unwrap(),
         common::pattern(100 * 1024)
     );
-}
-
-/// Points the profile at a scripted fake server, passive mode (the scripts use PASV), no login.
-async fn point_at_fake(host: &mut AtHost, addr: std::net::SocketAddr) {
-    host.ok(&format!("AT+UFTP=0,\"{}\"", addr.ip())).await;
-    host.ok(&format!("AT+UFTP=7,{}", addr.port())).await;
-    host.ok("AT+UFTP=6,1").await;
 }

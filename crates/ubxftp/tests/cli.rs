@@ -142,8 +142,12 @@ fn script_connects_to_a_module_over_tcp() {
     );
 }
 
-#[test]
-fn demo_logs_in_lists_and_gets_with_nothing_installed() {
+/// `ubxftp demo` with its console on pipes, past its introduction.
+fn start_demo() -> (
+    std::process::Child,
+    std::process::ChildStdin,
+    std::process::ChildStdout,
+) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
         .arg("demo")
         .stdin(Stdio::piped())
@@ -151,9 +155,15 @@ fn demo_logs_in_lists_and_gets_with_nothing_installed() {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    let stdin = child.stdin.take().unwrap();
     let mut stdout = child.stdout.take().unwrap();
     read_until(&mut stdout, b"ends the demo.\n\n");
+    (child, stdin, stdout)
+}
+
+#[test]
+fn demo_logs_in_lists_and_gets_with_nothing_installed() {
+    let (mut child, mut stdin, mut stdout) = start_demo();
     stdin.write_all(b"ATE0\rAT+UFTPC=1\r").unwrap();
     assert_eq!(
         read_until(&mut stdout, b"+UUFTPCR: 1,1\r\n"),
@@ -395,16 +405,7 @@ fn direct_link_is_transparent_over_tcp_and_pty() {
 /// between `CONNECT` and `DISCONNECT`.
 #[test]
 fn direct_link_on_the_console() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
-        .arg("demo")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    read_until(&mut stdout, b"ends the demo.\n\n");
+    let (mut child, mut stdin, mut stdout) = start_demo();
     stdin.write_all(b"ATE0\rAT+UFTPC=1\r").unwrap();
     read_until(&mut stdout, b"+UUFTPCR: 1,1\r\n");
     stdin.write_all(b"AT+UFTPC=6,\"readme.txt\"\r").unwrap();

@@ -29,7 +29,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use ubx_at::{CmeError, CommandError, Outcome, Params};
 
 use super::errors::FtpFailure;
-use super::operations::{close_session, failed, remote, session};
+use super::operations::{close_session, failed, forget_session, remote, session};
 use crate::data_link::{self, CHUNK, HostGone, LinkEnd};
 use crate::{Ctx, Shared, TerminalId};
 
@@ -59,10 +59,7 @@ pub(super) fn start(ctx: &Ctx, op: i64, p: &Params) -> Outcome {
         if let Err(e) = state.ftp.claim(op) {
             return Outcome::Failed(e);
         }
-        match state.ftp.profile.timeout {
-            0 => None,
-            secs => Some(Duration::from_secs(u64::from(secs))),
-        }
+        state.ftp.profile.inactivity_timeout()
     };
     let (port, end) = data_link::channel();
     ctx.link.set(Some(port));
@@ -148,8 +145,9 @@ impl Drop for Release<'_> {
     }
 }
 
-/// The host left or went away before the transfer was complete.
-fn host_failure(_gone: HostGone) -> Failed {
+/// The host left or went away before the transfer was complete (`+++`, DTR or a closed
+/// terminal alike: the retrieve is cut either way).
+fn host_left() -> Failed {
     after(FtpFailure::HostLeft)
 }
 
@@ -177,9 +175,9 @@ async fn retrieve(
         let mut chunk = vec![0u8; CHUNK];
         let read = tokio::select! {
             biased;
-            gone = link.host_gone() => {
+            _ = link.host_gone() => {
                 let _ = download.finish().await; // before the end: ABOR
-                return Err(host_failure(gone));
+                return Err(host_left());
             }
             read = download.read(&mut chunk) => read,
         };
@@ -211,7 +209,7 @@ async fn retrieve(
         if !connected {
             if !link.connected().await {
                 let _ = download.finish().await; // before the end: ABOR
-                return Err(after(FtpFailure::HostLeft));
+                return Err(host_left());
             }
             connected = true;
         }
@@ -224,9 +222,9 @@ async fn retrieve(
         };
         match sent {
             Ok(Ok(())) => {}
-            Ok(Err(gone)) => {
+            Ok(Err(_gone)) => {
                 let _ = download.finish().await; // before the end: ABOR
-                return Err(host_failure(gone));
+                return Err(host_left());
             }
             Err(_stuck) => {
                 let _ = download.finish().await; // before the end: ABOR
@@ -249,7 +247,7 @@ async fn retrieve(
     }
     // An empty file: CONNECT, then at once DISCONNECT.
     if !connected && !link.connected().await {
-        return Err(after(FtpFailure::HostLeft));
+        return Err(host_left());
     }
     Ok(())
 }
@@ -271,7 +269,7 @@ async fn store(
     };
     if !link.connected().await {
         let _ = upload.abort().await;
-        return Err(after(FtpFailure::HostLeft));
+        return Err(host_left());
     }
     loop {
         let next = match inactivity {
@@ -286,16 +284,18 @@ async fn store(
                 }
             }
             Ok(Err(HostGone::Left)) => break,
-            Ok(Err(gone @ HostGone::HungUp)) => {
+            Ok(Err(HostGone::HungUp)) => {
                 let _ = upload.abort().await;
-                return Err(host_failure(gone));
+                return Err(host_left());
             }
             Err(_silent) => {
                 // The inactivity timeout (`+UFTP=5`): the host sent nothing for that long, so
                 // the session ends as it would for a silent server.
                 let _ = upload.abort().await;
                 drop(s);
-                forget_session(shared, &session);
+                if let Some(s) = forget_session(shared, &session) {
+                    tokio::spawn(close_session(s));
+                }
                 return Err(after(FtpFailure::InactivityTimeout));
             }
         }
@@ -305,18 +305,4 @@ async fn store(
     result
         .map(|_| ())
         .map_err(|e| after(failed(shared, &session, e)))
-}
-
-/// Closes the session and forgets it, if it is still the module's.
-fn forget_session(shared: &Shared, session: &Arc<tokio::sync::Mutex<ftp_client::FtpSession>>) {
-    let mut state = shared.state();
-    if state
-        .ftp
-        .session
-        .as_ref()
-        .is_some_and(|s| Arc::ptr_eq(s, session))
-        && let Some(s) = state.ftp.session.take()
-    {
-        tokio::spawn(close_session(s));
-    }
 }

@@ -300,17 +300,28 @@ pub(super) fn failed(
     let failure = FtpFailure::from_ftp(&e);
     tracing::debug!(error = %e, "FTP engine error");
     if e.session_closed() {
-        let mut state = shared.state();
-        if state
-            .ftp
-            .session
-            .as_ref()
-            .is_some_and(|s| Arc::ptr_eq(s, session))
-        {
-            state.ftp.session = None;
-        }
+        forget_session(shared, session);
     }
     failure
+}
+
+/// Takes `session` out of the module state if it is still the module's session (a new login
+/// may have replaced it meanwhile); returns it so the caller can close it.
+pub(super) fn forget_session(
+    shared: &Shared,
+    session: &Arc<AsyncMutex<FtpSession>>,
+) -> Option<Arc<AsyncMutex<FtpSession>>> {
+    let mut state = shared.state();
+    let current = state
+        .ftp
+        .session
+        .as_ref()
+        .is_some_and(|s| Arc::ptr_eq(s, session));
+    if current {
+        state.ftp.session.take()
+    } else {
+        None
+    }
 }
 
 async fn perform(
@@ -479,17 +490,14 @@ fn connect_options(shared: &Shared, profile: &Profile) -> Result<ConnectOptions,
     // The inactivity timeout is about incoming traffic (chapter: "the FTP session will not be
     // terminated in the absence of incoming traffic" when 0): a server that stops answering a
     // command or stalls a transfer for that long ends the session too.
-    opts.timeouts = match profile.timeout {
-        0 => Timeouts::default(),
-        secs => {
-            let limit = Duration::from_secs(u64::from(secs));
-            Timeouts {
-                reply: limit,
-                data_stall: Some(limit),
-                inactivity: Some(limit),
-                ..Timeouts::default()
-            }
-        }
+    opts.timeouts = match profile.inactivity_timeout() {
+        None => Timeouts::default(),
+        Some(limit) => Timeouts {
+            reply: limit,
+            data_stall: Some(limit),
+            inactivity: Some(limit),
+            ..Timeouts::default()
+        },
     };
     opts.linger = Linger {
         control: Duration::from_secs(u64::from(profile.linger_cmd)),

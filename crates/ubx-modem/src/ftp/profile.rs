@@ -133,6 +133,11 @@ pub enum ProfileEffect {
 }
 
 impl Profile {
+    /// The inactivity timeout of `+UFTP=5`; `None` for 0 (no timeout).
+    pub fn inactivity_timeout(&self) -> Option<std::time::Duration> {
+        (self.timeout > 0).then(|| std::time::Duration::from_secs(u64::from(self.timeout)))
+    }
+
     /// Applies `AT+UFTP=<op_code>[,<param1>[,<param2>]]`.
     pub fn set(
         &mut self,

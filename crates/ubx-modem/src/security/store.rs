@@ -9,11 +9,10 @@
 
 use std::path::{Path, PathBuf};
 
-use md5::{Digest, Md5};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::filesystem::check_name;
+use crate::filesystem::{check_name, md5_hex};
 
 /// At most this many items, of all types together (SARA-R4 manual: up to 16).
 pub const MAX_ITEMS: usize = 16;
@@ -217,13 +216,6 @@ pub fn key_label(der: &[u8]) -> &'static str {
         Ok(PrivateKeyDer::Sec1(_)) => "EC PRIVATE KEY",
         _ => "PRIVATE KEY",
     }
-}
-
-pub fn md5_hex(data: &[u8]) -> String {
-    Md5::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// A certificate as DER: the first `CERTIFICATE` of a PEM text, or DER as it is.

@@ -261,9 +261,8 @@ impl AtHost {
 }
 
 /// The 42000-byte file u-blox's own driver test suite stores and retrieves: bytes 0,1,…,255,0,…
-pub fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i % 256) as u8).collect()
-}
+/// (the same bytes as a transcript's `>>pattern`).
+pub use ubx_modem::transcript::pattern;
 
 /// Sets the FTP profile: server address, port, login and mode (IPv6 preferred for a v6 address).
 pub async fn set_profile(
@@ -405,4 +404,11 @@ pub async fn session_flow(
     host.ftp("AT+UFTPC=14", 14, 0, 20).await;
     host.uftper(1, 1).await;
     host.quiet(100).await;
+}
+
+/// Points the profile at a scripted fake server, passive mode (the scripts use PASV), no login.
+pub async fn point_at_fake(host: &mut AtHost, addr: std::net::SocketAddr) {
+    host.ok(&format!("AT+UFTP=0,\"{}\"", addr.ip())).await;
+    host.ok(&format!("AT+UFTP=7,{}", addr.port())).await;
+    host.ok("AT+UFTP=6,1").await;
 }
