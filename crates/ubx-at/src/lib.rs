@@ -52,7 +52,8 @@ pub use command::{Command, CommandKind, Param, Params, parse_line};
 pub use result::{CmeError, CommandError, FinalResult};
 pub use settings::Settings;
 pub use terminal::{
-    Event, Handler, LeaveCause, Outcome, Part, PayloadRequest, Prompt, Response, Terminal,
+    DataModeFraming, Event, Handler, LeaveCause, Outcome, Part, PayloadRequest, Prompt, Response,
+    Terminal,
 };
 
 /// Longest command line the module accepts, counting the terminating S3 character

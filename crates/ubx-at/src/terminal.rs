@@ -29,7 +29,7 @@
 //! by the S12 guard time. When the host escapes (or drops DTR under `AT&D1`/`&D2`),
 //! [`Terminal::poll_event`] reports [`Event::HostLeft`]; when the data channel is over, the caller
 //! calls [`Terminal::end_data_mode`], which prints `DISCONNECT` and `OK` and then the URCs held
-//! meanwhile.
+//! meanwhile. [`DataModeFraming`] adapts the result codes around it to a model.
 //!
 //! URCs never split a response, nor a command line being typed: from the first character of a
 //! line until its final result code they are held, then written in order.
@@ -114,8 +114,29 @@ pub enum Outcome {
     /// The result comes later, through [`Terminal::complete`]. The rest of the command line is
     /// not executed (as after V.250's `D`: a command that may go on line ends its line).
     Pending,
-    /// `CONNECT`, then transparent data mode.
-    DataMode,
+    /// `CONNECT`, then transparent data mode, framed as the model frames it.
+    DataMode(DataModeFraming),
+}
+
+/// The result codes around a data-mode session, which differ between module models: LEXI-R10
+/// answers `CONNECT` alone and ends with `DISCONNECT` and `OK`; SARA-R4's syntax table answers
+/// `OK` first and a driver for it (MKRNB) waits for `OK`, then `CONNECT`, then `DISCONNECT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataModeFraming {
+    /// `OK` before `CONNECT`.
+    pub ok_before_connect: bool,
+    /// `OK` after `DISCONNECT`.
+    pub ok_after_disconnect: bool,
+}
+
+impl Default for DataModeFraming {
+    /// `CONNECT` … `DISCONNECT`, `OK` (V.250 and LEXI-R10).
+    fn default() -> Self {
+        DataModeFraming {
+            ok_before_connect: false,
+            ok_after_disconnect: true,
+        }
+    }
 }
 
 /// Something the caller must act on, reported by [`Terminal::poll_event`].
@@ -193,6 +214,8 @@ pub struct Terminal {
     output: Vec<u8>,
     /// Data mode: host bytes for the data channel.
     host_data: Vec<u8>,
+    /// The result codes of the current (or last) data-mode session.
+    data_framing: DataModeFraming,
     event: Option<Event>,
 }
 
@@ -213,6 +236,7 @@ impl Terminal {
             held_urcs: VecDeque::new(),
             output: Vec::new(),
             host_data: Vec::new(),
+            data_framing: DataModeFraming::default(),
             event: None,
         }
     }
@@ -343,7 +367,9 @@ impl Terminal {
             // Escape characters still held when the channel ends had nowhere to go: dropped.
             self.mode = Mode::Command;
             frame::result(&self.settings, FinalResult::Disconnect, &mut self.output);
-            frame::result(&self.settings, FinalResult::Ok, &mut self.output);
+            if self.data_framing.ok_after_disconnect {
+                frame::result(&self.settings, FinalResult::Ok, &mut self.output);
+            }
         }
         self.release_urcs();
     }
@@ -460,14 +486,18 @@ impl Terminal {
                     self.mode = Mode::Pending;
                     return;
                 }
-                Outcome::DataMode => return self.enter_data_mode(now),
+                Outcome::DataMode(framing) => return self.enter_data_mode(framing, now),
             }
         }
         frame::result(&self.settings, FinalResult::Ok, &mut self.output);
     }
 
-    fn enter_data_mode(&mut self, now: Instant) {
+    fn enter_data_mode(&mut self, framing: DataModeFraming, now: Instant) {
+        if framing.ok_before_connect {
+            frame::result(&self.settings, FinalResult::Ok, &mut self.output);
+        }
         frame::result(&self.settings, FinalResult::Connect, &mut self.output);
+        self.data_framing = framing;
         self.host_data.clear();
         self.mode = Mode::Data {
             escape: EscapeDetector::new(self.settings.s2, self.settings.s12, now),
@@ -484,7 +514,7 @@ impl Terminal {
             Outcome::Failed(e) => frame::error(&self.settings, e, &mut self.output),
             Outcome::ExpectPayload(request) => self.start_payload(request, handler, now),
             Outcome::Pending => self.mode = Mode::Pending,
-            Outcome::DataMode => self.enter_data_mode(now),
+            Outcome::DataMode(framing) => self.enter_data_mode(framing, now),
         }
         self.release_urcs();
     }

@@ -33,7 +33,7 @@ fn in_data_mode(setup: &[u8]) -> (Terminal, Instant) {
     t.receive(b"AT+LINK\r\n", t0, &mut Stub);
     assert!(t.is_pending());
     t.take_output();
-    t.complete(Outcome::DataMode, t0, &mut Stub);
+    t.complete(Outcome::DataMode(DataModeFraming::default()), t0, &mut Stub);
     let connect = t.take_output();
     assert!(
         connect == b"\r\nCONNECT\r\n" || connect == b"1\r",
@@ -237,7 +237,7 @@ fn the_hosts_lf_after_the_command_is_not_data_but_a_files_first_lf_is() {
     let t0 = Instant::now();
     t.receive(b"ATE0\rAT+LINK\r", t0, &mut Stub);
     t.receive(b"\n", t0, &mut Stub); // the LF of CR LF, while pending
-    t.complete(Outcome::DataMode, t0, &mut Stub);
+    t.complete(Outcome::DataMode(DataModeFraming::default()), t0, &mut Stub);
     t.receive(b"\nabc", t0, &mut Stub); // a file that starts with LF
     assert_eq!(t.take_host_data(), b"\nabc");
 }

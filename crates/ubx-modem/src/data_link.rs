@@ -12,12 +12,13 @@
 //! a host that reads slowly slows the server's data connection instead of filling memory, and a
 //! server that accepts slowly slows the host's writes. The operation says [`LinkEvent::Connected`]
 //! (the terminal prints `CONNECT`) or [`LinkEvent::Refused`] (the command fails), then sends data;
-//! dropping its [`LinkEnd`] ends data mode (`DISCONNECT`, `OK`). The host's side ends with
+//! dropping its [`LinkEnd`] ends data mode (`DISCONNECT`, `OK`). A command that only has to wait
+//! (a synchronous `+UDNSRN`) answers with [`LinkEvent::Answer`] and never goes on line. The host's side ends with
 //! [`HostInput::Left`] when the host escapes; a [`LinkPort`] dropped without it means the host went
 //! away (the terminal closed), and the operation aborts.
 
 use tokio::sync::mpsc;
-use ubx_at::CommandError;
+use ubx_at::{CommandError, DataModeFraming, Response};
 
 /// Largest chunk carried in one message.
 pub const CHUNK: usize = 128 * 1024;
@@ -27,10 +28,13 @@ pub const DEPTH: usize = 2;
 /// What the operation tells the terminal.
 #[derive(Debug)]
 pub enum LinkEvent {
-    /// Ready: `CONNECT`, then data mode.
-    Connected,
+    /// Ready: `CONNECT` (framed as the model frames it), then data mode.
+    Connected(DataModeFraming),
     /// The operation could not start; the command fails with this error (no `CONNECT`).
     Refused(CommandError),
+    /// The command's answer, with no data mode (a synchronous `+UDNSRN` that had to wait for
+    /// the resolver).
+    Answer(Response),
     /// Bytes for the host.
     Data(Vec<u8>),
 }
@@ -55,6 +59,7 @@ pub struct LinkPort {
 /// The operation's end.
 #[derive(Debug)]
 pub(crate) struct LinkEnd {
+    framing: DataModeFraming,
     events: mpsc::Sender<LinkEvent>,
     host: mpsc::Receiver<HostInput>,
 }
@@ -68,8 +73,8 @@ pub(crate) enum HostGone {
     HungUp,
 }
 
-/// A connected pair.
-pub(crate) fn channel() -> (LinkPort, LinkEnd) {
+/// A connected pair; `framing` is how the terminal frames the session (the model's).
+pub(crate) fn channel(framing: DataModeFraming) -> (LinkPort, LinkEnd) {
     let (events_tx, events_rx) = mpsc::channel(DEPTH);
     let (host_tx, host_rx) = mpsc::channel(DEPTH);
     (
@@ -78,6 +83,7 @@ pub(crate) fn channel() -> (LinkPort, LinkEnd) {
             host: Some(host_tx),
         },
         LinkEnd {
+            framing,
             events: events_tx,
             host: host_rx,
         },
@@ -87,7 +93,16 @@ pub(crate) fn channel() -> (LinkPort, LinkEnd) {
 impl LinkEnd {
     /// Tells the terminal to say `CONNECT`; false if it has gone.
     pub async fn connected(&self) -> bool {
-        self.events.send(LinkEvent::Connected).await.is_ok()
+        let framing = self.framing;
+        self.events
+            .send(LinkEvent::Connected(framing))
+            .await
+            .is_ok()
+    }
+
+    /// Answers the command that is waiting; no data mode follows.
+    pub async fn answer(self, response: Response) {
+        let _ = self.events.send(LinkEvent::Answer(response)).await;
     }
 
     /// Fails the command that is waiting.

@@ -7,6 +7,11 @@
 //! LEXI-R10 advertises only the asynchronous form of `+UDNSRN` (`AT+UDNSRN=?` lists `(1)` for
 //! `<async>`), and u-blox's own library sends `AT+UDNSRN=0,"<host>"` and waits for the URC: so an
 //! omitted `<async>` means asynchronous, `OK` comes at once and `+UUDNSRN: 0,"<ip>"` follows.
+//!
+//! The older models (SARA-R4, SARA-R5, SARA-U201; [`crate::model::Dns::synchronous`]) answer
+//! `AT+UDNSRN=0,"<host>"` themselves once the name is resolved: `+UDNSRN: "<ip>"`, then `OK`.
+//! The command waits for the resolver as a direct link waits for the server, through
+//! [`crate::data_link`], so the terminal holds its URCs meanwhile.
 
 use std::collections::HashMap;
 use std::io;
@@ -93,12 +98,71 @@ pub(crate) fn execute(ctx: &Ctx, cmd: &Command) -> Option<Outcome> {
     if cmd.name != "+UDNSRN" {
         return None;
     }
+    if ctx.shared.model.dns.synchronous && matches!(cmd.kind, CommandKind::Set(_)) {
+        return Some(synchronous(ctx, &cmd.kind));
+    }
     Some(udnsrn(ctx, &cmd.kind).into())
+}
+
+/// `AT+UDNSRN=0,"<host>"` answered with the address: the command waits for the resolver.
+fn synchronous(ctx: &Ctx, kind: &CommandKind) -> Outcome {
+    let CommandKind::Set(p) = kind else {
+        return Outcome::Failed(CommandError::Syntax);
+    };
+    let host = (|| -> Result<String, CommandError> {
+        p.at_most(2)?;
+        // Only <resolution_type> 0, name to address; reverse lookups are not emulated.
+        if p.req_num(0)? != 0 {
+            return Err(CmeError::OperationNotSupported.into());
+        }
+        host_param(p.req_str(1)?)
+    })();
+    let host = match host {
+        Ok(h) => h,
+        Err(e) => return Outcome::Failed(e),
+    };
+    {
+        // The default bearer (cid 1), or a PSD profile's: some context must be up.
+        let state = ctx.shared.state();
+        if !state.pdp.contexts.values().any(|c| c.active) {
+            return Outcome::Failed(CmeError::OperationNotAllowed.into());
+        }
+    }
+    let (port, end) = crate::data_link::channel(ubx_at::DataModeFraming::default());
+    ctx.link.set(Some(port));
+    let shared = ctx.shared.clone();
+    tokio::spawn(async move {
+        match shared.dns.resolve(&host, Family::V4).await {
+            Ok(addrs) if !addrs.is_empty() => {
+                let line = format!("+UDNSRN: \"{}\"", addrs[0]);
+                end.answer(Response::line(line)).await;
+            }
+            other => {
+                tracing::info!(%host, result = ?other.err(), "+UDNSRN failed");
+                end.refuse(SYNC_FAILURE.into()).await;
+            }
+        }
+    });
+    Outcome::Pending
+}
+
+/// The error of a synchronous `+UDNSRN` that found nothing (docs/FIDELITY.md).
+const SYNC_FAILURE: CmeError = CmeError::Unknown;
+
+/// A host name or address parameter.
+fn host_param(host: &[u8]) -> Result<String, CommandError> {
+    let host = std::str::from_utf8(host)
+        .map_err(|_| CmeError::InvalidCharacters)?
+        .to_string();
+    if host.is_empty() || host.len() > 255 || host.bytes().any(|b| b.is_ascii_control()) {
+        return Err(CmeError::InvalidCharacters.into());
+    }
+    Ok(host)
 }
 
 fn udnsrn(ctx: &Ctx, kind: &CommandKind) -> Result<Response, CommandError> {
     let p = match kind {
-        CommandKind::Test => return Ok(Response::line(ctx.shared.model.udnsrn_test)),
+        CommandKind::Test => return Ok(Response::line(ctx.shared.model.dns.udnsrn_test.as_str())),
         CommandKind::Set(p) => p,
         _ => return Err(CommandError::Syntax),
     };
@@ -116,12 +180,7 @@ fn udnsrn(ctx: &Ctx, kind: &CommandKind) -> Result<Response, CommandError> {
         Some(1) => Family::V6,
         Some(_) => return Err(CmeError::OperationNotSupported.into()),
     };
-    let host = std::str::from_utf8(host)
-        .map_err(|_| CmeError::InvalidCharacters)?
-        .to_string();
-    if host.is_empty() || host.len() > 255 || host.bytes().any(|b| b.is_ascii_control()) {
-        return Err(CmeError::InvalidCharacters.into());
-    }
+    let host = host_param(host)?;
     {
         let state = ctx.shared.state();
         let cid = u8::try_from(cid)

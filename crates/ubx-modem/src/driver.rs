@@ -5,8 +5,8 @@
 //! URCs addressed to this terminal, wakes the terminal when a timer runs out (a payload stall,
 //! the escape guard time), and carries a direct link's data between the host and the operation
 //! (see [`crate::data_link`]). The PTY, serial, TCP and console transports of the binary all call
-//! it with their own stream; the serial transport also reports the host's DTR line
-//! ([`serve_with_dtr`]).
+//! it with their own stream; the serial transport also reports the host's DTR line and follows
+//! `AT+IPR` ([`serve_with_lines`]).
 //!
 //! Nothing here waits on one thing at a time: reading, writing, URCs, timers and link data are
 //! one `select!`, so a host that stops reading in data mode still has its `+++` seen, and its
@@ -51,20 +51,33 @@ pub async fn serve<S>(modem: &Modem, stream: S, tracer: Option<&Tracer>) -> io::
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    serve_with_dtr(modem, stream, tracer, None).await
+    serve_with_lines(modem, stream, tracer, HostLines::default()).await
 }
 
-/// [`serve`], with the host's DTR line: `false` is off. A drop from on to off leaves data mode
-/// under `AT&D1`/`AT&D2`.
-pub async fn serve_with_dtr<S>(
+/// What a transport with real lines (a serial port) exchanges with the terminal besides bytes.
+#[derive(Debug, Default)]
+pub struct HostLines {
+    /// The host's DTR line: `false` is off. A drop from on to off leaves data mode under
+    /// `AT&D1`/`AT&D2`.
+    pub dtr: Option<watch::Receiver<bool>>,
+    /// Where the rate an `AT+IPR=<rate>` asks for is sent, once its `OK` has been written and
+    /// flushed (the module changes its rate after the final result code).
+    pub baud: Option<watch::Sender<u32>>,
+}
+
+/// [`serve`], with the host's lines.
+pub async fn serve_with_lines<S>(
     modem: &Modem,
     stream: S,
     tracer: Option<&Tracer>,
-    mut dtr: Option<watch::Receiver<bool>>,
+    lines: HostLines,
 ) -> io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let HostLines { mut dtr, baud } = lines;
+    // A rate asked for, applied once the output before it is out.
+    let mut new_baud: Option<u32> = None;
     let mut port = modem.open_terminal();
     let id = port.id();
     let mut trace = tracer.map(|t| t.terminal(id));
@@ -126,6 +139,9 @@ where
                     }
                 }
                 term.receive(&buf[..n], now(), &mut port.handler);
+                if let Some(rate) = port.handler.take_baud_change() {
+                    new_baud = Some(rate);
+                }
                 if let Some(link) = port.handler.take_link() {
                     link_events = Some(link.events);
                     link_host = link.host;
@@ -143,10 +159,18 @@ where
                     if let Err(e) = writer.flush().await {
                         break Err(e);
                     }
+                    // The `OK` of `AT+IPR` is out: now the rate changes.
+                    if let (Some(rate), Some(tx)) = (new_baud.take(), &baud) {
+                        tracing::info!(terminal = id, rate, "AT+IPR: changing the rate");
+                        let _ = tx.send(rate);
+                    }
                 }
             }
-            Happened::Link(Some(LinkEvent::Connected)) => {
-                term.complete(Outcome::DataMode, now(), &mut port.handler)
+            Happened::Link(Some(LinkEvent::Connected(framing))) => {
+                term.complete(Outcome::DataMode(framing), now(), &mut port.handler)
+            }
+            Happened::Link(Some(LinkEvent::Answer(response))) => {
+                term.complete(Outcome::Done(response), now(), &mut port.handler)
             }
             Happened::Link(Some(LinkEvent::Refused(e))) => {
                 term.complete(Outcome::Failed(e), now(), &mut port.handler)

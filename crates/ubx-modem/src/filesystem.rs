@@ -28,9 +28,10 @@
 //! - containing `"`: AT strings have no escape for it, so the name could never be given back to
 //!   the module or printed unambiguously in a `+ULSTFILE: "a","b"` list (emulator choice; the
 //!   module's allowed character set is not documented);
-//! - longer than [`MAX_FILE_NAME_LEN`] = 63 bytes: u-blox's own host library ubxlib gives
-//!   LEXI-R10 a file name limit of 63 characters (`cell/src/u_cell_private.c`; other u-blox
-//!   modules have 248);
+//! - longer than the model's limit ([`ModuleFs::name_limit`]; [`MAX_FILE_NAME_LEN`] = 63 bytes
+//!   unless set): u-blox's own host library ubxlib gives LEXI-R10 a file name limit of 63
+//!   characters (`cell/src/u_cell_private.c`) and other u-blox modules 248
+//!   ([`LONGEST_FILE_NAME_LEN`]);
 //! - not UTF-8 (listing returns text; the AT layer is expected to pass names through as given);
 //! - starting with [`RESERVED_PREFIX`] (`.ubxftp`): such names belong to the emulator's internal
 //!   files, such as the hidden FOTA image, which the user must neither see nor touch.
@@ -111,9 +112,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use md5::{Digest, Md5};
 
-/// Longest file name accepted, in bytes: the LEXI-R10 value from u-blox's ubxlib module table
-/// (`cell/src/u_cell_private.c`). The generic u-blox value, used for other modules, is 248.
+/// Longest file name accepted unless the model says otherwise, in bytes: the LEXI-R10 value from
+/// u-blox's ubxlib module table (`cell/src/u_cell_private.c`).
 pub const MAX_FILE_NAME_LEN: usize = 63;
+
+/// The generic u-blox limit of the same table, which every other model has: no model's files
+/// have longer names.
+pub const LONGEST_FILE_NAME_LEN: usize = 248;
 
 /// Names starting with this prefix are reserved for the emulator's internal files (such as the
 /// hidden FOTA image): users can neither create, read, list nor delete them.
@@ -141,11 +146,13 @@ pub enum NameError {
     /// The name is `.` or `..`.
     #[error("`.` and `..` are not file names")]
     DotOrDotDot,
-    /// The name is longer than [`MAX_FILE_NAME_LEN`] bytes.
-    #[error("the name is {len} bytes long, the limit is {MAX_FILE_NAME_LEN}")]
+    /// The name is longer than the limit.
+    #[error("the name is {len} bytes long, the limit is {limit}")]
     TooLong {
         /// Length of the refused name in bytes.
         len: usize,
+        /// The limit it exceeds.
+        limit: usize,
     },
     /// The name contains `/` or `\`.
     #[error("the name contains a path separator")]
@@ -235,11 +242,19 @@ impl From<FsError> for io::Error {
 ///
 /// Accepts bytes or text, because names arrive from the AT interface as raw bytes.
 pub fn check_name(name: &[u8]) -> Result<&str, NameError> {
+    check_name_within(name, MAX_FILE_NAME_LEN)
+}
+
+/// [`check_name`] with another length limit (a model's).
+pub fn check_name_within(name: &[u8], limit: usize) -> Result<&str, NameError> {
     if name.is_empty() {
         return Err(NameError::Empty);
     }
-    if name.len() > MAX_FILE_NAME_LEN {
-        return Err(NameError::TooLong { len: name.len() });
+    if name.len() > limit {
+        return Err(NameError::TooLong {
+            len: name.len(),
+            limit,
+        });
     }
     let text = std::str::from_utf8(name).map_err(|_| NameError::NotUtf8)?;
     if text == "." || text == ".." {
@@ -289,6 +304,7 @@ impl Shared {
 #[derive(Debug, Clone)]
 pub struct ModuleFs {
     shared: Arc<Shared>,
+    name_limit: usize,
 }
 
 /// Flags added to every open: never follow a symlink in the last path component, never block
@@ -390,7 +406,7 @@ impl ModuleFs {
         capacity: u64,
         temporary: Option<tempfile::TempDir>,
     ) -> Result<Self, FsError> {
-        let used = scan_used(&root)?;
+        let used = scan_used(&root, MAX_FILE_NAME_LEN)?;
         Ok(Self {
             shared: Arc::new(Shared {
                 root,
@@ -398,6 +414,7 @@ impl ModuleFs {
                 used: Mutex::new(used),
                 _temporary: temporary,
             }),
+            name_limit: MAX_FILE_NAME_LEN,
         })
     }
 
@@ -421,8 +438,29 @@ impl ModuleFs {
         self.shared.capacity.saturating_sub(self.used())
     }
 
+    /// The model's longest file name.
+    pub fn name_limit(&self) -> usize {
+        self.name_limit
+    }
+
+    /// Sets the longest file name (a model's); [`MAX_FILE_NAME_LEN`] until set, at most
+    /// [`LONGEST_FILE_NAME_LEN`].
+    pub fn with_name_limit(mut self, limit: usize) -> Self {
+        self.name_limit = limit.clamp(1, LONGEST_FILE_NAME_LEN);
+        // Files already in the folder count if this limit lets the module see them.
+        if let Ok(used) = scan_used(&self.shared.root, self.name_limit) {
+            *self.shared.lock() = used;
+        }
+        self
+    }
+
+    /// Checks a name against the naming rules with this file system's length limit.
+    pub fn check_name<'a>(&self, name: &'a [u8]) -> Result<&'a str, NameError> {
+        check_name_within(name, self.name_limit)
+    }
+
     fn path_of(&self, name: impl AsRef<[u8]>) -> Result<PathBuf, FsError> {
-        let name = check_name(name.as_ref())?;
+        let name = self.check_name(name.as_ref())?;
         Ok(self.shared.root.join(name))
     }
 
@@ -437,7 +475,7 @@ impl ModuleFs {
                 continue;
             }
             let file_name = entry.file_name();
-            if let Ok(name) = check_name(file_name.as_encoded_bytes()) {
+            if let Ok(name) = self.check_name(file_name.as_encoded_bytes()) {
                 names.push(name.to_owned());
             }
         }
@@ -676,13 +714,13 @@ impl ModuleFs {
 }
 
 /// Sums the sizes of the files the module can see plus its internal files.
-fn scan_used(root: &Path) -> Result<u64, FsError> {
+fn scan_used(root: &Path, name_limit: usize) -> Result<u64, FsError> {
     let mut used: u64 = 0;
     for entry in std::fs::read_dir(root).map_err(FsError::Io)? {
         let entry = entry.map_err(FsError::Io)?;
         let file_name = entry.file_name();
         let bytes = file_name.as_encoded_bytes();
-        let counted = check_name(bytes).is_ok() || file_name == FOTA_FILE_NAME;
+        let counted = check_name_within(bytes, name_limit).is_ok() || file_name == FOTA_FILE_NAME;
         if !counted {
             continue;
         }

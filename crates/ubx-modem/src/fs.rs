@@ -16,7 +16,7 @@ use ubx_at::{
     Response,
 };
 
-use crate::filesystem::{FsError, check_name};
+use crate::filesystem::{FsError, ModuleFs};
 use crate::{Ctx, Shared, TerminalId};
 
 /// How long the host may pause inside a `+UDWNFILE` payload: u-blox documents 20 s (SARA-R4).
@@ -63,9 +63,9 @@ impl From<FsError> for CommandError {
 type Reply = Result<Response, CommandError>;
 
 /// A file name parameter, checked against the module's naming rules.
-fn name_param(p: &Params, i: usize) -> Result<String, CommandError> {
+fn name_param(fs: &ModuleFs, p: &Params, i: usize) -> Result<String, CommandError> {
     let raw = p.req_str(i)?;
-    check_name(raw)
+    fs.check_name(raw)
         .map(str::to_owned)
         .map_err(|e| FsError::InvalidName(e).into())
 }
@@ -110,7 +110,7 @@ pub(crate) fn execute(ctx: &Ctx, cmd: &Command) -> Option<Outcome> {
         "+URDFILE" => (|| {
             let p = set_params(&cmd.kind)?;
             p.at_most(2)?;
-            let name = name_param(p, 0)?;
+            let name = name_param(&ctx.shared.fs, p, 0)?;
             tag_param(p, 1)?;
             Ok(data_line("+URDFILE", &name, &fs.read(&name)?))
         })()
@@ -118,7 +118,7 @@ pub(crate) fn execute(ctx: &Ctx, cmd: &Command) -> Option<Outcome> {
         "+URDBLOCK" => (|| {
             let p = set_params(&cmd.kind)?;
             p.at_most(3)?;
-            let name = name_param(p, 0)?;
+            let name = name_param(&ctx.shared.fs, p, 0)?;
             let offset = non_negative(p.req_num(1)?)?;
             let size = non_negative(p.req_num(2)?)?;
             Ok(data_line(
@@ -135,7 +135,7 @@ pub(crate) fn execute(ctx: &Ctx, cmd: &Command) -> Option<Outcome> {
         "+UDELFILE" => (|| {
             let p = set_params(&cmd.kind)?;
             p.at_most(2)?;
-            let name = name_param(p, 0)?;
+            let name = name_param(&ctx.shared.fs, p, 0)?;
             tag_param(p, 1)?;
             fs.delete(&name)?;
             Ok(Response::ok())
@@ -160,7 +160,7 @@ pub(crate) fn execute(ctx: &Ctx, cmd: &Command) -> Option<Outcome> {
 /// payload that cannot fit fails at once, without reading a byte.
 fn download_request(ctx: &Ctx, cmd: &Command) -> Result<PayloadRequest, CommandError> {
     let p = set_params(&cmd.kind)?;
-    let name = name_param(p, 0)?;
+    let name = name_param(&ctx.shared.fs, p, 0)?;
     let (size, new_end) = if cmd.name == "+UDWNFILE" {
         p.at_most(3)?;
         tag_param(p, 2)?;
@@ -216,11 +216,15 @@ pub(crate) fn payload_received(ctx: &Ctx, request: &PayloadRequest, data: Vec<u8
     let p = request.command.params();
     let result: Reply = (|| match request.command.name.as_str() {
         "+UDWNFILE" => {
-            fs.append(name_param(p, 0)?, &data)?;
+            fs.append(name_param(&ctx.shared.fs, p, 0)?, &data)?;
             Ok(Response::ok())
         }
         "+UDWNBLOCK" => {
-            fs.write_at(name_param(p, 0)?, non_negative(p.req_num(1)?)?, &data)?;
+            fs.write_at(
+                name_param(&ctx.shared.fs, p, 0)?,
+                non_negative(p.req_num(1)?)?,
+                &data,
+            )?;
             Ok(Response::ok())
         }
         "+FWRITEHEX" => {
@@ -278,7 +282,7 @@ fn ulstfile(ctx: &Ctx, kind: &CommandKind) -> Reply {
         2 => {
             let p = p.ok_or(CommandError::Syntax)?;
             p.at_most(3)?;
-            let name = name_param(p, 1)?;
+            let name = name_param(&ctx.shared.fs, p, 1)?;
             tag_param(p, 2)?;
             Ok(Response::line(format!("+ULSTFILE: {}", fs.size(&name)?)))
         }
@@ -302,7 +306,7 @@ fn fopen(ctx: &Ctx, kind: &CommandKind) -> Reply {
         }
         CommandKind::Set(p) => {
             p.at_most(2)?;
-            let name = name_param(p, 0)?;
+            let name = name_param(&ctx.shared.fs, p, 0)?;
             if !matches!(p.num(1)?, None | Some(0)) {
                 return Err(CmeError::OperationNotSupported.into());
             }

@@ -133,17 +133,23 @@ fn run(ctx: &Ctx, cmd: &Command) -> Reply {
     let kind = &cmd.kind;
     match (name, kind) {
         // Basic commands not handled by the terminal itself.
-        ("I", CommandKind::Action) => Ok(Response::line(model.model)),
+        ("I", CommandKind::Action) => Ok(Response::lines(model.ati())),
         ("I", CommandKind::Set(p)) => match p.num(0)? {
-            Some(0) => Ok(Response::line(model.model)),
-            Some(9) => Ok(Response::line(model.ati9)),
+            Some(0) => Ok(Response::lines(model.ati())),
+            Some(9) => Ok(Response::line(model.identity.ati9.as_str())),
             _ => Err(CommandError::Syntax),
         },
         // Hang up, and the V.250 line settings a serial driver sends: accepted, nothing to do.
         ("H" | "&C" | "&K" | "&S" | "&W" | "&Y", _) => ok(),
-        ("+CGMI" | "+GMI", CommandKind::Action) => Ok(Response::line(model.manufacturer)),
-        ("+CGMM" | "+GMM", CommandKind::Action) => Ok(Response::line(model.model)),
-        ("+CGMR" | "+GMR", CommandKind::Action) => Ok(Response::line(model.revision)),
+        ("+CGMI" | "+GMI", CommandKind::Action) => {
+            Ok(Response::line(model.identity.manufacturer.as_str()))
+        }
+        ("+CGMM" | "+GMM", CommandKind::Action) => {
+            Ok(Response::line(model.identity.model.as_str()))
+        }
+        ("+CGMR" | "+GMR", CommandKind::Action) => {
+            Ok(Response::line(model.identity.revision.as_str()))
+        }
         ("+CGSN" | "+GSN", CommandKind::Action) => Ok(Response::line(ctx.shared.imei.as_str())),
         ("+CGSN", CommandKind::Set(p)) => match p.num(0)? {
             None | Some(0) | Some(1) => Ok(Response::line(ctx.shared.imei.as_str())),
@@ -191,11 +197,13 @@ fn cfun(ctx: &Ctx, kind: &CommandKind) -> Reply {
             "+CFUN: {},0",
             ctx.shared.state().general.cfun
         ))),
-        CommandKind::Test => Ok(Response::line(ctx.shared.model.cfun_test)),
+        CommandKind::Test => Ok(Response::line(ctx.shared.model.functionality.test.as_str())),
         CommandKind::Set(p) => {
             p.at_most(2)?;
             let fun = p.req_num(0)?;
-            if !matches!(p.num(1)?, None | Some(0 | 1)) {
+            if !matches!(p.num(1)?, None | Some(0 | 1))
+                || !ctx.shared.model.functionality.values.contains(&fun)
+            {
                 return Err(CmeError::OperationNotSupported.into());
             }
             let mut state = ctx.shared.state();
@@ -214,6 +222,7 @@ fn cfun(ctx: &Ctx, kind: &CommandKind) -> Reply {
                 15 | 16 => {
                     state.general.cfun = 1;
                     pdp::detach(&mut state);
+                    crate::psd::reboot(&mut state, ctx.shared.model);
                     pdp::attach(&mut state);
                     let (text, shown) = state.general.greeting.clone();
                     drop(state);
@@ -248,6 +257,11 @@ fn ipr(ctx: &Ctx, kind: &CommandKind) -> Reply {
                 return Err(CmeError::OperationNotSupported.into());
             }
             ctx.shared.state().general.ipr = rate;
+            // The terminal's own rate changes after the OK (a serial port follows; autobauding,
+            // 0, keeps the rate the host uses).
+            if let Ok(rate @ 1..) = u32::try_from(rate) {
+                ctx.baud.set(Some(rate));
+            }
             ok()
         }
         CommandKind::Action => Err(CommandError::Syntax),

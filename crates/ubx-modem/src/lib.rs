@@ -12,11 +12,13 @@
 //! | [`power`] | `+CPSMS`, `+UPSMR` |
 //! | [`security`] | `+USECMNG` (certificate store), `+USECPRF` (security profiles FTPS uses) |
 //! | [`pdp`] | `+CGDCONT`, `+CGACT`, `+CGPADDR`, `+CGATT`, `+CGAUTH` |
+//! | [`psd`] | `+UPSD`, `+UPSDA`, `+UPSND` (PSD profiles, on the models that have them) |
 //! | [`dns`] | `+UDNSRN`, and the resolver the FTP service shares |
 //! | [`fs`] | `+UDWNFILE`, `+URDFILE`, `+ULSTFILE`, … and LEXI-R10's `+FOPEN` handle set |
 //! | [`ftp`] | `+UFTP`, `+UFTPC`, `+UFTPER` (direct link through [`data_link`]) |
 //!
-//! A [`model::Model`] decides which of these commands exist and what test commands print.
+//! A [`model::Model`] (one TOML file per model in `models/`) decides which of these commands
+//! exist, what test commands print and how the module frames what differs between models.
 //!
 //! Several terminals share one [`Modem`]: each gets a [`TerminalPort`] whose handler executes
 //! commands against the shared state and whose URC channel carries what background work (DNS,
@@ -34,6 +36,7 @@ pub mod model;
 pub mod network;
 pub mod pdp;
 pub mod power;
+pub mod psd;
 pub mod security;
 pub mod sim;
 pub mod trace;
@@ -64,11 +67,14 @@ pub struct ModemConfig {
     pub fs_size: u64,
     /// `--dns NAME=ADDR` overrides, consulted before the host resolver.
     pub dns_overrides: Vec<(String, IpAddr)>,
-    /// `+CGSN`.
-    pub imei: String,
+    /// `+CGSN`; `None` for the model's type allocation code with serial number 012345.
+    pub imei: Option<String>,
     /// Longest listing (`AT+UFTPC=13/14`) handed over in one `+UUFTPCD`; longer ones are cut.
     pub ftp_listing_cap: usize,
 }
+
+/// The serial number in a module's IMEI unless one is given.
+pub const DEFAULT_IMEI_SERIAL: u32 = 12345;
 
 /// Default capacity of the module file system (`--fs-size`): see docs/FIDELITY.md.
 pub const DEFAULT_FS_SIZE: u64 = filesystem::DEFAULT_CAPACITY;
@@ -76,11 +82,11 @@ pub const DEFAULT_FS_SIZE: u64 = filesystem::DEFAULT_CAPACITY;
 impl Default for ModemConfig {
     fn default() -> Self {
         ModemConfig {
-            model: &model::LEXI_R10,
+            model: model::default_model(),
             fs_dir: None,
             fs_size: DEFAULT_FS_SIZE,
             dns_overrides: Vec::new(),
-            imei: "004402090123456".into(),
+            imei: None,
             ftp_listing_cap: ftp::DEFAULT_LISTING_CAP,
         }
     }
@@ -96,6 +102,7 @@ pub(crate) struct State {
     pub power: power::PowerState,
     pub security: security::SecurityState,
     pub pdp: pdp::PdpState,
+    pub psd: psd::PsdState,
     pub fs: fs::FsState,
     pub ftp: ftp::FtpState,
 }
@@ -154,7 +161,8 @@ impl Modem {
         let fs = match &config.fs_dir {
             Some(dir) => filesystem::ModuleFs::open(dir, config.fs_size)?,
             None => filesystem::ModuleFs::temporary(config.fs_size)?,
-        };
+        }
+        .with_name_limit(config.model.file_system.file_name_max);
         let state = State {
             general: general::GeneralState::default(),
             sim: sim::SimState::default(),
@@ -162,13 +170,16 @@ impl Modem {
             power: power::PowerState::default(),
             security: security::SecurityState::default(),
             pdp: pdp::PdpState::new(config.model),
+            psd: psd::PsdState::new(config.model),
             fs: fs::FsState::default(),
             ftp: ftp::FtpState::default(),
         };
         Ok(Modem {
             shared: Arc::new(Shared {
                 model: config.model,
-                imei: config.imei,
+                imei: config
+                    .imei
+                    .unwrap_or_else(|| config.model.imei(DEFAULT_IMEI_SERIAL)),
                 state: Mutex::new(state),
                 fs,
                 dns: dns::Dns::new(config.dns_overrides),
@@ -202,6 +213,7 @@ impl Modem {
                 shared: self.shared.clone(),
                 terminal: id,
                 link: None,
+                baud_change: None,
             },
             urcs: rx,
         }
@@ -226,9 +238,16 @@ pub struct ModemHandler {
     terminal: TerminalId,
     /// The data link of the last command that went pending (`AT+UFTPC=6/7`), for the driver.
     link: Option<data_link::LinkPort>,
+    /// The rate of the last `AT+IPR=<rate>`, for the driver to apply after the `OK`.
+    baud_change: Option<u32>,
 }
 
 impl ModemHandler {
+    /// Takes the rate an `AT+IPR=<rate>` just set on this terminal (not 0, autobauding).
+    pub fn take_baud_change(&mut self) -> Option<u32> {
+        self.baud_change.take()
+    }
+
     /// Takes the data link a command just opened: the driver carries it while the terminal
     /// waits for the answer and then stays in data mode.
     pub fn take_link(&mut self) -> Option<data_link::LinkPort> {
@@ -253,6 +272,8 @@ pub(crate) struct Ctx<'a> {
     pub terminal: TerminalId,
     /// Where a command that goes on line leaves its data link.
     pub link: Cell<Option<data_link::LinkPort>>,
+    /// Where `AT+IPR=<rate>` leaves the rate this terminal changes to after its `OK`.
+    pub baud: Cell<Option<u32>>,
 }
 
 impl Handler for ModemHandler {
@@ -265,6 +286,7 @@ impl Handler for ModemHandler {
             shared: &self.shared,
             terminal: self.terminal,
             link: Cell::new(None),
+            baud: Cell::new(None),
         };
         let outcome = general::execute(&ctx, cmd)
             .or_else(|| sim::execute(&ctx, cmd))
@@ -272,6 +294,7 @@ impl Handler for ModemHandler {
             .or_else(|| power::execute(&ctx, cmd))
             .or_else(|| security::execute(&ctx, cmd))
             .or_else(|| pdp::execute(&ctx, cmd))
+            .or_else(|| psd::execute(&ctx, cmd))
             .or_else(|| dns::execute(&ctx, cmd))
             .or_else(|| fs::execute(&ctx, cmd))
             .or_else(|| ftp::execute(&ctx, cmd))
@@ -279,6 +302,11 @@ impl Handler for ModemHandler {
         if let Some(link) = ctx.link.take() {
             self.link = Some(link);
         }
+        if let Some(rate) = ctx.baud.take() {
+            self.baud_change = Some(rate);
+        }
+        // A command may have taken a PSD profile's bearer away (`+CGACT=0`, `+CFUN=4`).
+        psd::sync(&self.shared);
         outcome
     }
 
@@ -287,6 +315,7 @@ impl Handler for ModemHandler {
             shared: &self.shared,
             terminal: self.terminal,
             link: Cell::new(None),
+            baud: Cell::new(None),
         };
         match request.command.name.as_str() {
             "+USECMNG" => security::payload_received(&ctx, request, data),

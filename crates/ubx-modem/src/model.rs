@@ -1,147 +1,350 @@
 //! Model profiles: which commands and op codes a module model has, and what it prints about itself.
 //!
 //! A driver probes a module with test commands (`AT+UFTPC=?`) and identification commands
-//! (`AT+CGMM`); the answers differ between u-blox models. A [`Model`] gathers everything that
-//! differs, so the command families stay model-neutral and a second model is one more constant.
+//! (`AT+CGMM`), and multi-model libraries (ubxlib) pick their code path from the answers. A
+//! [`Model`] gathers everything that differs between u-blox models, so the command families stay
+//! model-neutral: they ask the model ("does it have `+UPSD`?", "how does it frame a direct
+//! link?") and never compare model names.
+//!
+//! Each model is one TOML file in `crates/ubx-modem/models/`, embedded at build time; a file
+//! given with `--model-file` is read the same way at start. The schema is [`Model`] itself: every
+//! field below is a key of the file, and an unknown key is an error, so a typo cannot silently
+//! fall back to a default. docs/MODELS.md explains how to add a model.
+
+use std::sync::LazyLock;
+
+use serde::Deserialize;
+use ubx_at::DataModeFraming;
+
+include!(concat!(env!("OUT_DIR"), "/models.rs"));
 
 /// Everything that differs between emulated models.
-#[derive(Debug)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Model {
-    /// The `--model` name.
-    pub id: &'static str,
-    /// `+CGMI` / `+GMI`.
-    pub manufacturer: &'static str,
-    /// `+CGMM` / `+GMM` and `ATI`.
-    pub model: &'static str,
-    /// `+CGMR` / `+GMR`.
-    pub revision: &'static str,
-    /// `ATI9`: modem and application versions.
-    pub ati9: &'static str,
-    /// PDP context ids: `1..=max_cid`.
-    pub max_cid: u8,
-    /// `+CFUN=?`.
-    pub cfun_test: &'static str,
+    /// The `--model` name (the file's stem).
+    pub id: String,
+    /// One line for `ubxftp models`.
+    pub description: String,
+    /// Other names `--model` accepts, such as the `+CGMM` strings of the family's variants.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    pub identity: Identity,
     /// Extended commands this model answers; anything else is an unknown command (`ERROR`).
-    pub commands: &'static [&'static str],
-    /// `+UFTP` op codes this model has.
-    pub uftp_ops: &'static [i64],
-    /// `AT+UFTP=?`.
-    pub uftp_test: &'static str,
-    /// `+UFTPC` op codes this model has.
-    pub uftpc_ops: &'static [i64],
-    /// `AT+UFTPC=?`.
-    pub uftpc_test: &'static str,
+    pub commands: Vec<String>,
+    pub functionality: Functionality,
+    pub pdp: Pdp,
+    pub psd: Psd,
+    pub dns: Dns,
+    pub ftp: Ftp,
+    pub file_system: FileSystem,
+}
+
+/// What the module says about itself.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Identity {
+    /// `+CGMI` / `+GMI`.
+    pub manufacturer: String,
+    /// `+CGMM` / `+GMM`.
+    pub model: String,
+    /// `+CGMR` / `+GMR`.
+    pub revision: String,
+    /// `ATI` / `ATI0`, one entry per line; the `+CGMM` string when absent.
+    #[serde(default)]
+    pub ati: Vec<String>,
+    /// `ATI9`: modem and application versions.
+    pub ati9: String,
+    /// The IMEI's type allocation code (8 digits); the module's IMEI is this, a 6-digit serial
+    /// number and the Luhn check digit.
+    pub imei_tac: String,
+}
+
+/// `+CFUN`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Functionality {
+    /// The `<fun>` values the set command accepts.
+    pub values: Vec<i64>,
+    /// `AT+CFUN=?`.
+    pub test: String,
+    /// The reboot drivers send (`+CFUN=15` or `16`); both reboot where the model has both.
+    pub reboot: i64,
+}
+
+/// PDP contexts.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pdp {
+    /// Context ids are `1..=max_cid`.
+    pub max_cid: u8,
+    /// An LTE module attaches with its default EPS bearer (cid 1) up; a 2G/3G module attaches
+    /// with no context active.
+    pub default_bearer: bool,
+}
+
+/// How the model's packet switched data profiles (`+UPSD`, `+UPSDA`, `+UPSND`) work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PsdStyle {
+    /// No PSD profiles: the commands are unknown, FTP binds with `+UFTP=20,<cid>`.
+    None,
+    /// Full profiles (SARA-U2): APN, credentials, authentication, static IP; activation brings
+    /// up a bearer of its own.
+    Profiles,
+    /// The profile only points at a `+CGDCONT` context (`+UPSD=<p>,100,<cid>`), SARA-R5.
+    MapToCid,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Psd {
+    pub style: PsdStyle,
+    /// Profile ids are `0..profiles`.
+    #[serde(default)]
+    pub profiles: u8,
+    /// The `<param_tag>`s `+UPSD` accepts; others are refused with `operation not allowed`.
+    #[serde(default)]
+    pub params: Vec<i64>,
+    /// Whether a successful `+UPSDA=<p>,3` is followed by `+UUPSDA: 0,"<ip>"` after its `OK`.
+    #[serde(default)]
+    pub activation_urc: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dns {
     /// `AT+UDNSRN=?`.
-    pub udnsrn_test: &'static str,
+    pub udnsrn_test: String,
+    /// `AT+UDNSRN=0,"<host>"` answers `+UDNSRN: "<ip>"` before its `OK` (the older models),
+    /// rather than `OK` and then the URC `+UUDNSRN` (LEXI-R10).
+    #[serde(default)]
+    pub synchronous: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ftp {
+    /// `+UFTP` op codes.
+    pub uftp_ops: Vec<i64>,
+    /// `AT+UFTP=?`.
+    pub uftp_test: String,
+    /// `+UFTPC` op codes.
+    pub uftpc_ops: Vec<i64>,
+    /// `AT+UFTPC=?`.
+    pub uftpc_test: String,
+    /// Whether FOTA's final URC carries the image's MD5 (`+UUFTPCR: 100,1,"<md5>"`).
+    pub fota_md5: bool,
+    /// How a direct link (`AT+UFTPC=6/7`) starts and ends.
+    pub direct_link: DirectLink,
+}
+
+/// The result codes around a direct link.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectLink {
+    /// `OK` before `CONNECT` (the SARA-R4 syntax table), rather than `CONNECT` alone.
+    pub ok_before_connect: bool,
+    /// `OK` after `DISCONNECT` when the link ends.
+    pub ok_after_disconnect: bool,
+}
+
+impl DirectLink {
+    /// The AT core's description of this framing.
+    pub fn framing(self) -> DataModeFraming {
+        DataModeFraming {
+            ok_before_connect: self.ok_before_connect,
+            ok_after_disconnect: self.ok_after_disconnect,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSystem {
+    /// Longest file name in bytes.
+    pub file_name_max: usize,
+}
+
+/// Why a model file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("{0}")]
+    Toml(#[from] toml::de::Error),
+    #[error("{0}")]
+    Invalid(String),
 }
 
 impl Model {
-    /// Whether this model has the extended command `name` (upper case, with `+`).
-    pub fn has(&self, name: &str) -> bool {
-        self.commands.contains(&name)
+    /// Reads and checks a model file.
+    pub fn from_toml(text: &str) -> Result<Model, ModelError> {
+        let model: Model = toml::from_str(text)?;
+        model.check().map_err(ModelError::Invalid)?;
+        Ok(model)
     }
 
-    /// Looks a model up by its `--model` name.
-    pub fn by_id(id: &str) -> Option<&'static Model> {
-        MODELS
-            .iter()
-            .copied()
-            .find(|m| m.id.eq_ignore_ascii_case(id))
+    /// The consistency rules the schema cannot express.
+    fn check(&self) -> Result<(), String> {
+        let tac = &self.identity.imei_tac;
+        if tac.len() != 8 || !tac.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("identity.imei_tac must be 8 digits, not {tac:?}"));
+        }
+        if let Some(c) = self.commands.iter().find(|c| !c.starts_with('+')) {
+            return Err(format!(
+                "commands: {c:?} is not an extended command (+NAME)"
+            ));
+        }
+        if !self
+            .functionality
+            .values
+            .contains(&self.functionality.reboot)
+        {
+            return Err("functionality.reboot must be one of functionality.values".into());
+        }
+        if self.pdp.max_cid == 0 {
+            return Err("pdp.max_cid must be at least 1".into());
+        }
+        let psd_commands = ["+UPSD", "+UPSDA", "+UPSND"];
+        let has_psd = psd_commands.iter().all(|c| self.has(c));
+        match self.psd.style {
+            PsdStyle::None if psd_commands.iter().any(|c| self.has(c)) => {
+                return Err("psd.style is \"none\" but commands lists +UPSD/+UPSDA/+UPSND".into());
+            }
+            PsdStyle::Profiles | PsdStyle::MapToCid if !has_psd || self.psd.profiles == 0 => {
+                return Err("a psd.style other than \"none\" needs +UPSD, +UPSDA and +UPSND in commands and psd.profiles > 0".into());
+            }
+            _ => {}
+        }
+        if !(1..=248).contains(&self.file_system.file_name_max) {
+            return Err("file_system.file_name_max must be 1..=248".into());
+        }
+        Ok(())
+    }
+
+    /// Whether this model has the extended command `name` (upper case, with `+`).
+    pub fn has(&self, name: &str) -> bool {
+        self.commands.iter().any(|c| c == name)
+    }
+
+    /// Looks a model up by its `--model` name or one of its aliases (case-insensitive). An alias
+    /// also matches as a prefix, as multi-model drivers match `+CGMM` ("SARA-R510S" finds a model
+    /// with the alias "SARA-R5").
+    pub fn by_name(name: &str) -> Option<&'static Model> {
+        let name = name.trim();
+        let exact = models().iter().find(|m| {
+            m.id.eq_ignore_ascii_case(name)
+                || m.identity.model.eq_ignore_ascii_case(name)
+                || m.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+        });
+        exact.or_else(|| {
+            let upper = name.to_ascii_uppercase();
+            models().iter().find(|m| {
+                m.aliases
+                    .iter()
+                    .any(|a| !a.is_empty() && upper.starts_with(&a.to_ascii_uppercase()))
+            })
+        })
+    }
+
+    /// The IMEI of the module with this serial number (0..=999999): the type allocation code,
+    /// the serial and the Luhn check digit.
+    pub fn imei(&self, serial: u32) -> String {
+        let body = format!("{}{:06}", self.identity.imei_tac, serial % 1_000_000);
+        format!("{body}{}", luhn_check_digit(&body))
+    }
+
+    /// `ATI`'s lines.
+    pub fn ati(&self) -> Vec<&str> {
+        if self.identity.ati.is_empty() {
+            vec![self.identity.model.as_str()]
+        } else {
+            self.identity.ati.iter().map(String::as_str).collect()
+        }
     }
 }
 
-/// u-blox LEXI-R10 (LEXI-R10401D-01B and siblings, SARA-R10 shares its FTP chapter).
-pub static LEXI_R10: Model = Model {
-    id: "lexi-r10",
-    manufacturer: "u-blox",
-    model: "LEXI-R10401D",
-    revision: "02.06",
-    ati9: "02.06,A00.01",
-    // `AT+UDNSRN=?` on LEXI-R10 advertises cids (1-15) (related-commands.md §6).
-    max_cid: 15,
-    cfun_test: "+CFUN: (0,1,4,10,11,15,16,19),(0-1)",
-    commands: &[
-        // general (general.rs)
-        "+CGMI",
-        "+CGMM",
-        "+CGMR",
-        "+CGSN",
-        "+GMI",
-        "+GMM",
-        "+GMR",
-        "+GSN",
-        "+CIMI",
-        "+CCID",
-        "+CFUN",
-        "+CPIN",
-        "+CREG",
-        "+CEREG",
-        "+CGREG",
-        "+COPS",
-        "+CSQ",
-        "+IPR",
-        "+CMGF",
-        "+CTZU",
-        "+UDCONF",
-        "+UPSV",
-        "+UGPIOC",
-        "+UDTMFD",
-        "+UCALLSTAT",
-        "+USOCL",
-        "+CSCS",
-        "+CGEREP",
-        "+CPWROFF",
-        "+CCLK",
-        "+CSGT",
-        "+UGPIOR",
-        // SIM (sim.rs)
-        "+CRSM",
-        // network service (network.rs)
-        "+UCGED",
-        "+CSCON",
-        "+CEER",
-        "+UMNOPROF",
-        "+UBANDMASK",
-        // power saving (power.rs)
-        "+CPSMS",
-        "+UPSMR",
-        // security (security/)
-        "+USECMNG",
-        "+USECPRF",
-        // packet switched data (pdp.rs)
-        "+CGDCONT",
-        "+CGACT",
-        "+CGPADDR",
-        "+CGATT",
-        "+CGAUTH",
-        // DNS (dns.rs)
-        "+UDNSRN",
-        // file system (fs.rs)
-        "+UDWNFILE",
-        "+UDWNBLOCK",
-        "+URDFILE",
-        "+URDBLOCK",
-        "+ULSTFILE",
-        "+UDELFILE",
-        "+FOPEN",
-        "+FSEEK",
-        "+FREAD",
-        "+FWRITEHEX",
-        "+FCLOSE",
-        "+FDELETE",
-        // FTP (ftp.rs)
-        "+UFTP",
-        "+UFTPC",
-        "+UFTPER",
-    ],
-    uftp_ops: &[0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 20, 30],
-    uftp_test: "+UFTP: (0-12,20)",
-    // 6 and 7 (direct link) exist though the chapter's test example leaves them out
-    // (docs/FIDELITY.md).
-    uftpc_ops: &[0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 13, 14, 100],
-    uftpc_test: "+UFTPC: (0-5,8,10,11,13,14,100)",
-    udnsrn_test: "+UDNSRN: (0),\"remote_host\",(1),(1-15),(0,1)",
-};
+/// The Luhn check digit of a string of digits (the 15th digit of an IMEI).
+fn luhn_check_digit(digits: &str) -> u32 {
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 0 {
+                let twice = d * 2;
+                twice / 10 + twice % 10
+            } else {
+                d
+            }
+        })
+        .sum();
+    (10 - sum % 10) % 10
+}
 
-/// Every model ubxftp can emulate.
-pub static MODELS: &[&Model] = &[&LEXI_R10];
+static MODELS: LazyLock<Vec<Model>> = LazyLock::new(|| {
+    MODEL_FILES
+        .iter()
+        .map(|(file, text)| {
+            // Built-in files are checked by the test suite (`every_model_file_is_valid`); a
+            // broken one is a build defect, reported with its file name.
+            Model::from_toml(text).unwrap_or_else(|e| panic!("models/{file}: {e}"))
+        })
+        .collect()
+});
+
+/// Every built-in model, the default (`lexi-r10`) first.
+pub fn models() -> &'static [Model] {
+    &MODELS
+}
+
+/// The default model, LEXI-R10.
+pub fn default_model() -> &'static Model {
+    Model::by_name(DEFAULT_MODEL).unwrap_or(&MODELS[0])
+}
+
+/// The `--model` default.
+pub const DEFAULT_MODEL: &str = "lexi-r10";
+
+/// The known names, for an error message: "lexi-r10, sara-r4, …".
+pub fn known_names() -> String {
+    models()
+        .iter()
+        .map(|m| m.id.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_model_file_is_valid() {
+        for (file, text) in MODEL_FILES {
+            let model = Model::from_toml(text).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert_eq!(
+                format!("{}.toml", model.id),
+                *file,
+                "id matches the file name"
+            );
+        }
+        assert!(Model::by_name(DEFAULT_MODEL).is_some());
+    }
+
+    #[test]
+    fn imei_check_digit() {
+        // A well-known valid IMEI.
+        assert_eq!(luhn_check_digit("49015420323751"), 8);
+        assert_eq!(luhn_check_digit("35752007012076"), 7);
+    }
+
+    #[test]
+    fn names_and_aliases() {
+        assert_eq!(
+            Model::by_name("LEXI-R10").map(|m| m.id.as_str()),
+            Some("lexi-r10")
+        );
+        assert!(Model::by_name("no-such-model").is_none());
+    }
+}

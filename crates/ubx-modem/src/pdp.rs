@@ -79,6 +79,8 @@ pub struct ContextAddrs {
 #[derive(Debug)]
 pub struct PdpState {
     pub max_cid: u8,
+    /// Whether attaching brings cid 1 up (LTE's default EPS bearer) or nothing (2G/3G).
+    pub default_bearer: bool,
     pub attached: bool,
     pub contexts: BTreeMap<u8, Context>,
     host_v4: Ipv4Addr,
@@ -104,17 +106,20 @@ impl PdpState {
             _ => Ipv6Addr::LOCALHOST,
         };
         let mut contexts = BTreeMap::new();
-        contexts.insert(
-            1,
-            Context {
-                pdp_type: PdpType::Ipv4v6,
-                apn: String::new(),
-                active: true,
-                next: None,
-            },
-        );
+        if model.pdp.default_bearer {
+            contexts.insert(
+                1,
+                Context {
+                    pdp_type: PdpType::Ipv4v6,
+                    apn: String::new(),
+                    active: true,
+                    next: None,
+                },
+            );
+        }
         PdpState {
-            max_cid: model.max_cid,
+            max_cid: model.pdp.max_cid,
+            default_bearer: model.pdp.default_bearer,
             attached: true,
             contexts,
             host_v4,
@@ -152,13 +157,16 @@ pub(crate) fn detach(state: &mut State) {
     }
 }
 
-/// Attach: the default bearer (cid 1) comes up, if it is defined. Not with the radio off, nor
-/// while `+COPS=2` keeps the module deregistered.
+/// Attach: the default bearer (cid 1) comes up, if it is defined and the model is an LTE one. Not
+/// with the radio off, nor while `+COPS=2` keeps the module deregistered.
 pub(crate) fn attach(state: &mut State) {
     if state.general.cfun != 1 || state.network.cops_mode == 2 {
         return;
     }
     state.pdp.attached = true;
+    if !state.pdp.default_bearer {
+        return;
+    }
     if let Some(ctx) = state.pdp.contexts.get_mut(&1) {
         ctx.activate();
     }

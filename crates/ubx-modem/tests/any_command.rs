@@ -8,15 +8,18 @@ use ubx_at::{Outcome, Terminal};
 use ubx_modem::data_link::LinkEvent;
 use ubx_modem::{Modem, ModemConfig};
 
-/// Every extended command of the model, except the ones that reach the network by themselves
-/// (`+UDNSRN` resolves names; `+UFTPC` is generated below without op 1 and 100).
+/// Every extended command of every model (so each model also meets the commands of the others),
+/// except the ones that reach the network by themselves (`+UDNSRN` resolves names; `+UFTPC` is
+/// generated below without op 1 and 100).
 fn names() -> Vec<&'static str> {
-    ubx_modem::model::LEXI_R10
-        .commands
+    let mut names: Vec<&'static str> = ubx_modem::model::models()
         .iter()
-        .copied()
+        .flat_map(|m| m.commands.iter().map(String::as_str))
         .filter(|n| *n != "+UDNSRN" && *n != "+UFTPC")
-        .collect()
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
 }
 
 fn param() -> impl Strategy<Value = String> {
@@ -57,10 +60,13 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     #[test]
-    fn any_command_line_gets_an_answer_and_the_terminal_survives(lines in proptest::collection::vec(line(), 1..8)) {
+    fn any_command_line_gets_an_answer_and_the_terminal_survives(
+        model in proptest::sample::select(ubx_modem::model::models().iter().collect::<Vec<_>>()),
+        lines in proptest::collection::vec(line(), 1..8),
+    ) {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let _inside = runtime.enter();
-        let modem = Modem::new(ModemConfig { fs_size: 4096, ..ModemConfig::default() }).unwrap();
+        let modem = Modem::new(ModemConfig { model, fs_size: 4096, ..ModemConfig::default() }).unwrap();
         let mut port = modem.open_terminal();
         let mut term = Terminal::new();
         term.receive(b"ATE0\r", Instant::now(), &mut port.handler);
@@ -73,7 +79,8 @@ proptest! {
                 let mut link = port.handler.take_link().expect("a pending command has a link");
                 let outcome = match runtime.block_on(link.events.recv()) {
                     Some(LinkEvent::Refused(e)) => Outcome::Failed(e),
-                    Some(LinkEvent::Connected) => Outcome::DataMode,
+                    Some(LinkEvent::Connected(framing)) => Outcome::DataMode(framing),
+                    Some(LinkEvent::Answer(response)) => Outcome::Done(response),
                     _ => Outcome::Failed(ubx_at::CmeError::Unknown.into()),
                 };
                 term.complete(outcome, Instant::now(), &mut port.handler);

@@ -483,9 +483,13 @@ async fn dtr_drop_ends_a_store() {
     let (io, device) = tokio::io::duplex(1 << 20);
     let (dtr, dtr_rx) = tokio::sync::watch::channel(true);
     let m = modem.clone();
-    tokio::spawn(
-        async move { ubx_modem::driver::serve_with_dtr(&m, device, None, Some(dtr_rx)).await },
-    );
+    tokio::spawn(async move {
+        let lines = ubx_modem::driver::HostLines {
+            dtr: Some(dtr_rx),
+            baud: None,
+        };
+        ubx_modem::driver::serve_with_lines(&m, device, None, lines).await
+    });
     let mut host = AtHost::from_stream(io);
     host.cmd("ATE0", b"ATE0\r\r\nOK\r\n").await;
     login(&mut host, &server, true).await;

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use ubx_modem::filesystem::{
-    DEFAULT_CAPACITY, FsError, MAX_FILE_NAME_LEN, ModuleFs, NameError, RESERVED_PREFIX, check_name,
+    DEFAULT_CAPACITY, FsError, LONGEST_FILE_NAME_LEN, MAX_FILE_NAME_LEN, ModuleFs, NameError,
+    RESERVED_PREFIX, check_name,
 };
 
 fn fs_with(capacity: u64) -> ModuleFs {
@@ -34,9 +35,32 @@ fn name_length_limit_is_63_bytes() {
     assert_eq!(fs.read(&ok).expect("read"), b"x");
     assert!(matches!(
         fs.append(&too_long, b"x"),
-        Err(FsError::InvalidName(NameError::TooLong { len: 64 }))
+        Err(FsError::InvalidName(NameError::TooLong {
+            len: 64,
+            limit: 63
+        }))
     ));
     assert_eq!(fs.list().expect("list"), vec![ok]);
+}
+
+#[test]
+fn a_model_limit_of_248_bytes() {
+    let fs = fs_with(4096).with_name_limit(248);
+    assert_eq!(fs.name_limit(), 248);
+    let ok = "b".repeat(248);
+    fs.append(&ok, b"x").expect("248-byte name accepted");
+    assert!(matches!(
+        fs.append("b".repeat(249), b"x"),
+        Err(FsError::InvalidName(NameError::TooLong {
+            len: 249,
+            limit: 248
+        }))
+    ));
+    // No model goes beyond the generic u-blox limit.
+    assert_eq!(
+        fs_with(16).with_name_limit(1000).name_limit(),
+        LONGEST_FILE_NAME_LEN
+    );
 }
 
 #[test]

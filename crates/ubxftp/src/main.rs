@@ -5,6 +5,7 @@
 //! ubxftp serve --tcp 127.0.0.1:0 --pty       several transports, one module
 //! ubxftp script t.txt --connect tcp://127.0.0.1:5000
 //! ubxftp demo                                a module, an FTP server and the console
+//! ubxftp models                              the models --model accepts
 //! ```
 
 mod demo;
@@ -61,14 +62,19 @@ enum Command {
         #[command(flatten)]
         transports: TransportArgs,
     },
+    /// List the module models --model accepts, with the names each also answers to.
+    Models,
 }
 
 /// What the module is.
 #[derive(Args, Clone)]
 struct ModuleArgs {
-    /// Module model to emulate.
-    #[arg(long, default_value = "lexi-r10")]
+    /// Module model to emulate: a name from `ubxftp models`, or a +CGMM string such as SARA-R510S.
+    #[arg(long, default_value = ubx_modem::model::DEFAULT_MODEL)]
     model: String,
+    /// Emulate the model described by this TOML file instead (schema: docs/MODELS.md).
+    #[arg(long, value_name = "FILE", conflicts_with = "model")]
+    model_file: Option<PathBuf>,
     /// Folder of the module file system (created if missing); default: a temporary folder removed at exit.
     #[arg(long)]
     fs_dir: Option<PathBuf>,
@@ -120,8 +126,7 @@ fn parse_dns(text: &str) -> Result<(String, IpAddr), String> {
 
 impl ModuleArgs {
     fn build(&self) -> anyhow_like::Result<(Modem, Option<Tracer>)> {
-        let model =
-            Model::by_id(&self.model).ok_or_else(|| format!("unknown model {:?}", self.model))?;
+        let model = self.model()?;
         let modem = Modem::new(ModemConfig {
             model,
             fs_dir: self.fs_dir.clone(),
@@ -138,6 +143,39 @@ impl ModuleArgs {
             None => None,
         };
         Ok((modem, tracer))
+    }
+}
+
+impl ModuleArgs {
+    /// The model `--model` or `--model-file` names.
+    fn model(&self) -> anyhow_like::Result<&'static Model> {
+        if let Some(path) = &self.model_file {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let model = Model::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            // One model per process, kept for its whole life.
+            return Ok(Box::leak(Box::new(model)));
+        }
+        Model::by_name(&self.model).ok_or_else(|| {
+            format!(
+                "unknown model {:?}; known models: {} (see `ubxftp models`)",
+                self.model,
+                ubx_modem::model::known_names()
+            )
+        })
+    }
+}
+
+/// `ubxftp models`: one line per model.
+fn list_models() {
+    for model in ubx_modem::model::models() {
+        println!("{:<10} {}", model.id, model.description);
+        println!(
+            "{:<10} +CGMM {}; also: {}",
+            "",
+            model.identity.model,
+            model.aliases.join(", ")
+        );
     }
 }
 
@@ -171,6 +209,10 @@ fn main() -> ExitCode {
                 module,
             } => script(file, connect, baud, module).await,
             Command::Demo { module, transports } => demo::run(module, transports).await,
+            Command::Models => {
+                list_models();
+                Ok(())
+            }
         }
     });
     // Background tasks (FTP transfers, idle terminals) end with the runtime.

@@ -28,8 +28,11 @@ use ftp_client::StoreMode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use ubx_at::{CmeError, CommandError, Outcome, Params};
 
+use tokio::time::Instant;
+
 use super::errors::FtpFailure;
 use super::operations::{close_session, failed, forget_session, remote, session};
+use super::triggers::{SendBuffer, Triggers};
 use crate::data_link::{self, CHUNK, HostGone, LinkEnd};
 use crate::{Ctx, Shared, TerminalId};
 
@@ -54,26 +57,36 @@ pub(super) fn start(ctx: &Ctx, op: i64, p: &Params) -> Outcome {
         Ok(v) => v,
         Err(e) => return Outcome::Failed(e),
     };
-    let inactivity = {
+    let request = {
         let mut state = ctx.shared.state();
         if let Err(e) = state.ftp.claim(op) {
             return Outcome::Failed(e);
         }
-        state.ftp.profile.inactivity_timeout()
+        let profile = &state.ftp.profile;
+        Request {
+            op,
+            name,
+            offset,
+            inactivity: profile.inactivity_timeout(),
+            triggers: profile.triggers,
+        }
     };
-    let (port, end) = data_link::channel();
+    let (port, end) = data_link::channel(ctx.shared.model.ftp.direct_link.framing());
     ctx.link.set(Some(port));
     tracing::info!(terminal = ctx.terminal, op, "FTP direct link requested");
-    tokio::spawn(run(
-        ctx.shared.clone(),
-        ctx.terminal,
-        op,
-        name,
-        offset,
-        inactivity,
-        end,
-    ));
+    tokio::spawn(run(ctx.shared.clone(), ctx.terminal, request, end));
     Outcome::Pending
+}
+
+/// A direct link as asked for, with the profile's settings at the time.
+struct Request {
+    op: i64,
+    name: String,
+    offset: u64,
+    /// `+UFTP=5`'s inactivity timeout.
+    inactivity: Option<Duration>,
+    /// `+UFTP=9/10/11` (a store's sending).
+    triggers: Triggers,
 }
 
 /// A direct link that failed, and whether it got as far as `CONNECT`.
@@ -96,21 +109,21 @@ fn after(failure: FtpFailure) -> Failed {
     }
 }
 
-async fn run(
-    shared: Arc<Shared>,
-    terminal: TerminalId,
-    op: i64,
-    name: String,
-    offset: u64,
-    inactivity: Option<Duration>,
-    mut link: LinkEnd,
-) {
+async fn run(shared: Arc<Shared>, terminal: TerminalId, request: Request, mut link: LinkEnd) {
+    let Request {
+        op,
+        name,
+        offset,
+        inactivity,
+        triggers,
+    } = request;
     // Whatever happens below (a panic included), the service is free again afterwards.
     let release = Release(&shared);
     let outcome = if op == 6 {
         retrieve(&shared, &mut link, &name, offset, inactivity).await
     } else {
-        store(&shared, &mut link, &name, offset, inactivity).await
+        let buffer = SendBuffer::new(triggers);
+        store(&shared, &mut link, &name, offset, inactivity, buffer).await
     };
     shared
         .state()
@@ -259,6 +272,7 @@ async fn store(
     remote: &str,
     offset: u64,
     inactivity: Option<Duration>,
+    mut buffer: SendBuffer,
 ) -> Result<(), Failed> {
     let session = session(shared).map_err(before)?;
     let mut s = session.lock().await;
@@ -272,18 +286,47 @@ async fn store(
         return Err(host_left());
     }
     loop {
-        let next = match inactivity {
-            Some(limit) => tokio::time::timeout(limit, link.receive()).await,
-            None => Ok(link.receive().await),
+        // Host bytes held by a timer trigger go when it fires; the inactivity clock keeps
+        // running meanwhile.
+        let idle_until = inactivity.map(|limit| Instant::now() + limit);
+        let next = loop {
+            let wake = match (buffer.deadline(), idle_until) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let received = match wake {
+                Some(wake) => tokio::time::timeout_at(wake, link.receive()).await,
+                None => Ok(link.receive().await),
+            };
+            match received {
+                Ok(r) => break Ok(r),
+                Err(_) if idle_until.is_some_and(|t| Instant::now() >= t) => break Err(()),
+                Err(_) => {
+                    let due = buffer.expire(Instant::now());
+                    if let Err(e) = upload.write_all(&due).await {
+                        let e = upload.fail(e).await;
+                        return Err(after(failed(shared, &session, e)));
+                    }
+                }
+            }
         };
         match next {
             Ok(Ok(data)) => {
-                if let Err(e) = upload.write_all(&data).await {
+                let due = buffer.push(&data, Instant::now());
+                if let Err(e) = upload.write_all(&due).await {
                     let e = upload.fail(e).await;
                     return Err(after(failed(shared, &session, e)));
                 }
             }
-            Ok(Err(HostGone::Left)) => break,
+            Ok(Err(HostGone::Left)) => {
+                // What the triggers still hold completes the file.
+                let rest = buffer.finish();
+                if let Err(e) = upload.write_all(&rest).await {
+                    let e = upload.fail(e).await;
+                    return Err(after(failed(shared, &session, e)));
+                }
+                break;
+            }
             Ok(Err(HostGone::HungUp)) => {
                 let _ = upload.abort().await;
                 return Err(host_left());

@@ -15,6 +15,7 @@ pub mod profile;
 mod retrieve;
 mod spool;
 mod store;
+pub mod triggers;
 
 use std::sync::Arc;
 
@@ -97,8 +98,8 @@ pub(crate) fn execute(ctx: &Ctx, cmd: &Command) -> Option<Outcome> {
 fn uftp(ctx: &Ctx, kind: &CommandKind) -> Result<Response, CommandError> {
     let model = ctx.shared.model;
     match kind {
-        CommandKind::Test => Ok(Response::line(model.uftp_test)),
-        CommandKind::Read => Ok(ctx.shared.state().ftp.profile.read()),
+        CommandKind::Test => Ok(Response::line(model.ftp.uftp_test.as_str())),
+        CommandKind::Read => Ok(ctx.shared.state().ftp.profile.read(ctx.shared.model)),
         CommandKind::Set(p) => {
             let mut state = ctx.shared.state();
             let max_cid = state.pdp.max_cid;

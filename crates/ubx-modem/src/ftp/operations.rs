@@ -23,7 +23,7 @@ use super::errors::FtpFailure;
 use super::profile::{FtpMode, Profile};
 use super::retrieve::{Target, retrieve};
 use super::store::store;
-use crate::filesystem::{FsError, check_name};
+use crate::filesystem::{FsError, ModuleFs};
 use crate::pdp::PdpType;
 use crate::{Ctx, Shared, TerminalId};
 
@@ -83,13 +83,13 @@ fn optional_remote(p: &Params, i: usize) -> Result<Option<String>, CommandError>
 }
 
 /// A module file system name, checked against its naming rules.
-fn local(p: &Params, i: usize) -> Result<String, CommandError> {
-    check_name(p.req_str(i)?)
+fn local(fs: &ModuleFs, p: &Params, i: usize) -> Result<String, CommandError> {
+    fs.check_name(p.req_str(i)?)
         .map(str::to_string)
         .map_err(|e| FsError::InvalidName(e).into())
 }
 
-fn parse(op: i64, p: &Params) -> Result<Operation, CommandError> {
+fn parse(fs: &ModuleFs, op: i64, p: &Params) -> Result<Operation, CommandError> {
     let bad = || CommandError::from(CmeError::OperationNotSupported);
     Ok(match op {
         0 => {
@@ -117,7 +117,7 @@ fn parse(op: i64, p: &Params) -> Result<Operation, CommandError> {
             };
             Operation::Retrieve {
                 remote: remote(p, 1)?,
-                local: local(p, 2)?,
+                local: local(fs, p, 2)?,
                 resume,
             }
         }
@@ -125,7 +125,7 @@ fn parse(op: i64, p: &Params) -> Result<Operation, CommandError> {
             p.at_most(4)?;
             let offset = u64::try_from(p.num(3)?.unwrap_or(0)).map_err(|_| bad())?;
             Operation::Store {
-                local: local(p, 1)?,
+                local: local(fs, p, 1)?,
                 remote: remote(p, 2)?,
                 offset,
             }
@@ -170,7 +170,7 @@ fn parse(op: i64, p: &Params) -> Result<Operation, CommandError> {
 pub(crate) fn uftpc(ctx: &Ctx, kind: &CommandKind) -> Outcome {
     let model = ctx.shared.model;
     let p = match kind {
-        CommandKind::Test => return Outcome::Done(Response::line(model.uftpc_test)),
+        CommandKind::Test => return Outcome::Done(Response::line(model.ftp.uftpc_test.as_str())),
         CommandKind::Set(p) => p,
         _ => return Outcome::Failed(CommandError::Syntax),
     };
@@ -178,7 +178,7 @@ pub(crate) fn uftpc(ctx: &Ctx, kind: &CommandKind) -> Outcome {
         Ok(op) => op,
         Err(e) => return Outcome::Failed(e),
     };
-    if !model.uftpc_ops.contains(&op) {
+    if !model.ftp.uftpc_ops.contains(&op) {
         return Outcome::Failed(CmeError::OperationNotSupported.into());
     }
     if super::direct_link::is_direct_link(op) {
@@ -203,7 +203,7 @@ fn background(ctx: &Ctx, op: i64, p: &Params) -> Result<Response, CommandError> 
             None => Err(CmeError::OperationNotAllowed.into()),
         };
     }
-    let operation = parse(op, p)?;
+    let operation = parse(&ctx.shared.fs, op, p)?;
     let mut state = ctx.shared.state();
     state.ftp.claim(op)?;
     let suspend = if let Operation::Fota { .. } = operation {
@@ -251,7 +251,9 @@ async fn run(
             urcs.push(urc);
             format!("+UUFTPCR: {op},1")
         }
-        Ok(Done::Fota(md5)) => format!("+UUFTPCR: {op},1,\"{md5}\""),
+        // SARA-R4 does not give the MD5 (its manual: "MD5 is not supported").
+        Ok(Done::Fota(md5)) if shared.model.ftp.fota_md5 => format!("+UUFTPCR: {op},1,\"{md5}\""),
+        Ok(Done::Fota(_)) => format!("+UUFTPCR: {op},1"),
         Err(failure) => {
             tracing::info!(terminal, op, ?failure, "FTP operation failed");
             format!("+UUFTPCR: {op},0")
@@ -280,8 +282,8 @@ pub(crate) async fn close_session(session: Arc<AsyncMutex<FtpSession>>) {
 /// The logged-in session, if its context is still up; otherwise the session is dropped.
 pub(super) fn session(shared: &Shared) -> Result<Arc<AsyncMutex<FtpSession>>, FtpFailure> {
     let mut state = shared.state();
-    let cid = state.ftp.profile.cid;
-    if state.pdp.active_addrs(cid).is_none() {
+    let bearer = crate::psd::service_cid(&state, shared.model, state.ftp.profile.cid);
+    if bearer.and_then(|cid| state.pdp.active_addrs(cid)).is_none() {
         if let Some(s) = state.ftp.session.take() {
             tokio::spawn(close_session(s));
             return Err(FtpFailure::NoActiveContext);
@@ -426,10 +428,12 @@ fn unreachable_operation() -> Result<Done, ftp_client::FtpError> {
 /// Builds the engine's options from the profile and the profile's PDP context.
 fn connect_options(shared: &Shared, profile: &Profile) -> Result<ConnectOptions, FtpFailure> {
     let state = shared.state();
+    let cid = crate::psd::service_cid(&state, shared.model, profile.cid)
+        .ok_or(FtpFailure::NoActiveContext)?;
     let ctx = state
         .pdp
         .contexts
-        .get(&profile.cid)
+        .get(&cid)
         .filter(|c| c.active)
         .ok_or(FtpFailure::NoActiveContext)?;
     let server = profile.server().ok_or(FtpFailure::NoServer)?;

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 
 use ubx_at::{CmeError, CommandError, Params, Response};
 
+use super::triggers::Triggers;
 use crate::model::Model;
 
 /// Longest `<server_name>`.
@@ -47,6 +48,8 @@ pub struct Profile {
     pub data_security: Security,
     pub cid: u8,
     pub preferred_protocol: Option<u8>,
+    /// `+UFTP=9/10/11`: when a direct-link store sends host bytes.
+    pub triggers: Triggers,
 }
 
 impl std::fmt::Debug for Profile {
@@ -62,11 +65,10 @@ impl std::fmt::Debug for Profile {
     }
 }
 
-/// Factory values of the direct-link triggers (op codes 9–11), shown by the read command even
-/// though LEXI-R10 cannot set them.
-const TIMER_TRIGGER: i64 = 0;
-const DATA_LENGTH_TRIGGER: i64 = 0;
-const CHARACTER_TRIGGER: i64 = -1;
+/// The values of the direct-link triggers (op codes 9–11) that mean "off" (factory).
+const TIMER_OFF: i64 = 0;
+const DATA_LENGTH_OFF: i64 = 0;
+const CHARACTER_OFF: i64 = -1;
 
 impl Default for Profile {
     fn default() -> Self {
@@ -85,6 +87,7 @@ impl Default for Profile {
             data_security: Security::default(),
             cid: 1,
             preferred_protocol: None,
+            triggers: Triggers::default(),
         }
     }
 }
@@ -146,7 +149,7 @@ impl Profile {
         max_cid: u8,
     ) -> Result<ProfileEffect, CommandError> {
         let op = p.req_num(0)?;
-        if !model.uftp_ops.contains(&op) {
+        if !model.ftp.uftp_ops.contains(&op) {
             return Err(out_of_range());
         }
         let factory = Profile::default();
@@ -207,6 +210,31 @@ impl Profile {
                 self.port = number(p, 1, 1, 65535)?.map_or(factory.port, |v| v as u16);
             }
             8 => self.control_security = security(p)?,
+            // The triggers: 0 / -1 (or no value) turn one off.
+            9 => {
+                p.at_most(2)?;
+                self.triggers.timer = match p.num(1)? {
+                    None | Some(TIMER_OFF) => None,
+                    Some(ms @ 100..=120_000) => Some(std::time::Duration::from_millis(ms as u64)),
+                    Some(_) => return Err(out_of_range()),
+                };
+            }
+            10 => {
+                p.at_most(2)?;
+                self.triggers.length = match p.num(1)? {
+                    None | Some(DATA_LENGTH_OFF) => None,
+                    Some(n @ 3..=2048) => Some(n as usize),
+                    Some(_) => return Err(out_of_range()),
+                };
+            }
+            11 => {
+                p.at_most(2)?;
+                self.triggers.character = match p.num(1)? {
+                    None | Some(CHARACTER_OFF) => None,
+                    Some(c @ 0..=255) => Some(c as u8),
+                    Some(_) => return Err(out_of_range()),
+                };
+            }
             12 => self.data_security = security(p)?,
             20 => {
                 p.at_most(3)?;
@@ -227,8 +255,9 @@ impl Profile {
         Ok(ProfileEffect::None)
     }
 
-    /// The read command's lines, in the chapter's order; the password is never shown.
-    pub fn read(&self) -> Response {
+    /// The read command's lines, in the chapter's order, for the op codes `model` has; the
+    /// password is never shown.
+    pub fn read(&self, model: &Model) -> Response {
         let sec = |op: u8, s: &Security| match s.profile {
             Some(id) => format!("+UFTP: {op},{},{id}", u8::from(s.enabled)),
             None => format!("+UFTP: {op},{}", u8::from(s.enabled)),
@@ -237,7 +266,7 @@ impl Profile {
             Some(proto) => format!("+UFTP: 20,{},{proto}", self.cid),
             None => format!("+UFTP: 20,{}", self.cid),
         };
-        Response::lines([
+        let lines = [
             format!("+UFTP: 0,\"{}\"", self.ip_address),
             format!("+UFTP: 1,\"{}\"", self.server_name),
             format!("+UFTP: 2,\"{}\"", self.username),
@@ -249,12 +278,30 @@ impl Profile {
             format!("+UFTP: 6,{}", u8::from(self.mode == FtpMode::Passive)),
             format!("+UFTP: 7,{}", self.port),
             sec(8, &self.control_security),
-            format!("+UFTP: 9,{TIMER_TRIGGER}"),
-            format!("+UFTP: 10,{DATA_LENGTH_TRIGGER}"),
-            format!("+UFTP: 11,{CHARACTER_TRIGGER}"),
+            format!(
+                "+UFTP: 9,{}",
+                self.triggers
+                    .timer
+                    .map_or(TIMER_OFF, |t| t.as_millis() as i64)
+            ),
+            format!(
+                "+UFTP: 10,{}",
+                self.triggers.length.map_or(DATA_LENGTH_OFF, |n| n as i64)
+            ),
+            format!(
+                "+UFTP: 11,{}",
+                self.triggers.character.map_or(CHARACTER_OFF, i64::from)
+            ),
             sec(12, &self.data_security),
             cid,
-        ])
+        ];
+        Response::lines(lines.into_iter().filter(|line| {
+            let op = line["+UFTP: ".len()..]
+                .split(',')
+                .next()
+                .and_then(|op| op.parse::<i64>().ok());
+            op.is_some_and(|op| model.ftp.uftp_ops.contains(&op))
+        }))
     }
 
     /// The server to connect to: the IP address, or the name.

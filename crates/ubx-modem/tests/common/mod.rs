@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use tokio::io::DuplexStream;
+use ubx_modem::model::Model;
 use ubx_modem::transcript::Transcript;
 use ubx_modem::{Modem, ModemConfig};
 
@@ -50,6 +51,11 @@ pub async fn run_on(modem: &Modem, text: &str) -> Result<(), String> {
 /// `{ftp-port}`, `{ftp-user}` and `{ftp-password}` in the text are replaced by its address and
 /// login.
 pub async fn run_file(path: &Path) -> Result<Modem, String> {
+    run_file_as(path, ubx_modem::model::default_model()).await
+}
+
+/// [`run_file`] on a module of `model`.
+pub async fn run_file_as(path: &Path, model: &'static Model) -> Result<Modem, String> {
     let mut text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let _server = if text.lines().any(|l| l.trim() == "# ftp-server: libunftp") {
         let server = test_servers::start(
@@ -67,7 +73,11 @@ pub async fn run_file(path: &Path) -> Result<Modem, String> {
     } else {
         None
     };
-    let modem = Modem::new(config_from_header(&text)).map_err(|e| e.to_string())?;
+    let config = ModemConfig {
+        model,
+        ..config_from_header(&text)
+    };
+    let modem = Modem::new(config).map_err(|e| e.to_string())?;
     run_on(&modem, &text)
         .await
         .map_err(|e| format!("{}: {e}", path.display()))?;
