@@ -26,9 +26,13 @@ pub struct Model {
     pub id: String,
     /// One line for `ubxftp models`.
     pub description: String,
-    /// Other names `--model` accepts, such as the `+CGMM` strings of the family's variants.
+    /// Other names `--model` accepts as they are, such as the family's name.
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// `+CGMM` prefixes that mean this model, as u-blox's ubxlib matches them
+    /// (`u_cell_pwr.c`): `--model SARA-R510M8Q` finds the model with the prefix `SARA-R51`.
+    #[serde(default)]
+    pub cgmm_prefixes: Vec<String>,
     pub identity: Identity,
     /// Extended commands this model answers; anything else is an unknown command (`ERROR`).
     pub commands: Vec<String>,
@@ -226,9 +230,8 @@ impl Model {
         self.commands.iter().any(|c| c == name)
     }
 
-    /// Looks a model up by its `--model` name or one of its aliases (case-insensitive). An alias
-    /// also matches as a prefix, as multi-model drivers match `+CGMM` ("SARA-R510S" finds a model
-    /// with the alias "SARA-R5").
+    /// Looks a model up by its `--model` name, its `+CGMM` string or one of its aliases
+    /// (case-insensitive), or else by a `+CGMM` prefix, as multi-model drivers match `+CGMM`.
     pub fn by_name(name: &str) -> Option<&'static Model> {
         let name = name.trim();
         let exact = models().iter().find(|m| {
@@ -239,9 +242,9 @@ impl Model {
         exact.or_else(|| {
             let upper = name.to_ascii_uppercase();
             models().iter().find(|m| {
-                m.aliases
+                m.cgmm_prefixes
                     .iter()
-                    .any(|a| !a.is_empty() && upper.starts_with(&a.to_ascii_uppercase()))
+                    .any(|p| !p.is_empty() && upper.starts_with(&p.to_ascii_uppercase()))
             })
         })
     }
@@ -283,14 +286,17 @@ fn luhn_check_digit(digits: &str) -> u32 {
 }
 
 static MODELS: LazyLock<Vec<Model>> = LazyLock::new(|| {
-    MODEL_FILES
+    let mut models: Vec<Model> = MODEL_FILES
         .iter()
         .map(|(file, text)| {
             // Built-in files are checked by the test suite (`every_model_file_is_valid`); a
             // broken one is a build defect, reported with its file name.
             Model::from_toml(text).unwrap_or_else(|e| panic!("models/{file}: {e}"))
         })
-        .collect()
+        .collect();
+    // The default first, the others in file-name order.
+    models.sort_by_key(|m| m.id != DEFAULT_MODEL);
+    models
 });
 
 /// Every built-in model, the default (`lexi-r10`) first.
@@ -341,10 +347,14 @@ mod tests {
 
     #[test]
     fn names_and_aliases() {
-        assert_eq!(
-            Model::by_name("LEXI-R10").map(|m| m.id.as_str()),
-            Some("lexi-r10")
-        );
+        let id = |name: &str| Model::by_name(name).map(|m| m.id.as_str());
+        assert_eq!(id("LEXI-R10"), Some("lexi-r10"));
+        assert_eq!(id("sara-u201"), Some("sara-u201"));
+        assert_eq!(id("SARA-R510M8Q"), Some("sara-r5"));
+        assert_eq!(id("SARA-R410M-02B-03"), Some("sara-r4"));
+        // ubxlib tells these apart from the R410M and R5: not emulated.
+        assert_eq!(id("SARA-R422"), None);
+        assert_eq!(id("SARA-R52"), None);
         assert!(Model::by_name("no-such-model").is_none());
     }
 }

@@ -537,3 +537,65 @@ async fn escape_after_a_backlog_is_still_the_escape() {
         .await;
     assert!(std::fs::read(server.root.join("fast.bin")).unwrap() == file);
 }
+
+/// The size of a file on the server's disk, 0 while it does not exist.
+fn size_on_server(server: &RunningServer, name: &str) -> u64 {
+    std::fs::metadata(server.root.join(name)).map_or(0, |m| m.len())
+}
+
+/// Waits up to 2 s for the server's copy of `name` to reach `len` bytes.
+async fn server_reaches(server: &RunningServer, name: &str, len: u64) {
+    for _ in 0..200 {
+        if size_on_server(server, name) == len {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!(
+        "{name}: {} bytes on the server, not {len}",
+        size_on_server(server, name)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_triggers_decide_when_host_bytes_reach_the_server() {
+    let server = libunftp().await;
+    let modem = modem();
+    let mut host = AtHost::connect(&modem).await;
+    login(&mut host, &server, true).await;
+    host.ok("ATS12=10").await;
+    // Data length 1024 and character LF: whichever comes first.
+    host.ok("AT+UFTP=10,1024").await;
+    host.ok("AT+UFTP=11,10").await;
+    host.send("AT+UFTPC=7,\"t.bin\"").await;
+    host.expect_within(b"\r\nCONNECT\r\n", 10).await;
+    host.io.write_all(&[b'x'; 100]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        size_on_server(&server, "t.bin"),
+        0,
+        "held: no trigger fired"
+    );
+    host.io.write_all(&[b'y'; 1000]).await.unwrap();
+    server_reaches(&server, "t.bin", 1024).await;
+    host.io.write_all(b"line\nrest").await.unwrap();
+    server_reaches(&server, "t.bin", 1100 + 5).await;
+    // The rest goes when the host leaves.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    host.io.write_all(b"+++").await.unwrap();
+    host.expect_within(b"\r\nDISCONNECT\r\n\r\nOK\r\n\r\n+UUFTPCR: 7,1\r\n", 10)
+        .await;
+    assert_eq!(size_on_server(&server, "t.bin"), 1109);
+    // The timer: 200 ms after the oldest held byte, with length and character off again.
+    host.ok("AT+UFTP=10,0").await;
+    host.ok("AT+UFTP=11,-1").await;
+    host.ok("AT+UFTP=9,200").await;
+    host.send("AT+UFTPC=7,\"timer.bin\"").await;
+    host.expect_within(b"\r\nCONNECT\r\n", 10).await;
+    host.io.write_all(b"abc").await.unwrap();
+    server_reaches(&server, "timer.bin", 3).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    host.io.write_all(b"+++").await.unwrap();
+    host.expect_within(b"\r\nDISCONNECT\r\n\r\nOK\r\n\r\n+UUFTPCR: 7,1\r\n", 10)
+        .await;
+}

@@ -101,7 +101,7 @@ pub async fn run(module: ModuleArgs, transports: TransportArgs) -> Result<()> {
     let (modem, tracer) = module.build()?;
 
     // Configure the profile through a terminal of the module, as a host would.
-    let setup = format!(
+    let mut setup = format!(
         "> ATE0\n< ATE0\\r\\r\\nOK\\r\\n\n\
          > AT+UFTP=0,\"{ip}\"\n< \\r\\nOK\\r\\n\n\
          > AT+UFTP=7,{port}\n< \\r\\nOK\\r\\n\n\
@@ -111,6 +111,20 @@ pub async fn run(module: ModuleArgs, transports: TransportArgs) -> Result<()> {
         ip = server.ip(),
         port = server.port()
     );
+    let model = modem.model();
+    if model.has("+UPSDA") {
+        // A model whose FTP goes over PSD profile 0 (SARA-U201, SARA-R5): bring it up, as the
+        // drivers for those models do before FTP.
+        setup.push_str("> AT+UPSDA=0,3\n< \\r\\nOK\\r\\n\n");
+        if model.psd.activation_urc {
+            setup.push_str("<? \\r\\n\\+UUPSDA: 0,\"[^\"]*\"\\r\\n\n");
+        }
+    }
+    let fota = if model.ftp.uftpc_ops.contains(&100) {
+        "\n  AT+UFTPC=100,\"firmware.bin\"             a FOTA download, with progress"
+    } else {
+        ""
+    };
     let transcript = Transcript::parse(&setup).map_err(|e| e.to_string())?;
     let (mut host, device) = tokio::io::duplex(4096);
     let m = modem.clone();
@@ -124,7 +138,7 @@ pub async fn run(module: ModuleArgs, transports: TransportArgs) -> Result<()> {
     let _ = setup_terminal.await;
 
     println!(
-        "ubxftp demo: a LEXI-R10 module on this console, an FTP server at {server} (user {USER}).\n\
+        "ubxftp demo: a {} module on this console, an FTP server at {server} (user {USER}).\n\
          The FTP profile is set (AT+UFTP? shows it). Type these lines, then Enter:\n\
          \n  AT+UFTPC=1                              log in           -> +UUFTPCR: 1,1\
          \n  AT+UFTPC=13                             list the folder  -> +UUFTPCD: 13,<len>,\"...\"\
@@ -132,10 +146,11 @@ pub async fn run(module: ModuleArgs, transports: TransportArgs) -> Result<()> {
          \n  AT+URDFILE=\"readme.txt\"                 read it from the module file system\
          \n  AT+UDWNFILE=\"note.txt\",5                then type 5 characters: a new module file\
          \n  AT+UFTPC=5,\"note.txt\",\"note.txt\"        put it on the server\
-         \n  AT+UFTPC=100,\"firmware.bin\"             a FOTA download, with progress and MD5\
+         {fota}\
          \n  AT+UFTPC=0                              log out\
          \n  AT+UFTPER                               the last FTP error\
-         \n\nCtrl-D or Ctrl-C ends the demo.\n"
+         \n\nCtrl-D or Ctrl-C ends the demo.\n",
+        model.identity.model
     );
     let transports = TransportArgs {
         stdio: true,

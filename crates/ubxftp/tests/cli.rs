@@ -436,3 +436,144 @@ fn write_all_slowly(w: &mut (impl Write + ?Sized), mut data: &[u8]) {
         }
     }
 }
+
+#[test]
+fn a_serial_port_takes_the_rate_of_at_ipr_after_its_ok() {
+    use std::io::BufRead;
+    let pair = nix::pty::openpty(None, None).unwrap();
+    let path = nix::unistd::ttyname(&pair.slave).unwrap();
+    // A pseudo-terminal carries bytes at any rate, and serialport sets rates as BOTHER, which
+    // termios cannot read back portably: the port's own report of the change is the evidence.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("stderr.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
+        .args(["serve", "--serial", path.to_str().unwrap()])
+        .env("RUST_LOG", "ubxftp=info")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert!(ready.contains("115200"), "{ready}");
+    let mut master = std::fs::File::from(pair.master);
+    master.write_all(b"ATE0\r\nAT+IPR=9600\r\n").unwrap();
+    assert_eq!(
+        read_until(&mut master, b"\r\nOK\r\n\r\nOK\r\n"),
+        b"ATE0\r\r\nOK\r\n\r\nOK\r\n"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .any(|l| l.contains("serial port rate changed") && l.contains("9600"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no rate change: {}",
+            std::fs::read_to_string(&log).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    master.write_all(b"AT+IPR?\r\n").unwrap();
+    assert_eq!(
+        read_until(&mut master, b"OK\r\n"),
+        b"\r\n+IPR: 9600\r\n\r\nOK\r\n"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn models_lists_every_model_and_model_takes_cgmm_names() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
+        .arg("models")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for id in ["lexi-r10", "sara-r5", "sara-r4", "sara-u201"] {
+        assert!(
+            text.lines().any(|l| l.starts_with(id)),
+            "{id} missing: {text}"
+        );
+    }
+    // A +CGMM string of the family (prefix of an alias) picks the model.
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("cgmm.txt");
+    std::fs::write(
+        &t,
+        "> AT+CGMM\n< AT+CGMM\\r\\r\\nSARA-R510S\\r\\n\\r\\nOK\\r\\n\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
+        .args(["script", t.to_str().unwrap(), "--model", "SARA-R510M8Q"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn an_unknown_model_is_refused_with_the_known_ones() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
+        .args(["serve", "--tcp", "127.0.0.1:0", "--model", "sara-r9"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown model \"sara-r9\""), "{err}");
+    for id in ["lexi-r10", "sara-r4", "sara-r5", "sara-u201"] {
+        assert!(err.contains(id), "{id} not listed: {err}");
+    }
+    assert!(out.stdout.is_empty(), "nothing started");
+}
+
+/// Runs `ubxftp ARGS` to the end.
+fn ubxftp(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ubxftp"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn path(p: &std::path::Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn a_model_file_adds_a_model_without_rebuilding() {
+    let dir = tempfile::tempdir().unwrap();
+    let builtin = include_str!("../../ubx-modem/models/sara-r5.toml");
+    let file = dir.path().join("my-r5.toml");
+    std::fs::write(
+        &file,
+        builtin
+            .replace("id = \"sara-r5\"", "id = \"my-r5\"")
+            .replace("model = \"SARA-R510S\"", "model = \"SARA-R500S\""),
+    )
+    .unwrap();
+    let t = dir.path().join("cgmm.txt");
+    std::fs::write(
+        &t,
+        "> AT+CGMM\n< AT+CGMM\\r\\r\\nSARA-R500S\\r\\n\\r\\nOK\\r\\n\n",
+    )
+    .unwrap();
+    let out = ubxftp(&["script", path(&t), "--model-file", path(&file)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A typo in a key is refused, naming it.
+    std::fs::write(&file, builtin.replace("fota_md5", "fota_mdd5")).unwrap();
+    let out = ubxftp(&["script", path(&t), "--model-file", path(&file)]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("fota_mdd5"), "{err}");
+}

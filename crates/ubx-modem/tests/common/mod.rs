@@ -47,7 +47,8 @@ pub async fn run_on(modem: &Modem, text: &str) -> Result<(), String> {
 }
 
 /// Runs a transcript file against a fresh module configured by its header. With
-/// `# ftp-server: libunftp` an in-process libunftp server is started first, and `{ftp-ip}`,
+/// `# ftp-server: <kind>` (`libunftp` in-process, or `vsftpd`, `pure-ftpd`, `proftpd`,
+/// `pyftpdlib`) that server is started first, and `{ftp-ip}`,
 /// `{ftp-port}`, `{ftp-user}` and `{ftp-password}` in the text are replaced by its address and
 /// login.
 pub async fn run_file(path: &Path) -> Result<Modem, String> {
@@ -57,13 +58,16 @@ pub async fn run_file(path: &Path) -> Result<Modem, String> {
 /// [`run_file`] on a module of `model`.
 pub async fn run_file_as(path: &Path, model: &'static Model) -> Result<Modem, String> {
     let mut text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    let _server = if text.lines().any(|l| l.trim() == "# ftp-server: libunftp") {
-        let server = test_servers::start(
-            test_servers::Kind::Libunftp,
-            test_servers::ServerOptions::default(),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+    let kind = text.lines().find_map(|l| {
+        let name = l.trim().strip_prefix("# ftp-server:")?.trim();
+        test_servers::Kind::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+    });
+    let _server = if let Some(kind) = kind {
+        let server = test_servers::start(kind, test_servers::ServerOptions::default())
+            .await
+            .map_err(|e| e.to_string())?;
         text = text
             .replace("{ftp-ip}", &server.addr.ip().to_string())
             .replace("{ftp-port}", &server.addr.port().to_string())
