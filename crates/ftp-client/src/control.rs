@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 
 use crate::error::{Channel, ErrorKind, FtpError, Result, TimeoutKind};
 use crate::reply::{Parsed, Reply, parse_reply};
-use crate::stream::Stream;
+use crate::stream::{SocketLayer, SocketRole, Stream, wrap};
 use crate::tls::{TlsContext, classify_handshake_error};
 
 /// Refuses an argument that could break the command line framing.
@@ -49,7 +49,12 @@ pub(crate) struct Control {
 }
 
 impl Control {
-    pub(crate) fn new(tcp: TcpStream, reply_timeout: Duration, max_reply: usize) -> Result<Self> {
+    pub(crate) fn new(
+        tcp: TcpStream,
+        layer: Option<&std::sync::Arc<dyn SocketLayer>>,
+        reply_timeout: Duration,
+        max_reply: usize,
+    ) -> Result<Self> {
         let io = |source| {
             FtpError::new(ErrorKind::Io {
                 channel: Channel::Control,
@@ -59,7 +64,7 @@ impl Control {
         let peer = tcp.peer_addr().map_err(io)?;
         let local = tcp.local_addr().map_err(io)?;
         Ok(Control {
-            stream: Some(Stream::Plain(tcp)),
+            stream: Some(Stream::Plain(wrap(layer, tcp, SocketRole::Control))),
             buf: Vec::new(),
             reply_timeout,
             max_reply,

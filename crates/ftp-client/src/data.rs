@@ -55,6 +55,7 @@ pub(crate) struct DataSettings<'a> {
     pub(crate) mode: &'a DataMode,
     pub(crate) connect_timeout: Duration,
     pub(crate) tls: Option<&'a TlsContext>,
+    pub(crate) socket_layer: Option<&'a std::sync::Arc<dyn crate::stream::SocketLayer>>,
 }
 
 /// A data connection that is established (and TLS-wrapped if PROT P), plus the reply
@@ -329,6 +330,7 @@ pub(crate) async fn open(
             }
         }
     };
+    let tcp = crate::stream::wrap(settings.socket_layer, tcp, crate::stream::SocketRole::Data);
     let stream = match settings.tls {
         Some(tls) if tls.data_protection == DataProtection::Private => {
             let handshake = tokio::time::timeout(

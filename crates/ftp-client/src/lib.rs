@@ -55,6 +55,7 @@ pub use options::{ConnectOptions, IpPreference, Limits, Linger, Password, Timeou
 pub use reply::Reply;
 pub use resolver::{BoxFuture, Resolver, StaticResolver, SystemResolver};
 pub use session::{FtpSession, TlsInfo, parse_257_path};
+pub use stream::{BoxSocket, Socket, SocketLayer, SocketRole};
 pub use tls::{
     CertVerification, ClientIdentity, DataProtection, TlsOptions, TlsVersion, certs_from_pem,
 };

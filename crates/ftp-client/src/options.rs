@@ -144,6 +144,8 @@ pub struct ConnectOptions {
     pub limits: Limits,
     /// Turns host names into addresses. Default: [`SystemResolver`].
     pub resolver: Arc<dyn Resolver>,
+    /// Wraps every TCP connection (control and data) below TLS; `None` uses them as they are.
+    pub socket_layer: Option<Arc<dyn crate::stream::SocketLayer>>,
 }
 
 impl ConnectOptions {
@@ -167,6 +169,7 @@ impl ConnectOptions {
             linger: Linger::default(),
             limits: Limits::default(),
             resolver: Arc::new(SystemResolver),
+            socket_layer: None,
         }
     }
 }

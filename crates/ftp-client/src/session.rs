@@ -76,6 +76,7 @@ pub(crate) struct Settings {
     pub(crate) linger: Linger,
     pub(crate) limits: Limits,
     pub(crate) tls: Option<TlsContext>,
+    pub(crate) socket_layer: Option<Arc<dyn crate::stream::SocketLayer>>,
 }
 
 struct State {
@@ -371,7 +372,12 @@ impl FtpSession {
         };
         let ips = resolve(&opts).await?;
         let tcp = connect_tcp(&ips, opts.port, opts.timeouts.connect).await?;
-        let mut ctrl = Control::new(tcp, opts.timeouts.reply, opts.limits.max_reply_bytes)?;
+        let mut ctrl = Control::new(
+            tcp,
+            opts.socket_layer.as_ref(),
+            opts.timeouts.reply,
+            opts.limits.max_reply_bytes,
+        )?;
         let setup = async {
             let mut greeting = ctrl.read_reply().await?;
             // "120 Service ready in nnn minutes" may precede the 220; a few are fine,
@@ -429,6 +435,7 @@ impl FtpSession {
                 linger: opts.linger,
                 limits: opts.limits,
                 tls,
+                socket_layer: opts.socket_layer.clone(),
             },
         });
         let watchdog = shared
@@ -652,6 +659,7 @@ impl FtpSession {
             mode: &self.shared.settings.data_mode,
             connect_timeout: self.shared.settings.timeouts.connect,
             tls: self.shared.settings.tls.as_ref(),
+            socket_layer: self.shared.settings.socket_layer.as_ref(),
         }
     }
 

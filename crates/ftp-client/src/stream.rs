@@ -21,10 +21,45 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
-/// A TCP connection, with or without TLS on top.
+/// The bytes of one connection as the client reads and writes them: the TCP stream itself, or
+/// whatever a [`SocketLayer`] put around it.
+pub trait Socket: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Socket for T {}
+
+/// A connection's bytes, boxed so that every session has one stream type.
+pub type BoxSocket = Box<dyn Socket>;
+
+/// Which connection of a session a socket carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocketRole {
+    Control,
+    Data,
+}
+
+/// Wraps every TCP connection a session opens, below TLS: an embedder's hook to shape or
+/// disturb the traffic (an emulated module's radio link and injected faults) without the client
+/// knowing. The client has already read the addresses it needs from `tcp`.
+pub trait SocketLayer: Send + Sync {
+    fn wrap(&self, tcp: TcpStream, role: SocketRole) -> BoxSocket;
+}
+
+/// Applies `layer` (if any) to a new connection.
+pub(crate) fn wrap(
+    layer: Option<&std::sync::Arc<dyn SocketLayer>>,
+    tcp: TcpStream,
+    role: SocketRole,
+) -> BoxSocket {
+    match layer {
+        Some(layer) => layer.wrap(tcp, role),
+        None => Box::new(tcp),
+    }
+}
+
+/// A connection, with or without TLS on top.
 pub(crate) enum Stream {
-    Plain(TcpStream),
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    Plain(BoxSocket),
+    Tls(Box<tokio_rustls::client::TlsStream<BoxSocket>>),
 }
 
 impl Stream {
@@ -248,7 +283,7 @@ mod tests {
             .await
             .expect("connect");
         let (mut peer, _) = listener.accept().await.expect("accept");
-        let mut stream = Stream::Plain(client);
+        let mut stream = Stream::Plain(Box::new(client));
         let payload = vec![7u8; 1 << 20];
         let writer = async {
             stream.write_all(&payload).await.expect("write");

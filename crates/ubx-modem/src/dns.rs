@@ -19,7 +19,10 @@ use std::net::IpAddr;
 
 use ubx_at::{CmeError, Command, CommandError, CommandKind, Outcome, Response};
 
+use std::sync::Arc;
+
 use crate::Ctx;
+use crate::field::Field;
 
 /// Which address family a lookup wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,21 +48,31 @@ pub const UUDNSRN_FAILURE: u32 = 8;
 #[derive(Debug, Clone, Default)]
 pub struct Dns {
     overrides: HashMap<String, Vec<IpAddr>>,
+    field: Option<Arc<Field>>,
 }
 
 impl Dns {
-    pub fn new(overrides: Vec<(String, IpAddr)>) -> Dns {
+    /// A resolver with `--dns` overrides; `field` (the module's) delays lookups by the link's
+    /// round trip and lets `dns` faults act on them.
+    pub fn new(overrides: Vec<(String, IpAddr)>, field: Option<Arc<Field>>) -> Dns {
         let mut map: HashMap<String, Vec<IpAddr>> = HashMap::new();
         for (name, addr) in overrides {
             map.entry(name.to_ascii_lowercase()).or_default().push(addr);
         }
-        Dns { overrides: map }
+        Dns {
+            overrides: map,
+            field,
+        }
     }
 
     /// Every address of `name` (or `name` itself when it is an address), overrides first.
     pub async fn lookup(&self, name: &str) -> io::Result<Vec<IpAddr>> {
         if let Ok(addr) = name.parse::<IpAddr>() {
             return Ok(vec![addr]);
+        }
+        // A name goes to the network's resolver: over the radio, and open to faults.
+        if let Some(field) = &self.field {
+            field.before_lookup().await?;
         }
         if let Some(addrs) = self.overrides.get(&name.to_ascii_lowercase()) {
             return Ok(addrs.clone());

@@ -31,9 +31,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 use ubx_at::{CmeError, Event, Outcome, Terminal};
 
-use crate::Modem;
 use crate::data_link::{HostInput, LinkEvent};
+use crate::field::uart::Uart;
 use crate::trace::Tracer;
+use crate::{Modem, Power};
 
 /// Read buffer in command mode: more than a command line, a payload comes in a few reads.
 const COMMAND_READ: usize = 64 * 1024;
@@ -63,6 +64,9 @@ pub struct HostLines {
     /// Where the rate an `AT+IPR=<rate>` asks for is sent, once its `OK` has been written and
     /// flushed (the module changes its rate after the final result code).
     pub baud: Option<watch::Sender<u32>>,
+    /// `--baud`: pace the terminal's bytes at this many bit/s (8N1), following `AT+IPR`.
+    /// `None`: no pacing (a serial port's own rate paces it).
+    pub pace: Option<u32>,
 }
 
 /// [`serve`], with the host's lines.
@@ -75,9 +79,19 @@ pub async fn serve_with_lines<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let HostLines { mut dtr, baud } = lines;
+    let HostLines {
+        mut dtr,
+        baud,
+        pace,
+    } = lines;
     // A rate asked for, applied once the output before it is out.
     let mut new_baud: Option<u32> = None;
+    // The line: paced at `pace` (following AT+IPR), with the line faults of the field.
+    let (ipr_tx, ipr_rx) = watch::channel(pace.unwrap_or(0));
+    let stream = Uart::new(stream, pace, Some(ipr_rx), modem.field().clone());
+    let mut power = modem.power();
+    // Rebooting: the terminal is silent and deaf until the module is back.
+    let mut off = false;
     let mut port = modem.open_terminal();
     let id = port.id();
     let mut trace = tracer.map(|t| t.terminal(id));
@@ -123,6 +137,7 @@ where
             Some(urc) = port.urcs.recv() => Happened::Urc(urc),
             () = sleep_until(deadline), if deadline.is_some() => Happened::Timer,
             changed = dtr_changed(&mut dtr), if dtr.is_some() => Happened::Dtr(changed),
+            changed = power.changed() => Happened::Power(changed.is_ok().then(|| *power.borrow_and_update())),
         };
         match happened {
             Happened::Read(read) => {
@@ -131,6 +146,10 @@ where
                     Ok(n) => n,
                     Err(e) => break Err(e),
                 };
+                if off {
+                    // A module that is off hears nothing.
+                    continue;
+                }
                 if let Some(t) = trace.as_mut() {
                     if term.in_data_mode() {
                         t.data_input(&buf[..n]);
@@ -160,9 +179,12 @@ where
                         break Err(e);
                     }
                     // The `OK` of `AT+IPR` is out: now the rate changes.
-                    if let (Some(rate), Some(tx)) = (new_baud.take(), &baud) {
+                    if let Some(rate) = new_baud.take() {
                         tracing::info!(terminal = id, rate, "AT+IPR: changing the rate");
-                        let _ = tx.send(rate);
+                        if let Some(tx) = &baud {
+                            let _ = tx.send(rate);
+                        }
+                        let _ = ipr_tx.send(rate);
                     }
                 }
             }
@@ -205,6 +227,31 @@ where
             Happened::Timer => term.handle_timeout(now(), &mut port.handler),
             Happened::Dtr(Some(on)) => term.dtr_changed(on),
             Happened::Dtr(None) => dtr = None,
+            Happened::Power(Some(Power::Off)) => {
+                tracing::info!(terminal = id, "module off: the terminal goes silent");
+                off = true;
+                out.clear();
+                written = 0;
+                link_events = None;
+                link_host = None;
+                to_link.clear();
+                while port.urcs.try_recv().is_ok() {}
+                continue;
+            }
+            Happened::Power(Some(Power::On)) => {
+                tracing::info!(terminal = id, "module on: power-on settings");
+                off = false;
+                term = Terminal::new();
+                new_baud = None;
+            }
+            // The module is gone; the terminal ends with it.
+            Happened::Power(None) => break Ok(()),
+        }
+        if off {
+            // URCs and output of a module that is off are lost.
+            while port.urcs.try_recv().is_ok() {}
+            term.drain_output_into(&mut Vec::new());
+            continue;
         }
         // Host data for the link, in order; straight to the operation while it has room.
         let data = term.take_host_data();
@@ -266,6 +313,8 @@ enum Happened {
     Urc(Vec<u8>),
     Timer,
     Dtr(Option<bool>),
+    /// The module's power changed; `None` when the module is gone.
+    Power(Option<Power>),
 }
 
 fn now() -> Instant {

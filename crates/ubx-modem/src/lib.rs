@@ -28,6 +28,7 @@
 pub mod data_link;
 pub mod dns;
 pub mod driver;
+pub mod field;
 pub mod filesystem;
 pub mod fs;
 pub mod ftp;
@@ -71,6 +72,8 @@ pub struct ModemConfig {
     pub imei: Option<String>,
     /// Longest listing (`AT+UFTPC=13/14`) handed over in one `+UUFTPCD`; longer ones are cut.
     pub ftp_listing_cap: usize,
+    /// The radio link, the seed and the faults set from the start.
+    pub field: field::FieldConfig,
 }
 
 /// The serial number in a module's IMEI unless one is given.
@@ -88,6 +91,7 @@ impl Default for ModemConfig {
             dns_overrides: Vec::new(),
             imei: None,
             ftp_listing_cap: ftp::DEFAULT_LISTING_CAP,
+            field: field::FieldConfig::default(),
         }
     }
 }
@@ -107,8 +111,19 @@ pub(crate) struct State {
     pub ftp: ftp::FtpState,
 }
 
+/// Whether the module is powered (a `module reboot` fault takes it away for a while).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Power {
+    On,
+    /// Rebooting: the terminals are silent.
+    Off,
+}
+
 pub(crate) struct Shared {
     pub model: &'static Model,
+    pub field: Arc<field::Field>,
+    /// Every terminal's driver watches it.
+    pub power: tokio::sync::watch::Sender<Power>,
     pub imei: String,
     pub state: Mutex<State>,
     pub fs: filesystem::ModuleFs,
@@ -140,6 +155,22 @@ impl Shared {
             let _ = tx.send(text.into());
         }
     }
+}
+
+/// The module after a reboot: the state of power-on, with the file system (and the certificate
+/// store in it) and what was stored in NVM kept. Running FTP work is abandoned.
+pub(crate) fn reset_to_power_on(shared: &Shared) {
+    let mut state = shared.state();
+    let greeting = state.general.greeting.clone();
+    state.general = general::GeneralState::default();
+    state.general.greeting = greeting;
+    state.sim = sim::SimState::default();
+    state.network = network::NetworkState::default();
+    state.power = power::PowerState::default();
+    state.pdp = pdp::PdpState::new(shared.model);
+    psd::reboot(&mut state, shared.model);
+    state.fs = fs::FsState::default();
+    state.ftp.power_cycle();
 }
 
 /// The emulated module. Cheap to clone; all clones are the same module.
@@ -174,19 +205,81 @@ impl Modem {
             fs: fs::FsState::default(),
             ftp: ftp::FtpState::default(),
         };
-        Ok(Modem {
+        let (field, actions) = field::Field::new(&config.field);
+        let (power, _) = tokio::sync::watch::channel(Power::On);
+        let modem = Modem {
             shared: Arc::new(Shared {
                 model: config.model,
+                field: field.clone(),
+                power,
                 imei: config
                     .imei
                     .unwrap_or_else(|| config.model.imei(DEFAULT_IMEI_SERIAL)),
                 state: Mutex::new(state),
                 fs,
-                dns: dns::Dns::new(config.dns_overrides),
+                dns: dns::Dns::new(config.dns_overrides, Some(field)),
                 listing_cap: config.ftp_listing_cap,
                 urc_sinks: Mutex::new(HashMap::new()),
                 next_terminal: AtomicU64::new(1),
             }),
+        };
+        // The field task fires timed faults and applies module faults; without a runtime (a
+        // module built for a synchronous test) there are none to apply.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(field::run(Arc::downgrade(&modem.shared), actions));
+        }
+        Ok(modem)
+    }
+
+    /// The highest PDP context id of the model (a `pdp` fault's `cid` must name one).
+    pub fn max_cid(&self) -> u8 {
+        self.shared.model.pdp.max_cid
+    }
+
+    /// The module's field conditions: its link and its faults (the control API's handle).
+    pub fn field(&self) -> &Arc<field::Field> {
+        &self.shared.field
+    }
+
+    /// Watches the module's power (drivers go silent while it reboots).
+    pub fn power(&self) -> tokio::sync::watch::Receiver<Power> {
+        self.shared.power.subscribe()
+    }
+
+    /// What the module is doing, for `GET /state`.
+    pub fn snapshot(&self) -> serde_json::Value {
+        let state = self.shared.state();
+        let contexts: Vec<serde_json::Value> = state
+            .pdp
+            .contexts
+            .iter()
+            .map(|(cid, c)| {
+                serde_json::json!({
+                    "cid": cid,
+                    "active": c.active,
+                    "apn": c.apn,
+                })
+            })
+            .collect();
+        let sinks = self
+            .shared
+            .urc_sinks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len();
+        serde_json::json!({
+            "model": self.shared.model.id,
+            "power": format!("{:?}", *self.shared.power.borrow()).to_lowercase(),
+            "registered": state.general.cfun == 1 && state.pdp.attached && state.network.cops_mode != 2 && !state.network.lost,
+            "contexts": contexts,
+            "ftp": {
+                "logged_in": state.ftp.session.is_some(),
+                "operation": state.ftp.busy,
+                "last_error": [state.ftp.last_error.0, state.ftp.last_error.1],
+            },
+            "transfer_bytes": self.shared.field.faults.transfer_bytes(),
+            "link": self.shared.field.link.spec(),
+            "terminals": sinks,
         })
     }
 

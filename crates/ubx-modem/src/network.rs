@@ -73,6 +73,8 @@ pub struct NetworkState {
     /// `+CSCON` `<n>`.
     pub cscon: i64,
     pub mno_profile: i64,
+    /// The network dropped the module (a `network deregister` fault) until it registers again.
+    pub lost: bool,
     /// `+UBANDMASK` for RAT 0: bands 1–64 and 65–128.
     pub bandmask: (u64, u64),
 }
@@ -89,6 +91,7 @@ impl Default for NetworkState {
             cscon: 0,
             mno_profile: 90,
             bandmask: (FACTORY_BANDS, 0),
+            lost: false,
         }
     }
 }
@@ -135,7 +138,47 @@ pub(crate) fn execute(ctx: &Ctx, cmd: &Command) -> Option<Outcome> {
 /// Whether the module is registered: radio on, attached, not deregistered by `+COPS=2`.
 pub(crate) fn registered(ctx: &Ctx) -> bool {
     let state = ctx.shared.state();
-    state.general.cfun == 1 && state.pdp.attached && state.network.cops_mode != 2
+    state.general.cfun == 1
+        && state.pdp.attached
+        && state.network.cops_mode != 2
+        && !state.network.lost
+}
+
+/// The registration changed without a command (a fault): each terminal that asked for
+/// registration URCs (`+CREG=1/2`, `+CGREG`, `+CEREG`) gets them.
+pub(crate) fn registration_changed(shared: &crate::Shared) {
+    let (urcs, stat) = {
+        let state = shared.state();
+        let stat = u8::from(
+            state.general.cfun == 1
+                && state.pdp.attached
+                && state.network.cops_mode != 2
+                && !state.network.lost,
+        );
+        let urcs: Vec<String> = [
+            ("+CREG", state.network.creg),
+            ("+CGREG", state.network.cgreg),
+            ("+CEREG", state.network.cereg),
+        ]
+        .into_iter()
+        .filter(|(name, n)| *n > 0 && shared.model.has(name))
+        .map(|(name, n)| {
+            if n >= 2 && stat == 1 {
+                format!(
+                    "{name}: {stat},\"{}\",\"{}\",{ACT_EUTRAN}",
+                    CELL.tac, CELL.cell_id
+                )
+            } else {
+                format!("{name}: {stat}")
+            }
+        })
+        .collect();
+        (urcs, stat)
+    };
+    tracing::info!(stat, "registration changed");
+    for urc in urcs {
+        shared.broadcast(urc);
+    }
 }
 
 fn registration(ctx: &Ctx, name: &str, kind: &CommandKind) -> Reply {

@@ -486,7 +486,7 @@ async fn dtr_drop_ends_a_store() {
     tokio::spawn(async move {
         let lines = ubx_modem::driver::HostLines {
             dtr: Some(dtr_rx),
-            baud: None,
+            ..Default::default()
         };
         ubx_modem::driver::serve_with_lines(&m, device, None, lines).await
     });

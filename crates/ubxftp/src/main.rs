@@ -6,8 +6,11 @@
 //! ubxftp script t.txt --connect tcp://127.0.0.1:5000
 //! ubxftp demo                                a module, an FTP server and the console
 //! ubxftp models                              the models --model accepts
+//! ubxftp serve --tcp 127.0.0.1:0 --link lte-m --baud 115200 --control 127.0.0.1:0
+//! ubxftp ctl http://127.0.0.1:PORT fault add target=ftp-data action=reset on_op=4
 //! ```
 
+mod control;
 mod demo;
 mod transport;
 
@@ -16,6 +19,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use ubx_modem::field::spec::LinkSpec;
 use ubx_modem::model::Model;
 use ubx_modem::trace::Tracer;
 use ubx_modem::transcript::Transcript;
@@ -64,6 +68,14 @@ enum Command {
     },
     /// List the module models --model accepts, with the names each also answers to.
     Models,
+    /// Talk to a running module's control API (--control): faults, the link, its state.
+    Ctl {
+        /// The API's address, as printed by `serve` (`http://127.0.0.1:PORT`).
+        url: String,
+        /// `faults`, `faults clear`, `fault add KEY=VALUE...`, `link [SPEC]`, `state`.
+        #[arg(num_args = 1.., required = true)]
+        words: Vec<String>,
+    },
 }
 
 /// What the module is.
@@ -90,6 +102,16 @@ struct ModuleArgs {
     /// Longest FTP listing (AT+UFTPC=13/14) handed over in one +UUFTPCD; longer ones are cut.
     #[arg(long, value_name = "BYTES", default_value_t = ubx_modem::ftp::DEFAULT_LISTING_CAP)]
     ftp_listing_cap: usize,
+    /// The radio link of every connection the module makes: a preset (lte-cat1, lte-m, nb-iot,
+    /// egprs) or down=RATE,up=RATE,rtt=DUR,jitter=DUR,loss=PCT (docs/FIELD.md).
+    #[arg(long, value_name = "SPEC", value_parser = parse_link)]
+    link: Option<LinkSpec>,
+    /// Seed of jitter, loss and line faults: the same seed, the same run.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    seed: u64,
+    /// Faults to set from the start: a TOML file of [[fault]] tables (docs/FIELD.md).
+    #[arg(long, value_name = "FILE")]
+    faults: Option<PathBuf>,
 }
 
 /// Where the module's AT terminals are.
@@ -107,12 +129,24 @@ struct TransportArgs {
     /// Open a real serial port.
     #[arg(long, value_name = "DEV")]
     serial: Option<String>,
-    /// Baud rate of the serial port.
-    #[arg(long, default_value_t = 115200)]
-    baud: u32,
+    /// Bits per second of the terminals' lines (8N1): a serial port is set to it (115200
+    /// without it); TCP, PTY and console terminals are paced at it (not paced without it).
+    /// AT+IPR changes it, after its OK.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(300..=4_000_000))]
+    baud: Option<u32>,
     /// Use the console (stdin/stdout) as a terminal.
     #[arg(long)]
     stdio: bool,
+    /// Serve the control API (faults, link, state) on HOST:PORT; port 0 picks one.
+    #[arg(long, value_name = "HOST:PORT")]
+    control: Option<String>,
+    /// Allow --control on an address that is not loopback.
+    #[arg(long, requires = "control")]
+    control_remote: bool,
+}
+
+fn parse_link(text: &str) -> Result<LinkSpec, String> {
+    LinkSpec::parse(text).map_err(|e| e.to_string())
 }
 
 fn parse_dns(text: &str) -> Result<(String, IpAddr), String> {
@@ -127,12 +161,27 @@ fn parse_dns(text: &str) -> Result<(String, IpAddr), String> {
 impl ModuleArgs {
     fn build(&self) -> anyhow_like::Result<(Modem, Option<Tracer>)> {
         let model = self.model()?;
+        let faults = match &self.faults {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("--faults {}: {e}", path.display()))?;
+                ubx_modem::field::spec::parse_scenario(&text, model.pdp.max_cid)
+                    .map_err(|e| format!("--faults {}: {e}", path.display()))?
+            }
+            None => Vec::new(),
+        };
+        let field = ubx_modem::field::FieldConfig {
+            link: self.link.unwrap_or(LinkSpec::UNSHAPED),
+            seed: self.seed,
+            faults,
+        };
         let modem = Modem::new(ModemConfig {
             model,
             fs_dir: self.fs_dir.clone(),
             fs_size: self.fs_size,
             dns_overrides: self.dns.clone(),
             ftp_listing_cap: self.ftp_listing_cap,
+            field,
             ..ModemConfig::default()
         })
         .map_err(|e| e.to_string())?;
@@ -213,6 +262,7 @@ fn main() -> ExitCode {
                 list_models();
                 Ok(())
             }
+            Command::Ctl { url, words } => control::ctl::run(&url, &words).await,
         }
     });
     // Background tasks (FTP transfers, idle terminals) end with the runtime.
@@ -244,6 +294,11 @@ async fn run_transports(
     // Handlers first, so a signal that arrives as soon as the ready lines are printed is caught.
     let stop = shutdown_signal().map_err(|e| format!("signals: {e}"))?;
     let mut tasks = tokio::task::JoinSet::new();
+    // The control API first: a refused address stops the start before any terminal is up.
+    let control = match &t.control {
+        Some(addr) => Some(control::bind(addr, t.control_remote).await?),
+        None => None,
+    };
     for addr in &t.tcp {
         let listener = transport::tcp::bind(addr)
             .await
@@ -252,27 +307,42 @@ async fn run_transports(
             listener,
             modem.clone(),
             tracer.clone(),
+            t.baud,
         ));
     }
     if t.pty {
         let pty =
             transport::pty::Pty::open(t.pty_link.as_deref()).map_err(|e| format!("--pty: {e}"))?;
         println!("pty: {}", pty.path().display());
-        tasks.spawn(transport::pty::serve(pty, modem.clone(), tracer.clone()));
+        tasks.spawn(transport::pty::serve(
+            pty,
+            modem.clone(),
+            tracer.clone(),
+            t.baud,
+        ));
     }
     if let Some(dev) = &t.serial {
+        let baud = t.baud.unwrap_or(transport::serial::DEFAULT_BAUD);
         let port =
-            transport::serial::open(dev, t.baud).map_err(|e| format!("--serial {dev}: {e}"))?;
-        println!("serial: {dev} at {} baud", t.baud);
+            transport::serial::open(dev, baud).map_err(|e| format!("--serial {dev}: {e}"))?;
+        println!("serial: {dev} at {baud} baud");
         tasks.spawn(transport::serial::serve(
             port,
             modem.clone(),
             tracer.clone(),
         ));
     }
-    let console = t
-        .stdio
-        .then(|| tokio::spawn(transport::stdio::serve(modem.clone(), tracer.clone())));
+    let console = t.stdio.then(|| {
+        tokio::spawn(transport::stdio::serve(
+            modem.clone(),
+            tracer.clone(),
+            t.baud,
+        ))
+    });
+    if let Some(listener) = control {
+        println!("{}", control::ready_line(&listener));
+        tasks.spawn(control::serve(listener, modem.clone()));
+    }
     use std::io::Write;
     let _ = std::io::stdout().flush();
     tokio::select! {

@@ -74,7 +74,8 @@ pub(super) fn start(ctx: &Ctx, op: i64, p: &Params) -> Outcome {
     let (port, end) = data_link::channel(ctx.shared.model.ftp.direct_link.framing());
     ctx.link.set(Some(port));
     tracing::info!(terminal = ctx.terminal, op, "FTP direct link requested");
-    tokio::spawn(run(ctx.shared.clone(), ctx.terminal, request, end));
+    let task = tokio::spawn(run(ctx.shared.clone(), ctx.terminal, request, end));
+    ctx.shared.state().ftp.task = Some(task.abort_handle());
     Outcome::Pending
 }
 
@@ -119,6 +120,7 @@ async fn run(shared: Arc<Shared>, terminal: TerminalId, request: Request, mut li
     } = request;
     // Whatever happens below (a panic included), the service is free again afterwards.
     let release = Release(&shared);
+    shared.field.faults.operation_started(op);
     let outcome = if op == 6 {
         retrieve(&shared, &mut link, &name, offset, inactivity).await
     } else {
@@ -129,6 +131,7 @@ async fn run(shared: Arc<Shared>, terminal: TerminalId, request: Request, mut li
         .state()
         .ftp
         .record(outcome.as_ref().map(|_| ()).map_err(|f| f.failure));
+    shared.field.faults.operation_ended();
     drop(release);
     // The URC is queued before the terminal hears the link is over: it is held until the final
     // result code either way.

@@ -45,6 +45,8 @@ pub struct FtpState {
     /// The remote file of a FOTA download that started and did not complete (suspended, cut,
     /// failed): the one `AT+UFTPC=100,<file>,1` may resume.
     pub(crate) fota_interrupted: Option<String>,
+    /// The task of the operation in progress, so a reboot can abandon it.
+    pub(crate) task: Option<tokio::task::AbortHandle>,
 }
 
 impl std::fmt::Debug for FtpState {
@@ -68,6 +70,18 @@ impl FtpState {
         }
         self.busy = Some(op);
         Ok(())
+    }
+
+    /// A reboot: the running operation is abandoned, the session gone, the profile factory.
+    pub(crate) fn power_cycle(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+        self.session = None;
+        self.busy = None;
+        self.profile = Profile::default();
+        self.last_error = (0, 0);
+        self.fota_suspend = None;
     }
 
     pub(crate) fn record(&mut self, outcome: Result<(), FtpFailure>) {

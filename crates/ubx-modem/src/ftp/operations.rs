@@ -215,13 +215,14 @@ fn background(ctx: &Ctx, op: i64, p: &Params) -> Result<Response, CommandError> 
     };
     drop(state);
     tracing::info!(terminal = ctx.terminal, op, "FTP operation accepted");
-    tokio::spawn(run(
+    let task = tokio::spawn(run(
         ctx.shared.clone(),
         ctx.terminal,
         op,
         operation,
         suspend,
     ));
+    ctx.shared.state().ftp.task = Some(task.abort_handle());
     Ok(Response::ok())
 }
 
@@ -239,7 +240,9 @@ async fn run(
     operation: Operation,
     suspend: Option<watch::Receiver<bool>>,
 ) {
+    shared.field.faults.operation_started(op);
     let outcome = perform(&shared, terminal, op, operation, suspend).await;
+    shared.field.faults.operation_ended();
     let record = outcome.as_ref().map(|_| ()).map_err(|f| *f);
     let mut urcs = Vec::new();
     let result = match outcome {
@@ -299,12 +302,24 @@ pub(super) fn failed(
     session: &Arc<AsyncMutex<FtpSession>>,
     e: ftp_client::FtpError,
 ) -> FtpFailure {
-    let failure = FtpFailure::from_ftp(&e);
+    let mut failure = FtpFailure::from_ftp(&e);
     tracing::debug!(error = %e, "FTP engine error");
+    if bearer_down(shared) {
+        // The connection broke because the network took the context away (+CGEV: NW PDN
+        // DEACT, a lost registration): that is the cause the module reports.
+        failure = FtpFailure::NoActiveContext;
+    }
     if e.session_closed() {
         forget_session(shared, session);
     }
     failure
+}
+
+/// Whether the FTP service's bearer is down now.
+fn bearer_down(shared: &Shared) -> bool {
+    let state = shared.state();
+    let bearer = crate::psd::service_cid(&state, shared.model, state.ftp.profile.cid);
+    bearer.and_then(|cid| state.pdp.active_addrs(cid)).is_none()
 }
 
 /// Takes `session` out of the module state if it is still the module's session (a new login
@@ -512,6 +527,11 @@ fn connect_options(shared: &Shared, profile: &Profile) -> Result<ConnectOptions,
         ..Limits::default()
     };
     opts.resolver = Arc::new(shared.dns.clone());
+    // Every connection of the session goes through the module's field: its radio link and
+    // the faults a test sets (crate::field).
+    opts.socket_layer = Some(Arc::new(crate::field::socket::FieldLayer(
+        shared.field.clone(),
+    )));
     Ok(opts)
 }
 

@@ -123,9 +123,10 @@ impl AsyncWrite for Pty {
 }
 
 /// Serves the pseudo-terminal for the rest of the run: one terminal whose host may come and go.
-pub async fn serve(pty: Pty, modem: Modem, tracer: Option<Tracer>) {
+pub async fn serve(pty: Pty, modem: Modem, tracer: Option<Tracer>, pace: Option<u32>) {
     tracing::debug!(fd = pty.master.get_ref().as_raw_fd(), path = %pty.path.display(), "pty ready");
-    if let Err(e) = ubx_modem::driver::serve(&modem, pty, tracer.as_ref()).await {
+    let lines = super::paced(pace);
+    if let Err(e) = ubx_modem::driver::serve_with_lines(&modem, pty, tracer.as_ref(), lines).await {
         tracing::warn!(error = %e, "pty terminal ended");
     }
 }

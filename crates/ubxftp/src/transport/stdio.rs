@@ -46,7 +46,7 @@ pub fn restore() {
     }
 }
 
-pub async fn serve(modem: Modem, tracer: Option<Tracer>) {
+pub async fn serve(modem: Modem, tracer: Option<Tracer>, pace: Option<u32>) {
     let stdin = std::io::stdin();
     let saved = if stdin.is_terminal() {
         termios::tcgetattr(&stdin).ok().inspect(|t| {
@@ -66,7 +66,10 @@ pub async fn serve(modem: Modem, tracer: Option<Tracer>) {
         Box::new(tokio::io::stdin())
     };
     let stream = tokio::io::join(input, tokio::io::stdout());
-    if let Err(e) = ubx_modem::driver::serve(&modem, stream, tracer.as_ref()).await {
+    let lines = super::paced(pace);
+    if let Err(e) =
+        ubx_modem::driver::serve_with_lines(&modem, stream, tracer.as_ref(), lines).await
+    {
         tracing::warn!(error = %e, "console terminal ended");
     }
     restore();

@@ -18,7 +18,12 @@ pub async fn bind(addr: &str) -> io::Result<TcpListener> {
     Ok(listener)
 }
 
-pub async fn accept_loop(listener: TcpListener, modem: Modem, tracer: Option<Tracer>) {
+pub async fn accept_loop(
+    listener: TcpListener,
+    modem: Modem,
+    tracer: Option<Tracer>,
+    pace: Option<u32>,
+) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
@@ -26,7 +31,10 @@ pub async fn accept_loop(listener: TcpListener, modem: Modem, tracer: Option<Tra
                 let (modem, tracer) = (modem.clone(), tracer.clone());
                 tokio::spawn(async move {
                     tracing::info!(%peer, "TCP terminal connected");
-                    if let Err(e) = ubx_modem::driver::serve(&modem, stream, tracer.as_ref()).await
+                    let lines = super::paced(pace);
+                    if let Err(e) =
+                        ubx_modem::driver::serve_with_lines(&modem, stream, tracer.as_ref(), lines)
+                            .await
                     {
                         tracing::info!(%peer, error = %e, "TCP terminal ended");
                     }

@@ -1,0 +1,495 @@
+//! The module's sockets as the field sees them: every FTP control and data connection goes
+//! through a [`FieldSocket`], which delays its bytes as the radio link would ([`super::link`]) and
+//! carries out the socket faults ([`super::faults::SocketAction`]).
+//!
+//! Unshaped and with no fault set, a read or write goes straight to the TCP stream (one atomic
+//! load more), so the layer costs nothing measurable when off (docs/BENCHMARKS.md).
+//!
+//! Shaped, each direction has a queue of chunks with the time each arrives:
+//!
+//! - **down**: chunks are read from TCP as long as the queue holds less than the link's
+//!   bandwidth-delay product, and handed to the client when their time comes; beyond that the
+//!   socket stops reading and TCP's flow control slows the server, as a slow radio would;
+//! - **up**: a write is accepted into the queue (up to the same window) and reaches TCP at its
+//!   time; `flush` and `shutdown` wait until the queue is empty, so an FTP command is on its way
+//!   when the client waits for the reply.
+
+use std::collections::VecDeque;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use ftp_client::{BoxSocket, SocketLayer, SocketRole};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, Sleep};
+
+use super::Field;
+use super::faults::SocketAction;
+use super::link::Direction;
+
+/// A stream that can be aborted with a reset.
+pub trait Abort {
+    /// Makes the close that follows a reset (RST), not an orderly FIN.
+    fn abort(&self) {}
+}
+
+impl Abort for TcpStream {
+    fn abort(&self) {
+        // SO_LINGER 0: close() sends RST. The socket is dropped right after, so the
+        // blocking-close concern of a nonzero linger does not arise.
+        let _ = socket2::SockRef::from(self).set_linger(Some(Duration::ZERO));
+    }
+}
+
+impl Abort for tokio::io::DuplexStream {}
+
+/// [`ftp_client::SocketLayer`] for a module: wraps each connection in a [`FieldSocket`].
+pub struct FieldLayer(pub Arc<Field>);
+
+impl SocketLayer for FieldLayer {
+    fn wrap(&self, tcp: TcpStream, role: SocketRole) -> BoxSocket {
+        Box::new(FieldSocket::new(tcp, role, self.0.clone()))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Health {
+    Open,
+    /// Reset: every call fails.
+    Reset,
+    /// Closed early (FIN): reads end, writes fail.
+    Closed,
+}
+
+/// A connection under the field's conditions.
+pub struct FieldSocket<S> {
+    inner: Option<S>,
+    role: SocketRole,
+    id: u64,
+    field: Arc<Field>,
+    generation: u64,
+    health: Health,
+    /// Bytes handed to the client plus bytes accepted from it.
+    bytes: u64,
+    reported: u64,
+    stall_until: Option<Instant>,
+    stall_sleep: Pin<Box<Sleep>>,
+    limit: Option<u64>,
+    /// A reply line to put in place of the server's next one, and what of that line was read.
+    reply: Option<(Vec<u8>, bool)>,
+    /// Bytes of a replaced reply still to hand out.
+    replaced: Vec<u8>,
+    rx: VecDeque<(Instant, Vec<u8>)>,
+    rx_queued: usize,
+    /// The peer's end of data, when it is to be seen.
+    rx_eof: Option<Instant>,
+    rx_sleep: Pin<Box<Sleep>>,
+    tx: VecDeque<(Instant, Vec<u8>)>,
+    tx_queued: usize,
+    tx_sleep: Pin<Box<Sleep>>,
+    /// The last arrival scheduled each way, so chunks stay in order despite jitter.
+    rx_last: Instant,
+    tx_last: Instant,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Abort> FieldSocket<S> {
+    pub fn new(inner: S, role: SocketRole, field: Arc<Field>) -> Self {
+        let now = Instant::now();
+        FieldSocket {
+            inner: Some(inner),
+            role,
+            id: field.next_socket_id(),
+            generation: field.generation(),
+            field,
+            health: Health::Open,
+            bytes: 0,
+            reported: 0,
+            stall_until: None,
+            stall_sleep: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            limit: None,
+            reply: None,
+            replaced: Vec::new(),
+            rx: VecDeque::new(),
+            rx_queued: 0,
+            rx_eof: None,
+            rx_sleep: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            tx: VecDeque::new(),
+            tx_queued: 0,
+            tx_sleep: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            rx_last: now,
+            tx_last: now,
+        }
+    }
+
+    fn reset(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            inner.abort();
+        }
+        self.health = Health::Reset;
+        self.rx.clear();
+        self.tx.clear();
+    }
+
+    fn close(&mut self) {
+        // Dropping the stream closes it (FIN) and the server sees the connection end.
+        self.inner = None;
+        self.health = Health::Closed;
+        self.rx.clear();
+        self.tx.clear();
+    }
+
+    /// Applies what the field says now; `Some` when the call must return at once.
+    fn conditions<T>(&mut self, cx: &mut Context<'_>) -> Option<Poll<io::Result<T>>> {
+        if self.health == Health::Open && self.field.generation() != self.generation {
+            // The bearer under the connection went away.
+            self.reset();
+        }
+        if self.health == Health::Open {
+            let delta = self.bytes - self.reported;
+            self.reported = self.bytes;
+            let data = self.role == SocketRole::Data;
+            if let Some(action) = self
+                .field
+                .faults
+                .socket_event(self.id, data, delta, self.bytes)
+            {
+                match action {
+                    SocketAction::Reset => self.reset(),
+                    SocketAction::Close => self.close(),
+                    SocketAction::Stall(d) => self.stall_until = Some(Instant::now() + d),
+                    SocketAction::Limit(n) => self.limit = Some(n),
+                    SocketAction::Reply(line) => {
+                        let mut line = line.into_bytes();
+                        line.extend_from_slice(b"\r\n");
+                        self.reply = Some((line, false));
+                    }
+                }
+            }
+            if self.limit.is_some_and(|n| self.bytes >= n) {
+                self.close();
+            }
+        }
+        match self.health {
+            Health::Reset => {
+                return Some(Poll::Ready(Err(io::ErrorKind::ConnectionReset.into())));
+            }
+            Health::Closed | Health::Open => {}
+        }
+        if let Some(until) = self.stall_until {
+            if Instant::now() < until {
+                self.stall_sleep.as_mut().reset(until);
+                if self.stall_sleep.as_mut().poll(cx).is_pending() {
+                    return Some(Poll::Pending);
+                }
+            }
+            self.stall_until = None;
+        }
+        None
+    }
+
+    /// How many more bytes may move before a limit closes the connection.
+    fn allowance(&self, want: usize) -> usize {
+        match self.limit {
+            Some(n) => want.min(n.saturating_sub(self.bytes) as usize),
+            None => want,
+        }
+    }
+
+    fn window(&self, direction: Direction) -> usize {
+        let spec = self.field.link.spec();
+        let rate = match direction {
+            Direction::Down => spec.down,
+            Direction::Up => spec.up,
+        };
+        match rate {
+            Some(r) => {
+                let bdp = r as f64 * (spec.rtt + spec.jitter).as_secs_f64();
+                (bdp as usize).saturating_add(64 * 1024)
+            }
+            None => 256 * 1024,
+        }
+    }
+
+    /// Reads the server's bytes into the down queue, each chunk with its arrival time.
+    fn fill_rx(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        let window = self.window(Direction::Down);
+        while self.rx_eof.is_none() && self.rx_queued < window {
+            let Some(inner) = self.inner.as_mut() else {
+                return Ok(());
+            };
+            let mut chunk = vec![0u8; self.field.link.chunk(Direction::Down)];
+            let mut rb = ReadBuf::new(&mut chunk);
+            match Pin::new(inner).poll_read(cx, &mut rb) {
+                Poll::Ready(Ok(())) => {
+                    let n = rb.filled().len();
+                    let now = Instant::now();
+                    let at = self
+                        .field
+                        .link
+                        .schedule(Direction::Down, n.max(1), now)
+                        .max(self.rx_last);
+                    self.rx_last = at;
+                    if n == 0 {
+                        self.rx_eof = Some(at);
+                    } else {
+                        chunk.truncate(n);
+                        self.rx_queued += n;
+                        self.rx.push_back((at, chunk));
+                    }
+                }
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the up queue's chunks whose time has come; `Ready` when the queue is empty.
+    fn drain_tx(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while let Some((at, _)) = self.tx.front() {
+            let at = *at;
+            if Instant::now() < at {
+                self.tx_sleep.as_mut().reset(at);
+                if self.tx_sleep.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+            }
+            let Some(inner) = self.inner.as_mut() else {
+                self.tx.clear();
+                self.tx_queued = 0;
+                return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+            };
+            let Some((_, data)) = self.tx.front_mut() else {
+                break;
+            };
+            match Pin::new(inner).poll_write(cx, data) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => {
+                    self.tx_queued -= n;
+                    data.drain(..n);
+                    if data.is_empty() {
+                        self.tx.pop_front();
+                    }
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Reads a line from the server and hands out the replacement instead (a `reply` fault).
+    fn poll_replaced(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            if !self.replaced.is_empty() {
+                let n = self.replaced.len().min(buf.remaining());
+                buf.put_slice(&self.replaced[..n]);
+                self.replaced.drain(..n);
+                return Poll::Ready(Ok(()));
+            }
+            let Some((line, _)) = self.reply.take() else {
+                return Poll::Ready(Ok(()));
+            };
+            let Some(inner) = self.inner.as_mut() else {
+                return Poll::Ready(Ok(()));
+            };
+            let mut byte = [0u8; 1];
+            let mut rb = ReadBuf::new(&mut byte);
+            match Pin::new(inner).poll_read(cx, &mut rb) {
+                Poll::Ready(Ok(())) if rb.filled().is_empty() => return Poll::Ready(Ok(())),
+                Poll::Ready(Ok(())) => {
+                    if byte[0] == b'\n' {
+                        // The server's line is swallowed whole; ours goes in its place.
+                        self.replaced = line;
+                    } else {
+                        self.reply = Some((line, true));
+                    }
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {
+                    self.reply = Some((line, true));
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Abort> AsyncRead for FieldSocket<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if let Some(early) = this.conditions(cx) {
+            return early;
+        }
+        if this.health == Health::Closed {
+            return Poll::Ready(Ok(()));
+        }
+        if this.reply.is_some() || !this.replaced.is_empty() {
+            let before = buf.filled().len();
+            let r = this.poll_replaced(cx, buf);
+            this.bytes += (buf.filled().len() - before) as u64;
+            return r;
+        }
+        // Keep the up queue moving while the client waits for the server.
+        if !this.tx.is_empty()
+            && let Poll::Ready(Err(e)) = this.drain_tx(cx)
+        {
+            return Poll::Ready(Err(e));
+        }
+        let want = this.allowance(buf.remaining());
+        if want == 0 && buf.remaining() > 0 {
+            // The limit is reached: the connection ends here.
+            this.close();
+            return Poll::Ready(Ok(()));
+        }
+        if !this.field.shaped() && this.rx.is_empty() && this.rx_eof.is_none() {
+            let Some(inner) = this.inner.as_mut() else {
+                return Poll::Ready(Ok(()));
+            };
+            if want >= buf.remaining() {
+                let before = buf.filled().len();
+                let r = Pin::new(inner).poll_read(cx, buf);
+                this.bytes += (buf.filled().len() - before) as u64;
+                return r;
+            }
+            // A limit allows less than the caller's buffer: read no more than that.
+            let mut part = vec![0u8; want];
+            let mut rb = ReadBuf::new(&mut part);
+            let r = Pin::new(inner).poll_read(cx, &mut rb);
+            let n = rb.filled().len();
+            buf.put_slice(&part[..n]);
+            this.bytes += n as u64;
+            return r;
+        }
+        if let Err(e) = this.fill_rx(cx) {
+            return Poll::Ready(Err(e));
+        }
+        let now = Instant::now();
+        if let Some((at, _)) = this.rx.front() {
+            if *at <= now {
+                let Some((_, data)) = this.rx.front_mut() else {
+                    return Poll::Pending;
+                };
+                let n = data.len().min(want);
+                buf.put_slice(&data[..n]);
+                data.drain(..n);
+                if data.is_empty() {
+                    this.rx.pop_front();
+                }
+                this.rx_queued -= n;
+                this.bytes += n as u64;
+                return Poll::Ready(Ok(()));
+            }
+            let at = *at;
+            this.rx_sleep.as_mut().reset(at);
+            return match this.rx_sleep.as_mut().poll(cx) {
+                // Woken by the time: the chunk is due now.
+                Poll::Ready(()) => {
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                }
+                Poll::Pending => Poll::Pending,
+            };
+        }
+        match this.rx_eof {
+            Some(at) if at <= now => Poll::Ready(Ok(())),
+            Some(at) => {
+                this.rx_sleep.as_mut().reset(at);
+                match this.rx_sleep.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Ok(())),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Abort> AsyncWrite for FieldSocket<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if let Some(early) = this.conditions(cx) {
+            return early;
+        }
+        if this.health == Health::Closed {
+            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        }
+        let want = this.allowance(buf.len());
+        if want == 0 && !buf.is_empty() {
+            this.close();
+            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        }
+        if !this.field.shaped() && this.tx.is_empty() {
+            let Some(inner) = this.inner.as_mut() else {
+                return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+            };
+            let r = Pin::new(inner).poll_write(cx, &buf[..want]);
+            if let Poll::Ready(Ok(n)) = r {
+                this.bytes += n as u64;
+            }
+            return r;
+        }
+        if let Poll::Ready(Err(e)) = this.drain_tx(cx) {
+            return Poll::Ready(Err(e));
+        }
+        if this.tx_queued >= this.window(Direction::Up) {
+            return Poll::Pending;
+        }
+        let n = want.min(this.field.link.chunk(Direction::Up));
+        let at = this
+            .field
+            .link
+            .schedule(Direction::Up, n, Instant::now())
+            .max(this.tx_last);
+        this.tx_last = at;
+        this.tx.push_back((at, buf[..n].to_vec()));
+        this.tx_queued += n;
+        this.bytes += n as u64;
+        // Start the timer for the new chunk if it is the first.
+        let _ = this.drain_tx(cx);
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if let Some(early) = this.conditions(cx) {
+            return early;
+        }
+        match this.drain_tx(cx) {
+            Poll::Ready(Ok(())) => match this.inner.as_mut() {
+                Some(inner) => Pin::new(inner).poll_flush(cx),
+                None => Poll::Ready(Ok(())),
+            },
+            other => other,
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if let Some(early) = this.conditions(cx) {
+            return early;
+        }
+        match this.drain_tx(cx) {
+            Poll::Ready(Ok(())) => match this.inner.as_mut() {
+                Some(inner) => Pin::new(inner).poll_shutdown(cx),
+                None => Poll::Ready(Ok(())),
+            },
+            other => other,
+        }
+    }
+}
