@@ -577,3 +577,106 @@ fn a_model_file_adds_a_model_without_rebuilding() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("fota_mdd5"), "{err}");
 }
+
+/// Runs `ubxftp serve ARGS`, which must refuse to start: its error text.
+fn refused(args: &[&str]) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
+        .arg("serve")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still serving: {args:?} was accepted");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "something started: {:?}", String::from_utf8_lossy(&out.stdout));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn bad_field_conditions_are_refused_before_anything_starts() {
+    let err = refused(&["--tcp", "127.0.0.1:0", "--link", "down=fast"]);
+    assert!(err.contains("down") && err.contains("fast"), "{err}");
+    let err = refused(&["--tcp", "127.0.0.1:0", "--link", "down=0bit"]);
+    assert!(err.contains("100bit"), "{err}");
+    let err = refused(&["--tcp", "127.0.0.1:0", "--baud", "0"]);
+    assert!(err.contains("--baud"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let faults = dir.path().join("faults.toml");
+    std::fs::write(
+        &faults,
+        "[[fault]]\ntarget = \"ftp-data\"\naction = \"reset\"\n\n[[fault]]\ntarget = \"pdp\"\naction = \"deactivate\"\ncid = 99\n",
+    )
+    .unwrap();
+    let err = refused(&["--tcp", "127.0.0.1:0", "--faults", path(&faults)]);
+    assert!(err.contains("line 5") && err.contains("unknown cid 99"), "{err}");
+    let err = refused(&["--tcp", "127.0.0.1:0", "--control", "0.0.0.0:0"]);
+    assert!(err.contains("--control-remote"), "{err}");
+}
+
+#[test]
+fn the_control_api_and_ctl_share_one_validator() {
+    let server = Server::start(
+        &["--tcp", "127.0.0.1:0", "--control", "127.0.0.1:0", "--link", "lte-m"],
+        2,
+    );
+    let url = server.line_with("control: ");
+    let ctl = |words: &[&str]| {
+        let mut args = vec!["ctl", url.as_str()];
+        args.extend_from_slice(words);
+        ubxftp(&args)
+    };
+    let out = ctl(&["fault", "add", "target=ftp-data", "action=reset", "on_op=4"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "{\"id\":1}");
+    // The same refusal as the scenario file's, as an HTTP 400 that names the field.
+    let out = ctl(&["fault", "add", "target=ftp-data", "action=reply", "code=421"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("400") && err.contains("action"), "{err}");
+    let out = ctl(&["faults"]);
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(listed.contains("\"fired\":0") && listed.contains("\"on_op\":4"), "{listed}");
+    let out = ctl(&["link", "down=1mbit,rtt=100ms"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("down=1000kbit"));
+    let out = ctl(&["link", "down=1parsec"]);
+    assert!(!out.status.success());
+    let out = ctl(&["state"]);
+    let state = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(state.contains("\"model\":\"lexi-r10\"") && state.contains("\"rtt_ms\":100"), "{state}");
+    assert!(ctl(&["faults", "clear"]).status.success());
+    assert_eq!(String::from_utf8_lossy(&ctl(&["faults"]).stdout).trim(), "[]");
+    // A fleet's paths address module 0 here; another id is not found.
+    let out = ctl(&["state"]);
+    assert!(out.status.success());
+    let out = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
+        .args(["ctl", &format!("{url}/modems/3"), "faults"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("404"));
+}
+
+#[test]
+fn a_tcp_terminal_with_baud_is_paced() {
+    // 9600 bit/s: 960 bytes/s. `AT+CGMM` and its answer are 31 bytes: about 32 ms each way.
+    let server = Server::start(&["--tcp", "127.0.0.1:0", "--baud", "9600"], 1);
+    let addr = server.line_with("tcp://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.write_all(b"ATE0\r\n").unwrap();
+    assert_eq!(read_until(&mut s, b"OK\r\n"), b"ATE0\r\r\nOK\r\n");
+    s.write_all(b"AT+CGMM\r\n").unwrap();
+    assert_eq!(
+        read_until(&mut s, b"OK\r\n"),
+        b"\r\nLEXI-R10401D\r\n\r\nOK\r\n"
+    );
+}
