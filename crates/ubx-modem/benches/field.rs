@@ -90,7 +90,9 @@ async fn timed_op(host: &mut AtHost, line: &str, op: u32) -> Duration {
 async fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
     let s = if bench { &BENCH } else { &SMOKE };
-    let server = start(s.kind, ServerOptions::default()).await.expect("server");
+    let server = start(s.kind, ServerOptions::default())
+        .await
+        .expect("server");
 
     // Rate, down: a retrieve.
     let (link, bytes, rate) = s.down;
@@ -135,7 +137,9 @@ async fn main() {
 
 async fn urdfile(baud: u32, len: usize) {
     let m = Modem::new(ModemConfig::default()).unwrap();
-    m.filesystem().append("paced.bin", &vec![b'p'; len]).unwrap();
+    m.filesystem()
+        .append("paced.bin", &vec![b'p'; len])
+        .unwrap();
     let (io, device) = tokio::io::duplex(1 << 20);
     let mm = m.clone();
     tokio::spawn(async move {

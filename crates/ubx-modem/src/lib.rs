@@ -158,7 +158,8 @@ impl Shared {
 }
 
 /// The module after a reboot: the state of power-on, with the file system (and the certificate
-/// store in it) and what was stored in NVM kept. Running FTP work is abandoned.
+/// store in it) and what was stored in NVM kept. Running FTP work is abandoned, and the file a
+/// retrieve was writing removed.
 pub(crate) fn reset_to_power_on(shared: &Shared) {
     let mut state = shared.state();
     let greeting = state.general.greeting.clone();
@@ -171,6 +172,12 @@ pub(crate) fn reset_to_power_on(shared: &Shared) {
     psd::reboot(&mut state, shared.model);
     state.fs = fs::FsState::default();
     state.ftp.power_cycle();
+    // A retrieve cut by the reboot leaves no half-written file that would look complete.
+    if let Some(name) = state.ftp.writing.take() {
+        drop(state);
+        tracing::info!(%name, "reboot: removing the file a retrieve was writing");
+        let _ = shared.fs.delete(&name);
+    }
 }
 
 /// The emulated module. Cheap to clone; all clones are the same module.

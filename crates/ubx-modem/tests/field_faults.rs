@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use common::{AtHost, login, pattern};
 use test_servers::{Kind, RunningServer, ServerOptions, start};
-use ubx_modem::field::spec::{Action, FaultSpec, LinkSpec, Target};
 use ubx_modem::field::FieldConfig;
+use ubx_modem::field::spec::{Action, FaultSpec, LinkSpec, Target};
 use ubx_modem::model::Model;
 use ubx_modem::{Modem, ModemConfig};
 
@@ -72,12 +72,18 @@ async fn a_data_reset_mid_retrieve_and_the_resume_that_completes_it() {
             ..fault(Target::FtpData, Action::Reset)
         },
     );
-    host.ftp("AT+UFTPC=4,\"big.bin\",\"big.bin\"", 4, 0, 20).await;
+    host.ftp("AT+UFTPC=4,\"big.bin\",\"big.bin\"", 4, 0, 20)
+        .await;
     assert_eq!(fired(&modem, id), 1);
     let part = modem.filesystem().read("big.bin").unwrap();
-    assert!(part.len() >= 100_000 && part.len() < file.len(), "{}", part.len());
+    assert!(
+        part.len() >= 100_000 && part.len() < file.len(),
+        "{}",
+        part.len()
+    );
     // <retrieving_mode> 1 continues from the part's size (REST) and completes the file.
-    host.ftp("AT+UFTPC=4,\"big.bin\",\"big.bin\",1", 4, 1, 20).await;
+    host.ftp("AT+UFTPC=4,\"big.bin\",\"big.bin\",1", 4, 1, 20)
+        .await;
     assert!(modem.filesystem().read("big.bin").unwrap() == file);
 }
 
@@ -91,7 +97,13 @@ async fn data_close_stall_and_limit() {
     // A FIN early: in stream mode an early end of data looks like the end of the file, so the
     // server's reply decides (226 if its writes were already buffered, 426 if it saw the
     // connection go); the file is short either way.
-    add(&modem, FaultSpec { on_op: Some(4), ..fault(Target::FtpData, Action::Close) });
+    add(
+        &modem,
+        FaultSpec {
+            on_op: Some(4),
+            ..fault(Target::FtpData, Action::Close)
+        },
+    );
     host.ok("AT+UFTPC=4,\"f.bin\",\"a.bin\"").await;
     let urc = host.urc_line(20).await;
     assert!(urc == "+UUFTPCR: 4,0" || urc == "+UUFTPCR: 4,1", "{urc}");
@@ -148,10 +160,22 @@ async fn control_reply_reset_close_and_stall() {
     host.uftper(0, 421).await;
     host.ftp("AT+UFTPC=1", 1, 1, 20).await;
     // The control connection reset during a listing, then closed during the next.
-    add(&modem, FaultSpec { on_op: Some(13), ..fault(Target::FtpControl, Action::Reset) });
+    add(
+        &modem,
+        FaultSpec {
+            on_op: Some(13),
+            ..fault(Target::FtpControl, Action::Reset)
+        },
+    );
     host.ftp("AT+UFTPC=13", 13, 0, 20).await;
     host.ftp("AT+UFTPC=1", 1, 1, 20).await;
-    add(&modem, FaultSpec { on_op: Some(14), ..fault(Target::FtpControl, Action::Close) });
+    add(
+        &modem,
+        FaultSpec {
+            on_op: Some(14),
+            ..fault(Target::FtpControl, Action::Close)
+        },
+    );
     host.ftp("AT+UFTPC=14", 14, 0, 20).await;
     // A control stall longer than the inactivity timeout (1 s, for the new session): a silent
     // server.
@@ -195,8 +219,11 @@ async fn dns_fail_and_delay() {
     );
     let t0 = std::time::Instant::now();
     host.ok("AT+UDNSRN=0,\"ftp.example.com\"").await;
-    host.expect_within(format!("\r\n+UUDNSRN: 0,\"{}\"\r\n", server.addr.ip()).as_bytes(), 10)
-        .await;
+    host.expect_within(
+        format!("\r\n+UUDNSRN: 0,\"{}\"\r\n", server.addr.ip()).as_bytes(),
+        10,
+    )
+    .await;
     assert!(t0.elapsed() >= Duration::from_millis(300));
 }
 
@@ -219,10 +246,12 @@ async fn the_network_takes_the_context_during_a_transfer() {
         },
     );
     host.ok("AT+UFTPC=4,\"f.bin\",\"f.bin\"").await;
-    host.expect_within(b"\r\n+CGEV: NW PDN DEACT 1\r\n", 20).await;
+    host.expect_within(b"\r\n+CGEV: NW PDN DEACT 1\r\n", 20)
+        .await;
     host.expect_within(b"\r\n+UUFTPCR: 4,0\r\n", 20).await;
     host.uftper(1, 7).await;
-    host.cmd("AT+CGACT?", b"\r\n+CGACT: 1,0\r\n\r\nOK\r\n").await;
+    host.cmd("AT+CGACT?", b"\r\n+CGACT: 1,0\r\n\r\nOK\r\n")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -236,7 +265,13 @@ async fn a_psd_model_hears_uupsdd_when_the_network_takes_the_bearer() {
     host.ok("AT+UPSDA=0,3").await;
     let urc = host.urc_line(5).await;
     assert!(urc.starts_with("+UUPSDA: 0,"), "{urc}");
-    add(&modem, FaultSpec { cid: Some(1), ..fault(Target::Pdp, Action::Deactivate) });
+    add(
+        &modem,
+        FaultSpec {
+            cid: Some(1),
+            ..fault(Target::Pdp, Action::Deactivate)
+        },
+    );
     host.expect_within(b"\r\n+UUPSDD: 0\r\n", 5).await;
 }
 
@@ -247,9 +282,11 @@ async fn deregistration_and_registration_reach_the_terminal() {
     host.ok("AT+CREG=1").await;
     host.ok("AT+CEREG=1").await;
     add(&modem, fault(Target::Network, Action::Deregister));
-    host.expect_within(b"\r\n+CREG: 0\r\n\r\n+CEREG: 0\r\n", 5).await;
+    host.expect_within(b"\r\n+CREG: 0\r\n\r\n+CEREG: 0\r\n", 5)
+        .await;
     host.cmd("AT+CREG?", b"\r\n+CREG: 1,0\r\n\r\nOK\r\n").await;
-    host.cmd("AT+CGACT?", b"\r\n+CGACT: 1,0\r\n\r\nOK\r\n").await;
+    host.cmd("AT+CGACT?", b"\r\n+CGACT: 1,0\r\n\r\nOK\r\n")
+        .await;
     add(
         &modem,
         FaultSpec {
@@ -257,8 +294,10 @@ async fn deregistration_and_registration_reach_the_terminal() {
             ..fault(Target::Network, Action::Register)
         },
     );
-    host.expect_within(b"\r\n+CREG: 1\r\n\r\n+CEREG: 1\r\n", 5).await;
-    host.cmd("AT+CGACT?", b"\r\n+CGACT: 1,1\r\n\r\nOK\r\n").await;
+    host.expect_within(b"\r\n+CREG: 1\r\n\r\n+CEREG: 1\r\n", 5)
+        .await;
+    host.cmd("AT+CGACT?", b"\r\n+CGACT: 1,1\r\n\r\nOK\r\n")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -334,4 +373,81 @@ async fn a_fault_added_while_an_operation_runs_hits_it() {
     let id = add(&modem, fault(Target::FtpData, Action::Reset));
     host.expect_within(b"\r\n+UUFTPCR: 4,0\r\n", 20).await;
     assert_eq!(fired(&modem, id), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reboot_during_a_retrieve_leaves_no_half_file() {
+    let server = server(Kind::Libunftp).await;
+    // 4 MB at 2 MB/s: the spool has written its first 1 MiB chunk after a second.
+    server.put_file("f.bin", &pattern(4_000_000)).unwrap();
+    let modem = modem_with("down=16mbit");
+    let mut host = AtHost::connect(&modem).await;
+    login(&mut host, &server, true).await;
+    host.ok("AT+UFTPC=4,\"f.bin\",\"f.bin\"").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while modem.filesystem().size("f.bin").unwrap_or(0) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the retrieve never wrote"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    add(
+        &modem,
+        FaultSpec {
+            duration_ms: Some(200),
+            ..fault(Target::Module, Action::Reboot)
+        },
+    );
+    // No +UUFTPCR: the module that would send it went down.
+    host.quiet(500).await;
+    assert!(modem.filesystem().list().unwrap().is_empty());
+    host.cmd("AT", b"AT\r\r\nOK\r\n").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fota_suspended_by_a_pdp_loss_resumes_where_it_stopped() {
+    let server = server(Kind::Libunftp).await;
+    let image = pattern(400_000);
+    server.put_file("fw.bin", &image).unwrap();
+    let modem = modem_with("down=4mbit");
+    let mut host = AtHost::connect(&modem).await;
+    host.ok("AT+CGEREP=1").await;
+    login(&mut host, &server, true).await;
+    add(
+        &modem,
+        FaultSpec {
+            on_op: Some(100),
+            after_bytes: Some(100_000),
+            cid: Some(1),
+            ..fault(Target::Pdp, Action::Deactivate)
+        },
+    );
+    host.ok("AT+UFTPC=100,\"fw.bin\"").await;
+    // Progress, the network's URC, then the download's failure.
+    let mut lines = Vec::new();
+    while lines
+        .last()
+        .is_none_or(|l: &String| !l.starts_with("+UUFTPCR: 100,0"))
+    {
+        lines.push(host.urc_line(20).await);
+    }
+    assert!(
+        lines.contains(&"+CGEV: NW PDN DEACT 1".to_string()),
+        "{lines:?}"
+    );
+    host.uftper(1, 7).await;
+    // The bearer back, a new login, and the download resumes (<param1> 1).
+    host.ok("AT+CGACT=1,1").await;
+    host.ftp("AT+UFTPC=1", 1, 1, 20).await;
+    host.ok("AT+UFTPC=100,\"fw.bin\",1").await;
+    let md5 = ubx_modem::filesystem::md5_hex(&image);
+    loop {
+        let line = host.urc_line(30).await;
+        if line.starts_with("+UUFTPCR: 100,1,") {
+            assert_eq!(line, format!("+UUFTPCR: 100,1,\"{md5}\""));
+            break;
+        }
+        assert!(line.contains(" / "), "{line}");
+    }
 }

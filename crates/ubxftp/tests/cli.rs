@@ -597,7 +597,11 @@ fn refused(args: &[&str]) -> String {
     }
     let out = child.wait_with_output().unwrap();
     assert!(!out.status.success());
-    assert!(out.stdout.is_empty(), "something started: {:?}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.stdout.is_empty(),
+        "something started: {:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
@@ -617,7 +621,10 @@ fn bad_field_conditions_are_refused_before_anything_starts() {
     )
     .unwrap();
     let err = refused(&["--tcp", "127.0.0.1:0", "--faults", path(&faults)]);
-    assert!(err.contains("line 5") && err.contains("unknown cid 99"), "{err}");
+    assert!(
+        err.contains("line 5") && err.contains("unknown cid 99"),
+        "{err}"
+    );
     let err = refused(&["--tcp", "127.0.0.1:0", "--control", "0.0.0.0:0"]);
     assert!(err.contains("--control-remote"), "{err}");
 }
@@ -625,7 +632,14 @@ fn bad_field_conditions_are_refused_before_anything_starts() {
 #[test]
 fn the_control_api_and_ctl_share_one_validator() {
     let server = Server::start(
-        &["--tcp", "127.0.0.1:0", "--control", "127.0.0.1:0", "--link", "lte-m"],
+        &[
+            "--tcp",
+            "127.0.0.1:0",
+            "--control",
+            "127.0.0.1:0",
+            "--link",
+            "lte-m",
+        ],
         2,
     );
     let url = server.line_with("control: ");
@@ -635,16 +649,29 @@ fn the_control_api_and_ctl_share_one_validator() {
         ubxftp(&args)
     };
     let out = ctl(&["fault", "add", "target=ftp-data", "action=reset", "on_op=4"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "{\"id\":1}");
     // The same refusal as the scenario file's, as an HTTP 400 that names the field.
-    let out = ctl(&["fault", "add", "target=ftp-data", "action=reply", "code=421"]);
+    let out = ctl(&[
+        "fault",
+        "add",
+        "target=ftp-data",
+        "action=reply",
+        "code=421",
+    ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("400") && err.contains("action"), "{err}");
     let out = ctl(&["faults"]);
     let listed = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(listed.contains("\"fired\":0") && listed.contains("\"on_op\":4"), "{listed}");
+    assert!(
+        listed.contains("\"fired\":0") && listed.contains("\"on_op\":4"),
+        "{listed}"
+    );
     let out = ctl(&["link", "down=1mbit,rtt=100ms"]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("down=1000kbit"));
@@ -652,9 +679,15 @@ fn the_control_api_and_ctl_share_one_validator() {
     assert!(!out.status.success());
     let out = ctl(&["state"]);
     let state = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(state.contains("\"model\":\"lexi-r10\"") && state.contains("\"rtt_ms\":100"), "{state}");
+    assert!(
+        state.contains("\"model\":\"lexi-r10\"") && state.contains("\"rtt_ms\":100"),
+        "{state}"
+    );
     assert!(ctl(&["faults", "clear"]).status.success());
-    assert_eq!(String::from_utf8_lossy(&ctl(&["faults"]).stdout).trim(), "[]");
+    assert_eq!(
+        String::from_utf8_lossy(&ctl(&["faults"]).stdout).trim(),
+        "[]"
+    );
     // A fleet's paths address module 0 here; another id is not found.
     let out = ctl(&["state"]);
     assert!(out.status.success());

@@ -47,6 +47,8 @@ pub struct FtpState {
     pub(crate) fota_interrupted: Option<String>,
     /// The task of the operation in progress, so a reboot can abandon it.
     pub(crate) task: Option<tokio::task::AbortHandle>,
+    /// The module file a running retrieve writes, so a reboot removes what it half wrote.
+    pub(crate) writing: Option<String>,
 }
 
 impl std::fmt::Debug for FtpState {

@@ -206,6 +206,9 @@ fn background(ctx: &Ctx, op: i64, p: &Params) -> Result<Response, CommandError> 
     let operation = parse(&ctx.shared.fs, op, p)?;
     let mut state = ctx.shared.state();
     state.ftp.claim(op)?;
+    if let Operation::Retrieve { local, .. } = &operation {
+        state.ftp.writing = Some(local.clone());
+    }
     let suspend = if let Operation::Fota { .. } = operation {
         let (tx, rx) = watch::channel(false);
         state.ftp.fota_suspend = Some(tx);
@@ -243,6 +246,7 @@ async fn run(
     shared.field.faults.operation_started(op);
     let outcome = perform(&shared, terminal, op, operation, suspend).await;
     shared.field.faults.operation_ended();
+    shared.state().ftp.writing = None;
     let record = outcome.as_ref().map(|_| ()).map_err(|f| *f);
     let mut urcs = Vec::new();
     let result = match outcome {
