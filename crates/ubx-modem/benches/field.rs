@@ -96,7 +96,7 @@ async fn main() {
 
     // Rate, down: a retrieve.
     let (link, bytes, rate) = s.down;
-    server.put_file("down.bin", &vec![0x5a; bytes]).unwrap();
+    server.put_file("down.bin", vec![0x5a; bytes]).unwrap();
     let m = modem(link);
     let mut host = AtHost::connect(&m).await;
     login(&mut host, &server, true).await;
@@ -190,7 +190,7 @@ async fn retr_once(server: &RunningServer, layer: Option<Arc<FieldLayer>>) -> Du
 }
 
 async fn overhead(server: &RunningServer, bytes: usize, rounds: usize) {
-    server.put_file("overhead.bin", &vec![7u8; bytes]).unwrap();
+    server.put_file("overhead.bin", vec![7u8; bytes]).unwrap();
     let (field, _) = Field::new(&FieldConfig::default());
     let layer = Arc::new(FieldLayer(field));
     let (mut bare, mut layered) = (Vec::new(), Vec::new());

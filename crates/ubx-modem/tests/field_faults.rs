@@ -75,6 +75,8 @@ async fn a_data_reset_mid_retrieve_and_the_resume_that_completes_it() {
     host.ftp("AT+UFTPC=4,\"big.bin\",\"big.bin\"", 4, 0, 20)
         .await;
     assert_eq!(fired(&modem, id), 1);
+    // The connection was lost.
+    host.uftper(1, 11).await;
     let part = modem.filesystem().read("big.bin").unwrap();
     assert!(
         part.len() >= 100_000 && part.len() < file.len(),
@@ -317,6 +319,21 @@ async fn a_line_fault_garbles_the_terminal_and_the_terminal_recovers() {
     assert!(!garbled.contains("OK"), "{garbled:?}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     // The driver resynchronises: an empty line, then AT answers again.
+    host.send("").await;
+    host.drain(100).await;
+    host.ok("AT").await;
+    // Every byte lost for a while: the host hears nothing, then the line is back.
+    add(
+        &modem,
+        FaultSpec {
+            rate: Some(1.0),
+            duration_ms: Some(300),
+            ..fault(Target::Uart, Action::Drop)
+        },
+    );
+    host.send("AT").await;
+    host.quiet(200).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
     host.send("").await;
     host.drain(100).await;
     host.ok("AT").await;
