@@ -92,7 +92,7 @@ async fn a_data_reset_mid_retrieve_and_the_resume_that_completes_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_close_stall_and_limit() {
     let server = server(Kind::Libunftp).await;
-    server.put_file("f.bin", &pattern(50_000)).unwrap();
+    server.put_file("f.bin", pattern(50_000)).unwrap();
     let modem = modem();
     let mut host = AtHost::connect(&modem).await;
     login(&mut host, &server, true).await;
@@ -232,7 +232,7 @@ async fn dns_fail_and_delay() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_network_takes_the_context_during_a_transfer() {
     let server = server(Kind::Libunftp).await;
-    server.put_file("f.bin", &pattern(400_000)).unwrap();
+    server.put_file("f.bin", pattern(400_000)).unwrap();
     // A slow link, so the transfer is still running when the fault fires.
     let modem = modem_with("down=4mbit");
     let mut host = AtHost::connect(&modem).await;
@@ -381,7 +381,7 @@ use tokio::io::AsyncWriteExt;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fault_added_while_an_operation_runs_hits_it() {
     let server = server(Kind::Libunftp).await;
-    server.put_file("f.bin", &pattern(1_000_000)).unwrap();
+    server.put_file("f.bin", pattern(1_000_000)).unwrap();
     let modem = modem_with("down=2mbit");
     let mut host = AtHost::connect(&modem).await;
     login(&mut host, &server, true).await;
@@ -396,7 +396,7 @@ async fn a_fault_added_while_an_operation_runs_hits_it() {
 async fn a_reboot_during_a_retrieve_leaves_no_half_file() {
     let server = server(Kind::Libunftp).await;
     // 4 MB at 2 MB/s: the spool has written its first 1 MiB chunk after a second.
-    server.put_file("f.bin", &pattern(4_000_000)).unwrap();
+    server.put_file("f.bin", pattern(4_000_000)).unwrap();
     let modem = modem_with("down=16mbit");
     let mut host = AtHost::connect(&modem).await;
     login(&mut host, &server, true).await;
