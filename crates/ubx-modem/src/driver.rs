@@ -36,7 +36,11 @@ use crate::field::uart::Uart;
 use crate::trace::Tracer;
 use crate::{Modem, Power};
 
-/// Read buffer in command mode: more than a command line, a payload comes in a few reads.
+/// Read buffer of an idle terminal: a command line fits. It grows while reads fill it (a payload
+/// streaming in) and shrinks back when the host is quiet again, so thousands of idle terminals
+/// (a fleet) cost little.
+const IDLE_READ: usize = 1024;
+/// Read buffer in command mode at most: more than a command line, a payload comes in a few reads.
 const COMMAND_READ: usize = 64 * 1024;
 /// Read buffer in data mode, where a store streams a whole file: fewer, larger hand-overs.
 const DATA_READ: usize = 128 * 1024;
@@ -97,7 +101,9 @@ where
     let mut trace = tracer.map(|t| t.terminal(id));
     let (mut reader, mut writer) = tokio::io::split(stream);
     let mut term = Terminal::new();
-    let mut buf = vec![0u8; COMMAND_READ];
+    let mut buf = vec![0u8; IDLE_READ];
+    // The buffer size command mode wants now (grows with full reads, shrinks with small ones).
+    let mut command_read = IDLE_READ;
     // Bytes for the host, written from `written` on.
     let mut out: Vec<u8> = Vec::new();
     let mut written = 0;
@@ -114,7 +120,7 @@ where
         let want = if term.in_data_mode() {
             DATA_READ
         } else {
-            COMMAND_READ
+            command_read
         };
         if buf.len() != want {
             buf = vec![0u8; want];
@@ -146,6 +152,13 @@ where
                     Ok(n) => n,
                     Err(e) => break Err(e),
                 };
+                command_read = if n == buf.len() {
+                    (command_read * 4).min(COMMAND_READ)
+                } else if n < IDLE_READ / 2 {
+                    IDLE_READ
+                } else {
+                    command_read
+                };
                 if off {
                     // A module that is off hears nothing.
                     continue;
@@ -175,6 +188,10 @@ where
                 if written == out.len() {
                     out.clear();
                     written = 0;
+                    // What a large answer or a retrieve grew goes back once it is written.
+                    if out.capacity() > OUTPUT_HIGH_WATER {
+                        out.shrink_to(IDLE_READ);
+                    }
                     if let Err(e) = writer.flush().await {
                         break Err(e);
                     }

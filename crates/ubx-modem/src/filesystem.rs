@@ -286,6 +286,8 @@ struct Shared {
     used: Mutex<u64>,
     /// Keeps a temporary folder alive; removing it when the last handle goes.
     _temporary: Option<tempfile::TempDir>,
+    /// Whether the folder is known to exist (a lazy file system creates it at first use).
+    exists: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -401,6 +403,38 @@ impl ModuleFs {
         Self::with_root(root, capacity, Some(temporary))
     }
 
+    /// A file system kept in `folder`, which is created only when a file is first written or
+    /// read: a fleet of thousands of modules makes folders only for the modules that use them.
+    pub fn lazy(folder: impl AsRef<Path>, capacity: u64) -> Result<Self, FsError> {
+        let root = std::path::absolute(folder.as_ref()).map_err(FsError::Io)?;
+        let exists = root.is_dir();
+        let used = if exists {
+            scan_used(&root, MAX_FILE_NAME_LEN)?
+        } else {
+            0
+        };
+        Ok(Self {
+            shared: Arc::new(Shared {
+                root,
+                capacity,
+                used: Mutex::new(used),
+                _temporary: None,
+                exists: std::sync::atomic::AtomicBool::new(exists),
+            }),
+            name_limit: MAX_FILE_NAME_LEN,
+        })
+    }
+
+    /// Creates the folder of a lazy file system if it is not there yet.
+    fn ensure_root(&self) -> Result<(), FsError> {
+        use std::sync::atomic::Ordering;
+        if !self.shared.exists.load(Ordering::Relaxed) {
+            std::fs::create_dir_all(&self.shared.root).map_err(FsError::Io)?;
+            self.shared.exists.store(true, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
     fn with_root(
         root: PathBuf,
         capacity: u64,
@@ -413,6 +447,7 @@ impl ModuleFs {
                 capacity,
                 used: Mutex::new(used),
                 _temporary: temporary,
+                exists: std::sync::atomic::AtomicBool::new(true),
             }),
             name_limit: MAX_FILE_NAME_LEN,
         })
@@ -448,7 +483,12 @@ impl ModuleFs {
     pub fn with_name_limit(mut self, limit: usize) -> Self {
         self.name_limit = limit.clamp(1, LONGEST_FILE_NAME_LEN);
         // Files already in the folder count if this limit lets the module see them.
-        if let Ok(used) = scan_used(&self.shared.root, self.name_limit) {
+        if self
+            .shared
+            .exists
+            .load(std::sync::atomic::Ordering::Relaxed)
+            && let Ok(used) = scan_used(&self.shared.root, self.name_limit)
+        {
             *self.shared.lock() = used;
         }
         self
@@ -461,6 +501,7 @@ impl ModuleFs {
 
     fn path_of(&self, name: impl AsRef<[u8]>) -> Result<PathBuf, FsError> {
         let name = self.check_name(name.as_ref())?;
+        self.ensure_root()?;
         Ok(self.shared.root.join(name))
     }
 
@@ -468,6 +509,13 @@ impl ModuleFs {
     /// directories and entries with invalid names are left out.
     pub fn list(&self) -> Result<Vec<String>, FsError> {
         let mut names = Vec::new();
+        if !self
+            .shared
+            .exists
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Ok(names);
+        }
         for entry in std::fs::read_dir(&self.shared.root).map_err(FsError::Io)? {
             let entry = entry.map_err(FsError::Io)?;
             // `file_type` does not follow symlinks.
@@ -652,6 +700,9 @@ impl ModuleFs {
     }
 
     fn fota_path(&self) -> PathBuf {
+        // A lazy file system makes its folder for the image; if that fails, opening the file
+        // reports it.
+        let _ = self.ensure_root();
         self.shared.root.join(FOTA_FILE_NAME)
     }
 

@@ -66,6 +66,8 @@ pub struct ModemConfig {
     pub fs_dir: Option<PathBuf>,
     /// Capacity of the module file system in bytes.
     pub fs_size: u64,
+    /// Create `fs_dir` only when a file is first used (a fleet's modules).
+    pub fs_lazy: bool,
     /// `--dns NAME=ADDR` overrides, consulted before the host resolver.
     pub dns_overrides: Vec<(String, IpAddr)>,
     /// `+CGSN`; `None` for the model's type allocation code with serial number 012345.
@@ -87,6 +89,7 @@ impl Default for ModemConfig {
         ModemConfig {
             model: model::default_model(),
             fs_dir: None,
+            fs_lazy: false,
             fs_size: DEFAULT_FS_SIZE,
             dns_overrides: Vec::new(),
             imei: None,
@@ -197,6 +200,7 @@ impl Modem {
     /// Builds a module: cid 1 is defined and active, as after attach.
     pub fn new(config: ModemConfig) -> Result<Modem, ModemError> {
         let fs = match &config.fs_dir {
+            Some(dir) if config.fs_lazy => filesystem::ModuleFs::lazy(dir, config.fs_size)?,
             Some(dir) => filesystem::ModuleFs::open(dir, config.fs_size)?,
             None => filesystem::ModuleFs::temporary(config.fs_size)?,
         }
@@ -236,6 +240,11 @@ impl Modem {
             runtime.spawn(field::run(Arc::downgrade(&modem.shared), actions));
         }
         Ok(modem)
+    }
+
+    /// `+CGSN`.
+    pub fn imei(&self) -> String {
+        self.shared.imei.clone()
     }
 
     /// The highest PDP context id of the model (a `pdp` fault's `cid` must name one).

@@ -94,17 +94,23 @@ fn outbound_addr(bind: SocketAddr, probe: SocketAddr) -> Option<IpAddr> {
     Some(socket.local_addr().ok()?.ip())
 }
 
+/// The host's outbound addresses, found once per process (a fleet builds thousands of modules).
+static HOST_ADDRS: std::sync::LazyLock<(Ipv4Addr, Ipv6Addr)> = std::sync::LazyLock::new(|| {
+    let v4 = match outbound_addr(([0, 0, 0, 0], 0).into(), ([192, 0, 2, 1], 9).into()) {
+        Some(IpAddr::V4(a)) if !a.is_unspecified() => a,
+        _ => Ipv4Addr::LOCALHOST,
+    };
+    let doc_v6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+    let v6 = match outbound_addr((Ipv6Addr::UNSPECIFIED, 0).into(), (doc_v6, 9).into()) {
+        Some(IpAddr::V6(a)) if !a.is_unspecified() => a,
+        _ => Ipv6Addr::LOCALHOST,
+    };
+    (v4, v6)
+});
+
 impl PdpState {
     pub fn new(model: &Model) -> PdpState {
-        let host_v4 = match outbound_addr(([0, 0, 0, 0], 0).into(), ([192, 0, 2, 1], 9).into()) {
-            Some(IpAddr::V4(a)) if !a.is_unspecified() => a,
-            _ => Ipv4Addr::LOCALHOST,
-        };
-        let doc_v6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
-        let host_v6 = match outbound_addr((Ipv6Addr::UNSPECIFIED, 0).into(), (doc_v6, 9).into()) {
-            Some(IpAddr::V6(a)) if !a.is_unspecified() => a,
-            _ => Ipv6Addr::LOCALHOST,
-        };
+        let (host_v4, host_v6) = *HOST_ADDRS;
         let mut contexts = BTreeMap::new();
         if model.pdp.default_bearer {
             contexts.insert(

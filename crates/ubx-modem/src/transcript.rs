@@ -17,6 +17,8 @@
 //! timeout 3000                 default timeout for later expectations
 //! >>pattern 42000              send 42000 bytes of 0,1,…,255,0,1,… (a binary file)
 //! <md5 42000 a1b2…             the next 42000 bytes, whatever they are, have this MD5
+//! <* \+UUFTPCR: 100,\d+ / \d+  any number of lines (`\r\n…\r\n`) matching the regex (FOTA
+//!                              progress), then the next step; `<*5000` waits 5 s for each
 //! ```
 
 use std::fmt::Write as _;
@@ -42,6 +44,9 @@ pub enum Step {
         md5: String,
         timeout: Option<Duration>,
     },
+    /// Expect any number (zero included) of framed lines matching the regex, anchored at the
+    /// line's start; waits up to the timeout for each.
+    ExpectRepeated(Regex, Option<Duration>),
     /// Expect that nothing arrives for this long.
     Quiet(Duration),
     Sleep(Duration),
@@ -192,6 +197,16 @@ impl Transcript {
                 "quiet" => Step::Quiet(millis(rest, line)?),
                 "sleep" => Step::Sleep(millis(rest, line)?),
                 "timeout" => Step::SetTimeout(millis(rest, line)?),
+                h if h.starts_with("<*") => {
+                    let timeout = if h.len() > 2 {
+                        Some(millis(&h[2..], line)?)
+                    } else {
+                        None
+                    };
+                    let re = Regex::new(&format!(r"\A(?s-u:{rest})\z"))
+                        .map_err(|e| syntax(e.to_string()))?;
+                    Step::ExpectRepeated(re, timeout)
+                }
                 h if h.starts_with("<?") => {
                     let timeout = if h.len() > 2 {
                         Some(millis(&h[2..], line)?)
@@ -222,12 +237,24 @@ impl Transcript {
         &self,
         stream: &mut S,
     ) -> Result<(), TranscriptError> {
+        self.run_observed(stream, &mut |_| {}).await
+    }
+
+    /// [`run`](Self::run), reporting each expectation met: its line, how long it waited and how
+    /// many bytes it took (a load runner's latencies and throughput).
+    pub async fn run_observed<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        stream: &mut S,
+        observe: &mut (dyn FnMut(StepDone) + Send),
+    ) -> Result<(), TranscriptError> {
         let mut unread: Vec<u8> = Vec::new();
         let mut default_timeout = Duration::from_millis(2000);
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = vec![0u8; 16 * 1024];
         for (line, step) in &self.steps {
             let line = *line;
             let io = |source| TranscriptError::Io { line, source };
+            let started = tokio::time::Instant::now();
+            let mut taken = 0usize;
             match step {
                 Step::Send(bytes) => {
                     stream.write_all(bytes).await.map_err(io)?;
@@ -264,6 +291,7 @@ impl Transcript {
                         }
                         if n == expected.len() {
                             unread.drain(..n);
+                            taken = n;
                             break;
                         }
                         match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
@@ -306,13 +334,15 @@ impl Transcript {
                         });
                     }
                     unread.drain(..*len);
+                    taken = *len;
                 }
                 Step::ExpectMatch(re, timeout) => {
                     let timeout = timeout.unwrap_or(default_timeout);
                     let deadline = tokio::time::Instant::now() + timeout;
                     loop {
-                        if let Some(m) = re.find(&unread) {
-                            unread.drain(..m.end());
+                        if let Some(end) = re.find(&unread).map(|m| m.end()) {
+                            unread.drain(..end);
+                            taken = end;
                             break;
                         }
                         match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
@@ -329,10 +359,57 @@ impl Transcript {
                         }
                     }
                 }
+                Step::ExpectRepeated(re, timeout) => {
+                    let timeout = timeout.unwrap_or(default_timeout);
+                    'lines: loop {
+                        // A whole framed line: \r\n <text> \r\n.
+                        let deadline = tokio::time::Instant::now() + timeout;
+                        let end = loop {
+                            if unread.len() >= 2 && !unread.starts_with(b"\r\n") {
+                                break 'lines;
+                            }
+                            if let Some(p) = unread
+                                .get(2..)
+                                .and_then(|rest| rest.windows(2).position(|w| w == b"\r\n"))
+                            {
+                                break p + 2;
+                            }
+                            match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+                                // Nothing more within the timeout: the lines are over.
+                                Ok(Ok(0)) | Err(_) => break 'lines,
+                                Ok(Ok(n)) => unread.extend_from_slice(&buf[..n]),
+                                Ok(Err(e)) => return Err(io(e)),
+                            }
+                        };
+                        if !re.is_match(&unread[2..end]) {
+                            break;
+                        }
+                        unread.drain(..end + 2);
+                        taken += end + 2;
+                    }
+                }
+            }
+            if taken > 0 {
+                observe(StepDone {
+                    line,
+                    waited: started.elapsed(),
+                    bytes: taken,
+                });
             }
         }
         Ok(())
     }
+}
+
+/// An expectation met during [`Transcript::run_observed`].
+#[derive(Debug, Clone, Copy)]
+pub struct StepDone {
+    /// The transcript line of the step.
+    pub line: usize,
+    /// How long the step waited for its bytes.
+    pub waited: Duration,
+    /// Bytes it took.
+    pub bytes: usize,
 }
 
 #[cfg(test)]

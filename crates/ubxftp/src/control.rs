@@ -16,6 +16,7 @@
 //! ([`ubx_modem::field::spec`]).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -45,8 +46,43 @@ pub async fn bind(addr: &str, remote: bool) -> Result<tokio::net::TcpListener, S
     Ok(listener)
 }
 
+/// The modules an API serves: one for `serve`, many for `fleet`, each with its fleet index.
+#[derive(Clone)]
+pub struct Modules(pub Arc<Vec<(usize, Modem)>>);
+
+impl Modules {
+    pub fn one(modem: Modem) -> Modules {
+        Modules(Arc::new(vec![(0, modem)]))
+    }
+
+    fn by_index(&self, id: usize) -> Result<&Modem, Response> {
+        self.0
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, m)| m)
+            .ok_or_else(|| {
+                (
+                    StatusCode::NOT_FOUND,
+                    axum::Json(json!({ "error": format!("no module {id} in this process") })),
+                )
+                    .into_response()
+            })
+    }
+
+    /// The only module, for the short paths.
+    fn only(&self) -> Result<&Modem, Response> {
+        match self.0.as_slice() {
+            [(_, m)] => Ok(m),
+            all => Err(bad_request(format!(
+                "this process runs {} modules: address one as /modems/{{id}}/...",
+                all.len()
+            ))),
+        }
+    }
+}
+
 /// Serves the API until the process ends.
-pub async fn serve(listener: tokio::net::TcpListener, modem: Modem) {
+pub async fn serve(listener: tokio::net::TcpListener, modules: Modules) {
     let app = Router::new()
         .route("/faults", get(list).post(add).delete(clear))
         .route("/link", get(link).put(set_link))
@@ -57,7 +93,12 @@ pub async fn serve(listener: tokio::net::TcpListener, modem: Modem) {
         )
         .route("/modems/{id}/link", get(link_at).put(set_link_at))
         .route("/modems/{id}/state", get(state_at))
-        .with_state(modem);
+        .route("/fleet", get(fleet))
+        .route(
+            "/fleet/faults",
+            axum::routing::post(fleet_faults).delete(fleet_clear),
+        )
+        .with_state(modules);
     if let Err(e) = axum::serve(listener, app).await {
         tracing::warn!(error = %e, "control API ended");
     }
@@ -80,49 +121,41 @@ fn bad_request(message: impl Into<String>) -> Response {
         .into_response()
 }
 
-/// The 404 of a `/modems/{id}` path that names no module of this process.
-fn unknown_module(id: u32) -> Option<Response> {
-    (id != 0).then(|| {
-        (
-            StatusCode::NOT_FOUND,
-            axum::Json(json!({ "error": format!("no module {id} (this process runs module 0)") })),
-        )
-            .into_response()
-    })
-}
-
-async fn list(State(modem): State<Modem>) -> Response {
+fn do_list(modem: &Modem) -> Response {
     axum::Json(modem.field().faults.list()).into_response()
 }
 
-async fn add(State(modem): State<Modem>, body: String) -> Response {
-    let spec: FaultSpec = match serde_json::from_str(&body) {
-        Ok(s) => s,
-        Err(e) => return bad_request(format!("fault: {e}")),
-    };
-    let max_cid = modem.max_cid();
-    match spec.validate(max_cid) {
+/// Parses and validates a fault for `modem` (the one validator of file, flag and API).
+fn parse_fault(modem: &Modem, body: &str) -> Result<ubx_modem::field::spec::Fault, Response> {
+    let spec: FaultSpec =
+        serde_json::from_str(body).map_err(|e| bad_request(format!("fault: {e}")))?;
+    spec.validate(modem.max_cid())
+        .map_err(|e| bad_request(format!("fault: {e}")))
+}
+
+fn do_add(modem: &Modem, body: &str) -> Response {
+    match parse_fault(modem, body) {
         Ok(fault) => {
             let id = modem.field().faults.add(fault);
             (StatusCode::CREATED, axum::Json(json!({ "id": id }))).into_response()
         }
-        Err(e) => bad_request(format!("fault: {e}")),
+        Err(r) => r,
     }
 }
 
-async fn clear(State(modem): State<Modem>) -> Response {
+fn do_clear(modem: &Modem) -> Response {
     modem.field().faults.clear();
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn link(State(modem): State<Modem>) -> Response {
+fn do_link(modem: &Modem) -> Response {
     let spec = modem.field().link.spec();
     axum::Json(json!({ "link": spec.to_string(), "figures": spec })).into_response()
 }
 
-async fn set_link(State(modem): State<Modem>, body: String) -> Response {
+fn do_set_link(modem: &Modem, body: &str) -> Response {
     // A JSON string, {"link": "..."}, or the spec as plain text.
-    let text = match serde_json::from_str::<serde_json::Value>(&body) {
+    let text = match serde_json::from_str::<serde_json::Value>(body) {
         Ok(serde_json::Value::String(s)) => s,
         Ok(serde_json::Value::Object(o)) => match o.get("link").and_then(|v| v.as_str()) {
             Some(s) => s.to_string(),
@@ -139,50 +172,173 @@ async fn set_link(State(modem): State<Modem>, body: String) -> Response {
     }
 }
 
-async fn state(State(modem): State<Modem>) -> Response {
+fn do_state(modem: &Modem) -> Response {
     axum::Json(modem.snapshot()).into_response()
 }
 
-async fn list_at(s: State<Modem>, Path(id): Path<u32>) -> Response {
-    match unknown_module(id) {
-        Some(r) => r,
-        None => list(s).await,
+/// Runs `f` on the only module (short paths).
+fn on_only(modules: &Modules, f: impl FnOnce(&Modem) -> Response) -> Response {
+    match modules.only() {
+        Ok(m) => f(m),
+        Err(r) => r,
     }
 }
 
-async fn add_at(s: State<Modem>, Path(id): Path<u32>, body: String) -> Response {
-    match unknown_module(id) {
-        Some(r) => r,
-        None => add(s, body).await,
+/// Runs `f` on module `id`.
+fn on_module(modules: &Modules, id: usize, f: impl FnOnce(&Modem) -> Response) -> Response {
+    match modules.by_index(id) {
+        Ok(m) => f(m),
+        Err(r) => r,
     }
 }
 
-async fn clear_at(s: State<Modem>, Path(id): Path<u32>) -> Response {
-    match unknown_module(id) {
-        Some(r) => r,
-        None => clear(s).await,
-    }
+async fn list(State(m): State<Modules>) -> Response {
+    on_only(&m, do_list)
 }
 
-async fn link_at(s: State<Modem>, Path(id): Path<u32>) -> Response {
-    match unknown_module(id) {
-        Some(r) => r,
-        None => link(s).await,
-    }
+async fn add(State(m): State<Modules>, body: String) -> Response {
+    on_only(&m, |modem| do_add(modem, &body))
 }
 
-async fn set_link_at(s: State<Modem>, Path(id): Path<u32>, body: String) -> Response {
-    match unknown_module(id) {
-        Some(r) => r,
-        None => set_link(s, body).await,
-    }
+async fn clear(State(m): State<Modules>) -> Response {
+    on_only(&m, do_clear)
 }
 
-async fn state_at(s: State<Modem>, Path(id): Path<u32>) -> Response {
-    match unknown_module(id) {
-        Some(r) => r,
-        None => state(s).await,
+async fn link(State(m): State<Modules>) -> Response {
+    on_only(&m, do_link)
+}
+
+async fn set_link(State(m): State<Modules>, body: String) -> Response {
+    on_only(&m, |modem| do_set_link(modem, &body))
+}
+
+async fn state(State(m): State<Modules>) -> Response {
+    on_only(&m, do_state)
+}
+
+async fn list_at(State(m): State<Modules>, Path(id): Path<usize>) -> Response {
+    on_module(&m, id, do_list)
+}
+
+async fn add_at(State(m): State<Modules>, Path(id): Path<usize>, body: String) -> Response {
+    on_module(&m, id, |modem| do_add(modem, &body))
+}
+
+async fn clear_at(State(m): State<Modules>, Path(id): Path<usize>) -> Response {
+    on_module(&m, id, do_clear)
+}
+
+async fn link_at(State(m): State<Modules>, Path(id): Path<usize>) -> Response {
+    on_module(&m, id, do_link)
+}
+
+async fn set_link_at(State(m): State<Modules>, Path(id): Path<usize>, body: String) -> Response {
+    on_module(&m, id, |modem| do_set_link(modem, &body))
+}
+
+async fn state_at(State(m): State<Modules>, Path(id): Path<usize>) -> Response {
+    on_module(&m, id, do_state)
+}
+
+/// `GET /fleet`: how many modules are in each state, and their last FTP errors by class.
+async fn fleet(State(m): State<Modules>) -> Response {
+    let mut states: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut errors: std::collections::BTreeMap<String, usize> = Default::default();
+    for (_, modem) in m.0.iter() {
+        let s = modem.snapshot();
+        let state = if s["power"] == "off" {
+            "rebooting"
+        } else if s["ftp"]["operation"].is_number() {
+            "transferring"
+        } else if s["ftp"]["logged_in"] == true {
+            "logged-in"
+        } else if s["registered"] == true {
+            "registered"
+        } else {
+            "unregistered"
+        };
+        *states.entry(state.into()).or_default() += 1;
+        let class = s["ftp"]["last_error"][0].as_u64().unwrap_or(0);
+        *errors.entry(class.to_string()).or_default() += 1;
     }
+    axum::Json(json!({
+        "modules": m.0.len(),
+        "states": states,
+        "uftper_classes": errors,
+    }))
+    .into_response()
+}
+
+/// `POST /fleet/faults`: one fault on a share of the modules. `"modems"` is `"all"`, a
+/// percentage (`"10%"`, the same modules for the same fault on every run: chosen by a hash of
+/// the index) or a list of indices; the other fields are a fault's.
+async fn fleet_faults(State(m): State<Modules>, body: String) -> Response {
+    let mut object = match serde_json::from_str::<serde_json::Value>(&body) {
+        Ok(serde_json::Value::Object(o)) => o,
+        _ => return bad_request("expected a JSON object"),
+    };
+    let chosen: Vec<usize> = match object.remove("modems") {
+        None => return bad_request("modems: missing (\"all\", \"10%\" or [0, 1, ...])"),
+        Some(serde_json::Value::String(s)) if s == "all" => m.0.iter().map(|(i, _)| *i).collect(),
+        Some(serde_json::Value::String(s)) => {
+            let Some(pct) = s
+                .strip_suffix('%')
+                .and_then(|p| p.trim().parse::<f64>().ok())
+            else {
+                return bad_request(format!("modems: {s:?} is not \"all\" or a percentage"));
+            };
+            if !(0.0..=100.0).contains(&pct) {
+                return bad_request("modems: a percentage from 0 to 100");
+            }
+            share(&m, pct)
+        }
+        Some(serde_json::Value::Array(list)) => {
+            let mut ids = Vec::new();
+            for v in list {
+                match v.as_u64().map(|v| v as usize) {
+                    Some(id) if m.0.iter().any(|(i, _)| *i == id) => ids.push(id),
+                    _ => {
+                        return bad_request(format!("modems: {v} is not a module of this process"));
+                    }
+                }
+            }
+            ids
+        }
+        Some(other) => return bad_request(format!("modems: {other} is not valid")),
+    };
+    let body = serde_json::Value::Object(object).to_string();
+    let mut ids = Vec::new();
+    for (i, modem) in m.0.iter().filter(|(i, _)| chosen.contains(i)) {
+        match parse_fault(modem, &body) {
+            Ok(fault) => {
+                modem.field().faults.add(fault);
+                ids.push(*i);
+            }
+            Err(r) => return r,
+        }
+    }
+    (StatusCode::CREATED, axum::Json(json!({ "modems": ids }))).into_response()
+}
+
+/// The `pct` % of the modules with the smallest hash of their index.
+fn share(m: &Modules, pct: f64) -> Vec<usize> {
+    let mut ids: Vec<usize> = m.0.iter().map(|(i, _)| *i).collect();
+    ids.sort_by_key(|i| {
+        (*i as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(17)
+    });
+    let k = ((ids.len() as f64) * pct / 100.0).round() as usize;
+    ids.truncate(k);
+    ids.sort_unstable();
+    ids
+}
+
+async fn fleet_clear(State(m): State<Modules>) -> Response {
+    for (_, modem) in m.0.iter() {
+        modem.field().faults.clear();
+    }
+    StatusCode::NO_CONTENT.into_response()
 }
 
 /// `ubxftp ctl URL ...`: the same API from the command line.

@@ -12,6 +12,8 @@
 
 mod control;
 mod demo;
+mod fleet;
+mod report;
 mod transport;
 
 use std::net::IpAddr;
@@ -68,6 +70,17 @@ enum Command {
     },
     /// List the module models --model accepts, with the names each also answers to.
     Models,
+    /// Many modules in one process: a port each (--tcp HOST:BASE), or a load test (--script).
+    Fleet(fleet::FleetArgs),
+    /// Print a fleet report as a table, or merge shard reports: `report merge A.json B.json`.
+    Report {
+        /// `FILE`, or `merge FILE FILE...`.
+        #[arg(num_args = 1.., required = true)]
+        files: Vec<PathBuf>,
+        /// Where `merge` writes the merged report (default: standard output).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Talk to a running module's control API (--control): faults, the link, its state.
     Ctl {
         /// The API's address, as printed by `serve` (`http://127.0.0.1:PORT`).
@@ -160,6 +173,22 @@ fn parse_dns(text: &str) -> Result<(String, IpAddr), String> {
 
 impl ModuleArgs {
     fn build(&self) -> anyhow_like::Result<(Modem, Option<Tracer>)> {
+        let modem = Modem::new(self.config()?).map_err(|e| e.to_string())?;
+        Ok((modem, self.tracer()?))
+    }
+
+    /// The trace file, if asked for.
+    fn tracer(&self) -> anyhow_like::Result<Option<Tracer>> {
+        match &self.trace {
+            Some(path) => Ok(Some(
+                Tracer::create(path).map_err(|e| format!("{}: {e}", path.display()))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// The module these flags describe (a fleet adapts it per module).
+    fn config(&self) -> anyhow_like::Result<ModemConfig> {
         let model = self.model()?;
         let faults = match &self.faults {
             Some(path) => {
@@ -175,7 +204,7 @@ impl ModuleArgs {
             seed: self.seed,
             faults,
         };
-        let modem = Modem::new(ModemConfig {
+        Ok(ModemConfig {
             model,
             fs_dir: self.fs_dir.clone(),
             fs_size: self.fs_size,
@@ -184,14 +213,6 @@ impl ModuleArgs {
             field,
             ..ModemConfig::default()
         })
-        .map_err(|e| e.to_string())?;
-        let tracer = match &self.trace {
-            Some(path) => {
-                Some(Tracer::create(path).map_err(|e| format!("{}: {e}", path.display()))?)
-            }
-            None => None,
-        };
-        Ok((modem, tracer))
     }
 }
 
@@ -212,6 +233,39 @@ impl ModuleArgs {
                 ubx_modem::model::known_names()
             )
         })
+    }
+}
+
+/// `ubxftp report FILE` / `ubxftp report merge FILE...`.
+fn report_command(files: &[PathBuf], out: Option<&std::path::Path>) -> anyhow_like::Result<()> {
+    let read = |p: &PathBuf| -> anyhow_like::Result<report::Report> {
+        let text = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        serde_json::from_slice(&text)
+            .map_err(|e| format!("{}: not a fleet report: {e}", p.display()))
+    };
+    match files {
+        [one] => {
+            report::print(&read(one)?);
+            Ok(())
+        }
+        [merge, rest @ ..] if merge.as_os_str() == "merge" && !rest.is_empty() => {
+            let reports = rest
+                .iter()
+                .map(read)
+                .collect::<anyhow_like::Result<Vec<_>>>()?;
+            let merged = report::merge(reports)?;
+            let json = serde_json::to_vec_pretty(&merged).map_err(|e| e.to_string())?;
+            match out {
+                Some(path) => {
+                    std::fs::write(path, json).map_err(|e| format!("{}: {e}", path.display()))
+                }
+                None => {
+                    println!("{}", String::from_utf8_lossy(&json));
+                    Ok(())
+                }
+            }
+        }
+        _ => Err("usage: ubxftp report FILE | ubxftp report merge FILE FILE...".into()),
     }
 }
 
@@ -263,6 +317,8 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::Ctl { url, words } => control::ctl::run(&url, &words).await,
+            Command::Fleet(args) => fleet::run(args).await,
+            Command::Report { files, out } => report_command(&files, out.as_deref()),
         }
     });
     // Background tasks (FTP transfers, idle terminals) end with the runtime.
@@ -341,7 +397,10 @@ async fn run_transports(
     });
     if let Some(listener) = control {
         println!("{}", control::ready_line(&listener));
-        tasks.spawn(control::serve(listener, modem.clone()));
+        tasks.spawn(control::serve(
+            listener,
+            control::Modules::one(modem.clone()),
+        ));
     }
     use std::io::Write;
     let _ = std::io::stdout().flush();

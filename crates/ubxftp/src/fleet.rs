@@ -1,0 +1,475 @@
+//! `ubxftp fleet`: many modules in one process, for device-farm CI (a port per module) and for
+//! load tests of the servers a cellular fleet uses (`--script`, a transcript each module runs).
+//!
+//! Module `i` of a fleet is the same module wherever it runs: its IMEI (the model's type
+//! allocation code, serial `seed + i`, the Luhn digit), its link (from `--link`, or drawn from
+//! `--link-mix` by a hash of the seed and `i`), its seed and its file system folder
+//! (`DIR/<IMEI>/`, made at first use) depend on the index only, so `--shard i/N` runs the same
+//! modules a single process would, and shard reports merge into that process's report.
+//!
+//! One tokio runtime serves every module; an idle module has no task of its own besides its
+//! field task (parked on a channel, no timer) and no terminal buffers until a host connects.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use ubx_modem::field::spec::LinkSpec;
+use ubx_modem::transcript::Transcript;
+use ubx_modem::{Modem, ModemConfig};
+
+use crate::control::Modules;
+use crate::report::{FleetId, Report, Steps, group_failures};
+use crate::{ModuleArgs, anyhow_like};
+
+/// Most modules one fleet runs.
+pub const MAX_COUNT: usize = 100_000;
+
+#[derive(Args, Clone)]
+pub struct FleetArgs {
+    /// How many modules.
+    #[arg(long)]
+    count: usize,
+    /// Module i listens on BASE+i (each connection is a terminal of that module).
+    #[arg(long, value_name = "HOST:BASE")]
+    tcp: Option<String>,
+    /// Run modules i, i+N, i+2N, ... of the fleet: `--shard 0/4`.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    shard: Option<(usize, usize)>,
+    /// Spread links over the modules: `lte-m=70,nb-iot=30` (presets or specs in quotes with `;`
+    /// for commas are not supported: presets only).
+    #[arg(long, value_name = "PRESET=WEIGHT,...", conflicts_with = "link")]
+    link_mix: Option<String>,
+    /// Each module runs this transcript (with {index} and {imei}) in-process: a load test.
+    #[arg(long, value_name = "FILE")]
+    script: Option<PathBuf>,
+    /// Start at most this many modules' scripts per second.
+    #[arg(long, value_name = "RATE", requires = "script")]
+    ramp: Option<f64>,
+    /// At most this many scripts at once (default: all).
+    #[arg(long, value_name = "C", requires = "script")]
+    concurrency: Option<usize>,
+    /// Run the script again and again for this long (`60s`); default: one pass.
+    #[arg(long, value_name = "DUR", requires = "script", value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// Write the JSON report here (`ubxftp report FILE` prints it).
+    #[arg(long, value_name = "FILE", requires = "script")]
+    report: Option<PathBuf>,
+    /// Serve the control API (per module: /modems/{i}/...; the fleet: /fleet).
+    #[arg(long, value_name = "HOST:PORT")]
+    control: Option<String>,
+    /// Allow --control on an address that is not loopback.
+    #[arg(long, requires = "control")]
+    control_remote: bool,
+    #[command(flatten)]
+    module: ModuleArgs,
+}
+
+fn parse_shard(text: &str) -> Result<(usize, usize), String> {
+    let (i, n) = text.split_once('/').ok_or("expected I/N, e.g. 0/4")?;
+    let i: usize = i
+        .trim()
+        .parse()
+        .map_err(|_| format!("{i:?} is not a shard index"))?;
+    let n: usize = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("{n:?} is not a shard count"))?;
+    if n == 0 || i >= n {
+        return Err(format!(
+            "shard {i}/{n}: the index goes from 0 to {}",
+            n.saturating_sub(1)
+        ));
+    }
+    Ok((i, n))
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    ubx_modem::field::spec::parse_duration("duration", text).map_err(|e| e.to_string())
+}
+
+/// The links of a `--link-mix`, with their weights.
+fn parse_mix(text: &str) -> Result<Vec<(String, LinkSpec, u32)>, String> {
+    let mut mix = Vec::new();
+    for part in text.split(',') {
+        let (name, weight) = part
+            .split_once('=')
+            .ok_or_else(|| format!("--link-mix: {part:?}: expected PRESET=WEIGHT"))?;
+        let spec = LinkSpec::parse(name).map_err(|e| format!("--link-mix: {e}"))?;
+        let weight: u32 = weight
+            .trim()
+            .parse()
+            .map_err(|_| format!("--link-mix: {weight:?} is not a weight"))?;
+        mix.push((name.trim().to_string(), spec, weight));
+    }
+    if mix.iter().map(|(_, _, w)| *w as u64).sum::<u64>() == 0 {
+        return Err("--link-mix: the weights add up to 0".into());
+    }
+    Ok(mix)
+}
+
+/// A stable hash of (seed, index): the same draw for module i on every run and every shard.
+fn draw(seed: u64, index: usize) -> u64 {
+    let mut x = seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x ^= x >> 30;
+    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x ^= x >> 27;
+    x = x.wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// The fleet's modules of this process, with their indices.
+struct Built {
+    modules: Vec<(usize, Modem)>,
+    id: FleetId,
+}
+
+fn build(args: &FleetArgs) -> anyhow_like::Result<Built> {
+    if args.count == 0 || args.count > MAX_COUNT {
+        return Err(format!("--count {}: from 1 to {MAX_COUNT}", args.count));
+    }
+    let base = args.module.config()?;
+    let mix = args.link_mix.as_deref().map(parse_mix).transpose()?;
+    let (shard, shards) = args.shard.unwrap_or((0, 1));
+    let root = match &args.module.fs_dir {
+        Some(dir) => dir.clone(),
+        None => std::env::temp_dir().join(format!("ubxftp-fleet-{}", std::process::id())),
+    };
+    let seed = args.module.seed;
+    let mut modules = Vec::new();
+    for index in (shard..args.count).step_by(shards) {
+        let imei = base
+            .model
+            .imei(((seed as usize + index) % 1_000_000) as u32);
+        let mut field = base.field.clone();
+        field.seed = seed.wrapping_add(index as u64);
+        if let Some(mix) = &mix {
+            let total: u64 = mix.iter().map(|(_, _, w)| *w as u64).sum();
+            let mut pick = draw(seed, index) % total;
+            for (_, spec, w) in mix {
+                if pick < *w as u64 {
+                    field.link = *spec;
+                    break;
+                }
+                pick -= *w as u64;
+            }
+        }
+        let config = ModemConfig {
+            fs_dir: Some(root.join(&imei)),
+            fs_lazy: true,
+            imei: Some(imei),
+            field,
+            dns_overrides: base.dns_overrides.clone(),
+            ..ModemConfig {
+                model: base.model,
+                fs_size: base.fs_size,
+                ftp_listing_cap: base.ftp_listing_cap,
+                ..ModemConfig::default()
+            }
+        };
+        modules.push((index, Modem::new(config).map_err(|e| e.to_string())?));
+    }
+    let script_md5 = match &args.script {
+        Some(p) => ubx_modem::filesystem::md5_hex(
+            &std::fs::read(p).map_err(|e| format!("--script {}: {e}", p.display()))?,
+        ),
+        None => String::new(),
+    };
+    let link = match (&args.link_mix, &args.module.link) {
+        (Some(mix), _) => format!("mix {mix}"),
+        (None, Some(l)) => l.to_string(),
+        (None, None) => "unshaped".into(),
+    };
+    Ok(Built {
+        modules,
+        id: FleetId {
+            count: args.count,
+            seed,
+            model: base.model.id.clone(),
+            script_md5,
+            link,
+        },
+    })
+}
+
+pub async fn run(args: FleetArgs) -> anyhow_like::Result<()> {
+    // The script first: a bad one is refused before anything is built.
+    let script = match &args.script {
+        Some(path) => Some(load_script(path)?),
+        None => None,
+    };
+    if script.is_none() && args.tcp.is_none() {
+        return Err("fleet: give --tcp HOST:BASE (a port per module) or --script FILE".into());
+    }
+    // Ports before modules: a fleet that cannot listen does not start.
+    let listeners = match &args.tcp {
+        Some(spec) => Some(bind_all(spec, &args)?),
+        None => None,
+    };
+    let control = match &args.control {
+        Some(addr) => Some(crate::control::bind(addr, args.control_remote).await?),
+        None => None,
+    };
+    let started = Instant::now();
+    let built = build(&args)?;
+    let modules = Modules(Arc::new(built.modules));
+    tracing::info!(count = modules.0.len(), took = ?started.elapsed(), "fleet built");
+    let mut tasks = tokio::task::JoinSet::new();
+    if let Some((host, listeners)) = listeners {
+        let first = listeners
+            .first()
+            .map(|(i, l)| (*i, l.local_addr().map(|a| a.port())));
+        let last = listeners
+            .last()
+            .map(|(i, l)| (*i, l.local_addr().map(|a| a.port())));
+        for ((_, listener), (_, modem)) in listeners.into_iter().zip(modules.0.iter()) {
+            let listener =
+                tokio::net::TcpListener::from_std(listener).map_err(|e| format!("--tcp: {e}"))?;
+            tasks.spawn(crate::transport::tcp::accept_loop(
+                listener,
+                modem.clone(),
+                None,
+                None,
+            ));
+        }
+        if let (Some((_, Ok(a))), Some((_, Ok(b)))) = (first, last) {
+            println!(
+                "fleet: {} modules on tcp://{host}:{a}..{b}",
+                modules.0.len()
+            );
+        }
+    }
+    if let Some(listener) = control {
+        println!("{}", crate::control::ready_line(&listener));
+        tasks.spawn(crate::control::serve(listener, modules.clone()));
+    }
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    match script {
+        Some(script) => {
+            let report = load(&args, &modules, &script, built.id).await;
+            match &args.report {
+                Some(path) => std::fs::write(
+                    path,
+                    serde_json::to_vec_pretty(&report).map_err(|e| e.to_string())?,
+                )
+                .map_err(|e| format!("--report {}: {e}", path.display()))?,
+                None => crate::report::print(&report),
+            }
+            tasks.abort_all();
+            Ok(())
+        }
+        None => {
+            let _ = tokio::signal::ctrl_c().await;
+            tasks.abort_all();
+            Ok(())
+        }
+    }
+}
+
+/// Binds BASE+i for every module of this process, or names the port that failed.
+fn bind_all(
+    spec: &str,
+    args: &FleetArgs,
+) -> anyhow_like::Result<(String, Vec<(usize, std::net::TcpListener)>)> {
+    let (host, base) = spec
+        .rsplit_once(':')
+        .ok_or_else(|| format!("--tcp {spec}: expected HOST:BASE"))?;
+    let base: u16 = base
+        .parse()
+        .map_err(|_| format!("--tcp {spec}: {base:?} is not a port"))?;
+    if args.count == 0 || args.count > MAX_COUNT {
+        return Err(format!("--count {}: from 1 to {MAX_COUNT}", args.count));
+    }
+    let last = base as usize + args.count - 1;
+    if base == 0 || last > u16::MAX as usize {
+        return Err(format!(
+            "--tcp {spec}: {} modules need ports {base}..{last}, beyond 65535 (or a base of 0)",
+            args.count
+        ));
+    }
+    let (shard, shards) = args.shard.unwrap_or((0, 1));
+    let mut out = Vec::new();
+    for index in (shard..args.count).step_by(shards) {
+        let port = base as usize + index;
+        let addr = format!("{host}:{port}");
+        let listener = std::net::TcpListener::bind(&addr)
+            .map_err(|e| format!("--tcp: port {port} (module {index}): {e}"))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| format!("--tcp: port {port}: {e}"))?;
+        out.push((index, listener));
+    }
+    Ok((host.to_string(), out))
+}
+
+/// Placeholders a fleet script may use.
+const PLACEHOLDERS: &[&str] = &["index", "imei"];
+
+fn load_script(path: &PathBuf) -> anyhow_like::Result<String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("--script {}: {e}", path.display()))?;
+    // `{name}` with a name of letters, digits, `-` or `_`: a placeholder (regex repeats such as
+    // `{3}` or `{2,5}` are digits and commas only).
+    let re = regex::Regex::new(r"\{([A-Za-z][A-Za-z0-9_-]*)\}").map_err(|e| e.to_string())?;
+    for (n, line) in text.lines().enumerate() {
+        for c in re.captures_iter(line) {
+            let name = &c[1];
+            if !PLACEHOLDERS.contains(&name) {
+                return Err(format!(
+                    "--script {}: line {}: unknown placeholder {{{name}}} (known: {{index}}, {{imei}})",
+                    path.display(),
+                    n + 1
+                ));
+            }
+        }
+    }
+    Transcript::parse(&text).map_err(|e| format!("--script {}: {e}", path.display()))?;
+    Ok(text)
+}
+
+/// Runs the script on every module of this process and gathers the report.
+async fn load(args: &FleetArgs, modules: &Modules, script: &str, id: FleetId) -> Report {
+    let started = Instant::now();
+    let concurrency = args.concurrency.unwrap_or(usize::MAX).max(1);
+    let gate = Arc::new(tokio::sync::Semaphore::new(concurrency.min(MAX_COUNT)));
+    let steps = Arc::new(Mutex::new(Steps::new()));
+    let lines: Arc<Vec<String>> = Arc::new(script.lines().map(str::to_string).collect());
+    let bytes = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let total = modules.0.len();
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let progress = tokio::spawn(progress(done.clone(), total));
+    let mut runs = tokio::task::JoinSet::new();
+    for (n, (index, modem)) in modules.0.iter().enumerate() {
+        if let Some(rate) = args.ramp
+            && rate > 0.0
+        {
+            let at = started + Duration::from_secs_f64(n as f64 / rate);
+            tokio::time::sleep_until(at.into()).await;
+        }
+        let permit = gate.clone().acquire_owned().await;
+        let text = script
+            .replace("{index}", &index.to_string())
+            .replace("{imei}", &modem.imei());
+        let (modem, index) = (modem.clone(), *index);
+        let (steps, lines, bytes, done) =
+            (steps.clone(), lines.clone(), bytes.clone(), done.clone());
+        let until = args.duration.map(|d| started + d);
+        runs.spawn(async move {
+            let _permit = permit;
+            let outcome = run_module(&modem, &text, &steps, &lines, &bytes, until).await;
+            done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let class = modem.snapshot()["ftp"]["last_error"][0]
+                .as_u64()
+                .unwrap_or(0) as u32;
+            (index, outcome, class)
+        });
+    }
+    let mut outcomes = BTreeMap::new();
+    let mut classes: BTreeMap<u32, usize> = BTreeMap::new();
+    while let Some(r) = runs.join_next().await {
+        if let Ok((index, outcome, class)) = r {
+            outcomes.insert(index, outcome);
+            *classes.entry(class).or_default() += 1;
+        }
+    }
+    progress.abort();
+    let elapsed = started.elapsed().as_secs_f64();
+    let passed = outcomes.values().filter(|o| *o == "pass").count();
+    let bytes = bytes.load(std::sync::atomic::Ordering::Relaxed);
+    let steps = steps.lock().map(|s| s.reports()).unwrap_or_default();
+    let (shard, shards) = args.shard.unwrap_or((0, 1));
+    Report {
+        fleet: id,
+        shards: vec![shard],
+        shard_count: shards,
+        modules: outcomes.len(),
+        passed,
+        failed: outcomes.len() - passed,
+        failures: group_failures(&outcomes),
+        outcomes,
+        steps,
+        bytes,
+        elapsed_s: elapsed,
+        throughput_mb_s: if elapsed > 0.0 {
+            bytes as f64 / elapsed / 1e6
+        } else {
+            0.0
+        },
+        uftper_classes: classes,
+    }
+}
+
+/// One module's passes of the script; its first mismatch, or "pass".
+async fn run_module(
+    modem: &Modem,
+    text: &str,
+    steps: &Mutex<Steps>,
+    lines: &[String],
+    bytes: &std::sync::atomic::AtomicU64,
+    until: Option<Instant>,
+) -> String {
+    let transcript = match Transcript::parse(text) {
+        Ok(t) => t,
+        Err(e) => return e.to_string(),
+    };
+    loop {
+        let (mut host, device) = tokio::io::duplex(64 * 1024);
+        let m = modem.clone();
+        let terminal =
+            tokio::spawn(async move { ubx_modem::driver::serve(&m, device, None).await });
+        let mut local = Steps::new();
+        let mut moved = 0u64;
+        let result = transcript
+            .run_observed(&mut host, &mut |done| {
+                let text = lines.get(done.line - 1).map(String::as_str).unwrap_or("");
+                local.record(done.line, text, done.waited.as_micros() as u64);
+                moved += done.bytes as u64;
+            })
+            .await;
+        drop(host);
+        let _ = terminal.await;
+        bytes.fetch_add(moved, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(mut s) = steps.lock() {
+            s.add(local);
+        }
+        if let Err(e) = result {
+            return e.to_string();
+        }
+        match until {
+            Some(t) if Instant::now() < t => continue,
+            _ => return "pass".into(),
+        }
+    }
+}
+
+/// A progress line: redrawn in place on a terminal, a plain line every 2 s otherwise.
+async fn progress(done: Arc<std::sync::atomic::AtomicUsize>, total: usize) {
+    use std::io::IsTerminal;
+    let tty = std::io::stderr().is_terminal();
+    let bar = tty.then(|| {
+        let bar = indicatif::ProgressBar::new(total as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:40}] {pos}/{len} modules done",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    loop {
+        let n = done.load(std::sync::atomic::Ordering::Relaxed);
+        match &bar {
+            Some(bar) => bar.set_position(n as u64),
+            None => eprintln!("fleet: {n}/{total} modules done"),
+        }
+        tokio::time::sleep(if tty {
+            Duration::from_millis(200)
+        } else {
+            Duration::from_secs(2)
+        })
+        .await;
+    }
+}
