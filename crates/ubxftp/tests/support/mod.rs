@@ -13,8 +13,13 @@ pub struct Server {
 impl Server {
     /// Starts `ubxftp serve ARGS` and reads stdout until `ready` lines were printed.
     pub fn start(args: &[&str], ready: usize) -> Server {
+        Server::start_with("serve", args, ready)
+    }
+
+    /// Starts `ubxftp COMMAND ARGS` and reads stdout until `ready` lines were printed.
+    pub fn start_with(command: &str, args: &[&str], ready: usize) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
-            .arg("serve")
+            .arg(command)
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -1,0 +1,326 @@
+//! `ubxftp fleet` as its users run it: a port per module, a load script against a real server,
+//! shards whose merged report equals the single-process run, and the refusals.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use test_servers::{Kind, ServerOptions};
+
+fn ubxftp(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ubxftp"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn report(p: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+}
+
+/// A script each module runs against `server`: log in, store its own file, get it back, check
+/// it, log out. `{index}` names the files, so the modules do not collide.
+fn script(dir: &Path, server: &test_servers::RunningServer) -> std::path::PathBuf {
+    let s = format!(
+        "> ATE0\n< ATE0\\r\\r\\nOK\\r\\n\n\
+         > AT+UFTP=0,\"{ip}\"\n< \\r\\nOK\\r\\n\n\
+         > AT+UFTP=7,{port}\n< \\r\\nOK\\r\\n\n\
+         > AT+UFTP=2,\"{user}\"\n< \\r\\nOK\\r\\n\n\
+         > AT+UFTP=3,\"{password}\"\n< \\r\\nOK\\r\\n\n\
+         > AT+UFTP=6,1\n< \\r\\nOK\\r\\n\n\
+         > AT+UFTPC=1\n< \\r\\nOK\\r\\n\n<10000 \\r\\n+UUFTPCR: 1,1\\r\\n\n\
+         >> AT+UDWNFILE=\"m{{index}}.txt\",4\\r\\n\n< >\n>> data\n< \\r\\nOK\\r\\n\n\
+         > AT+UFTPC=5,\"m{{index}}.txt\",\"m{{index}}.txt\"\n< \\r\\nOK\\r\\n\n<10000 \\r\\n+UUFTPCR: 5,1\\r\\n\n\
+         > AT+UFTPC=4,\"m{{index}}.txt\",\"back{{index}}.txt\"\n< \\r\\nOK\\r\\n\n<10000 \\r\\n+UUFTPCR: 4,1\\r\\n\n\
+         > AT+URDFILE=\"back{{index}}.txt\"\n< \\r\\n+URDFILE: \"back{{index}}.txt\",4,\"data\"\\r\\nOK\\r\\n\n\
+         > AT+UFTPC=0\n< \\r\\nOK\\r\\n\n<10000 \\r\\n+UUFTPCR: 0,1\\r\\n\n",
+        ip = server.addr.ip(),
+        port = server.addr.port(),
+        user = server.user,
+        password = server.password,
+    );
+    let p = dir.join("script.txt");
+    std::fs::write(&p, s).unwrap();
+    p
+}
+
+#[test]
+fn shards_merge_into_the_single_process_run() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime
+        .block_on(test_servers::start(Kind::Vsftpd, ServerOptions::default()))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let script = script(dir.path(), &server);
+    let fs = dir.path().join("fs");
+    let single = dir.path().join("single.json");
+    let out = ubxftp(&[
+        "fleet",
+        "--count",
+        "6",
+        "--script",
+        path(&script),
+        "--report",
+        path(&single),
+        "--fs-dir",
+        path(&fs),
+        "--seed",
+        "7",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Three shards side by side, against the same server.
+    let shards: Vec<_> = (0..3)
+        .map(|i| {
+            let report = dir.path().join(format!("shard{i}.json"));
+            let child = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
+                .args([
+                    "fleet",
+                    "--count",
+                    "6",
+                    "--shard",
+                    &format!("{i}/3"),
+                    "--script",
+                    path(&script),
+                    "--report",
+                    path(&report),
+                    "--fs-dir",
+                    path(&dir.path().join(format!("fs{i}"))),
+                    "--seed",
+                    "7",
+                ])
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            (child, report)
+        })
+        .collect();
+    let mut files = vec!["report".to_string(), "merge".to_string()];
+    for (mut child, report) in shards {
+        assert!(child.wait().unwrap().success());
+        files.push(path(&report).to_string());
+    }
+    let merged = dir.path().join("merged.json");
+    let args: Vec<&str> = files[1..].iter().map(String::as_str).collect();
+    let mut argv = vec!["report"];
+    argv.extend(args);
+    argv.extend(["--out", path(&merged)]);
+    let out = ubxftp(&argv);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (a, b) = (report(&single), report(&merged));
+    assert_eq!(a["modules"], 6);
+    assert_eq!(a["passed"], 6, "{a}");
+    for key in [
+        "modules",
+        "passed",
+        "failed",
+        "outcomes",
+        "fleet",
+        "bytes",
+        "uftper_classes",
+    ] {
+        assert_eq!(a[key], b[key], "{key}");
+    }
+    assert_eq!(b["shards"], serde_json::json!([0, 1, 2]));
+    // Every step's count adds up across the shards.
+    let counts = |r: &serde_json::Value| {
+        r["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["line"].clone(), s["count"].clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(counts(&a), counts(&b));
+    // The report prints as a table.
+    let out = ubxftp(&["report", path(&merged)]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("passed 6"));
+    // Reports of another fleet (another seed) do not merge with these.
+    let other = dir.path().join("other.json");
+    let out = ubxftp(&[
+        "fleet",
+        "--count",
+        "6",
+        "--shard",
+        "0/3",
+        "--script",
+        path(&script),
+        "--report",
+        path(&other),
+        "--fs-dir",
+        path(&dir.path().join("fsx")),
+        "--seed",
+        "8",
+    ]);
+    assert!(out.status.success());
+    let out = ubxftp(&["report", "merge", path(&other), &files[3]]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("different fleets"));
+}
+
+/// A free block of `n` ports from a base chosen per process.
+fn free_base(n: u16) -> u16 {
+    let mut base = 20000 + (std::process::id() % 2000) as u16 * 10;
+    loop {
+        if (0..n).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
+            return base;
+        }
+        base += n;
+    }
+}
+
+fn read_until(s: &mut impl Read, end: &[u8]) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut b = [0u8; 1];
+    while !got.ends_with(end) {
+        assert_eq!(s.read(&mut b).unwrap(), 1, "closed: {got:?}");
+        got.push(b[0]);
+    }
+    got
+}
+
+#[test]
+fn a_port_per_module_each_its_own_imei_and_a_control_api_for_all() {
+    let base = free_base(3);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
+        .args([
+            "fleet",
+            "--count",
+            "3",
+            "--tcp",
+            &format!("127.0.0.1:{base}"),
+            "--control",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    for _ in 0..2 {
+        let mut l = String::new();
+        out.read_line(&mut l).unwrap();
+        lines.push(l.trim().to_string());
+    }
+    assert_eq!(
+        lines[0],
+        format!("fleet: 3 modules on tcp://127.0.0.1:{base}..{}", base + 2)
+    );
+    let url = lines[1].strip_prefix("control: ").unwrap().to_string();
+    let imei = |port: u16| {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(b"ATE0\r\nAT+CGSN\r\n").unwrap();
+        let got = String::from_utf8(read_until(&mut s, b"\r\n\r\nOK\r\n")).unwrap();
+        got.split("\r\n")
+            .find(|l| l.len() == 15)
+            .unwrap()
+            .to_string()
+    };
+    // Serials 0, 1, 2 of the LEXI-R10 test TAC, each with its Luhn digit.
+    assert_eq!(imei(base), "004402090000005");
+    assert_eq!(imei(base + 1), "004402090000013");
+    assert_eq!(imei(base + 2), "004402090000021");
+    let out = ubxftp(&["ctl", &format!("{url}/modems/2"), "state"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"model\":\"lexi-r10\""));
+    // The short paths need a single module.
+    let out = ubxftp(&["ctl", &url, "faults"]);
+    assert!(!out.status.success());
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// `ubxftp fleet ARGS` must refuse to start: its error.
+fn refused(args: &[&str]) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
+        .arg("fleet")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still running: {args:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn bad_fleets_are_refused_before_anything_listens() {
+    let err = refused(&["--count", "0", "--tcp", "127.0.0.1:30000"]);
+    assert!(err.contains("--count 0"), "{err}");
+    let err = refused(&["--count", "10", "--tcp", "127.0.0.1:65530"]);
+    assert!(err.contains("beyond 65535"), "{err}");
+    let base = free_base(3);
+    let _taken = std::net::TcpListener::bind(("127.0.0.1", base + 1)).unwrap();
+    let err = refused(&["--count", "3", "--tcp", &format!("127.0.0.1:{base}")]);
+    assert!(err.contains(&format!("port {}", base + 1)), "{err}");
+    let err = refused(&["--count", "3", "--tcp", "127.0.0.1:30000", "--shard", "3/3"]);
+    assert!(err.contains("shard 3/3"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("s.txt");
+    std::fs::write(&s, "> AT+UFTP=0,\"{server}\"\n< \\r\\nOK\\r\\n\n").unwrap();
+    let err = refused(&["--count", "3", "--script", path(&s)]);
+    assert!(err.contains("line 1") && err.contains("{server}"), "{err}");
+}
+
+#[test]
+fn a_share_of_the_fleet_gets_a_fault() {
+    let base = free_base(10);
+    let mut server = support::Server::start_with(
+        "fleet",
+        &[
+            "--count",
+            "10",
+            "--tcp",
+            &format!("127.0.0.1:{base}"),
+            "--control",
+            "127.0.0.1:0",
+        ],
+        2,
+    );
+    let url = server.line_with("control: ");
+    let out = Command::new("curl")
+        .args(["-s", "-X", "POST", "-d"])
+        .arg(r#"{"modems": "30%", "target": "dns", "action": "fail"}"#)
+        .arg(format!("{url}/fleet/faults"))
+        .output()
+        .unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["modems"].as_array().unwrap().len(), 3, "{answer}");
+    let out = Command::new("curl")
+        .args(["-s"])
+        .arg(format!("{url}/fleet"))
+        .output()
+        .unwrap();
+    let fleet: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(fleet["modules"], 10);
+    assert_eq!(fleet["states"]["registered"], 10);
+    let _ = server.child.kill();
+}
