@@ -34,8 +34,9 @@ fn rss_kib() -> u64 {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
+    let m_env: Option<usize> = std::env::var("UBXFTP_BENCH_FLEET_M").ok().and_then(|v| v.parse().ok());
     let (n, t, m, kind, size) = if bench {
-        (10_000, 1000, 1000, Kind::Vsftpd, 1 << 20)
+        (10_000, 1000, m_env.unwrap_or(1000), Kind::Vsftpd, 1 << 20)
     } else {
         (200, 20, 4, Kind::Libunftp, 64 << 10)
     };
@@ -116,12 +117,25 @@ async fn main() {
     let mut runs = tokio::task::JoinSet::new();
     for (i, mut host) in hosts.into_iter().enumerate() {
         runs.spawn(async move {
-            host.ftp(&format!("AT+UFTPC=4,\"f{i}.bin\",\"f.bin\""), 4, 1, 600)
-                .await;
+            host.ok(&format!("AT+UFTPC=4,\"f{i}.bin\",\"f.bin\"")).await;
+            let urc = host.urc_line(600).await;
+            if urc == "+UUFTPCR: 4,1" {
+                return None;
+            }
+            host.send("AT+UFTPER").await;
+            Some(host.urc_line(10).await)
         });
     }
-    while runs.join_next().await.is_some() {}
+    let mut failures: std::collections::BTreeMap<String, usize> = Default::default();
+    while let Some(r) = runs.join_next().await {
+        if let Ok(Some(error)) = r {
+            *failures.entry(error).or_default() += 1;
+        }
+    }
     let ours = t0.elapsed().as_secs_f64();
+    if !failures.is_empty() {
+        println!("failed retrieves by +UFTPER: {failures:?}");
+    }
     let total = (m * size) as f64;
     let t0 = Instant::now();
     let curls: Vec<_> = (0..m)
