@@ -6,7 +6,8 @@
 //! - idle terminals: RSS before and after opening T TCP terminals (driver over real loopback
 //!   TCP) on those modules, per terminal;
 //! - concurrent retrieves: M modules each `AT+UFTPC=4` of a 1 MiB file from vsftpd at once,
-//!   wall time and aggregate MB/s, beside M curl processes fetching the same files at once.
+//!   wall time and aggregate MB/s, beside M curl processes fetching the same files at once. Both
+//!   use active mode (the test server's passive port block is 32 ports).
 //!
 //! `cargo bench -p ubx-modem --bench fleet`: N = 10 000, T = 1000, M = 1000. Without `--bench`
 //! (the test suite) N = 200, T = 20, M = 4 against libunftp: a smoke run.
@@ -34,7 +35,9 @@ fn rss_kib() -> u64 {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
-    let m_env: Option<usize> = std::env::var("UBXFTP_BENCH_FLEET_M").ok().and_then(|v| v.parse().ok());
+    let m_env: Option<usize> = std::env::var("UBXFTP_BENCH_FLEET_M")
+        .ok()
+        .and_then(|v| v.parse().ok());
     let (n, t, m, kind, size) = if bench {
         (10_000, 1000, m_env.unwrap_or(1000), Kind::Vsftpd, 1 << 20)
     } else {
@@ -107,10 +110,22 @@ async fn main() {
             .put_file(&format!("f{i}.bin"), vec![i as u8; size])
             .unwrap();
     }
+    // Active mode for both sides: a test server offers a block of 32 passive ports only, which
+    // 1000 transfers at once would exhaust (vsftpd answers "500 OOPS" then). No inactivity
+    // timeout: the logins come one after the other, and the first would idle out meanwhile.
     let mut hosts = Vec::new();
     for modem in modems.iter().take(m) {
         let mut host = AtHost::connect(modem).await;
-        common::login(&mut host, &server, true).await;
+        common::set_profile(
+            &mut host,
+            server.addr,
+            &server.user,
+            &server.password,
+            false,
+        )
+        .await;
+        host.ok("AT+UFTP=5,0").await;
+        host.ftp("AT+UFTPC=1", 1, 1, 60).await;
         hosts.push(host);
     }
     let t0 = Instant::now();
@@ -141,16 +156,14 @@ async fn main() {
     let curls: Vec<_> = (0..m)
         .map(|i| {
             Command::new("curl")
-                .args(["-s", "-o", "/dev/null", "--user"])
+                .args(["-s", "-o", "/dev/null", "--ftp-port", "-", "--user"])
                 .arg(format!("{}:{}", server.user, server.password))
                 .arg(format!("ftp://{}/f{i}.bin", server.addr))
                 .spawn()
         })
         .collect();
-    for c in curls {
-        if let Ok(mut c) = c {
-            let _ = c.wait();
-        }
+    for mut c in curls.into_iter().flatten() {
+        let _ = c.wait();
     }
     let curl = t0.elapsed().as_secs_f64();
     println!(

@@ -93,6 +93,7 @@ where
     // The line: paced at `pace` (following AT+IPR), with the line faults of the field.
     let (ipr_tx, ipr_rx) = watch::channel(pace.unwrap_or(0));
     let stream = Uart::new(stream, pace, Some(ipr_rx), modem.field().clone());
+    let disturbed = stream.disturbed();
     let mut power = modem.power();
     // Rebooting: the terminal is silent and deaf until the module is back.
     let mut off = false;
@@ -132,6 +133,8 @@ where
             take_link_data
         };
         let mut data_out = false;
+        // The host's bytes were changed by a line fault: their echo is not traced either.
+        let mut hide_output = false;
         // The arms only say what happened; it is handled below, once no branch borrows anything.
         let happened = tokio::select! {
             read = reader.read(&mut buf), if may_read => Happened::Read(read),
@@ -164,7 +167,11 @@ where
                     continue;
                 }
                 if let Some(t) = trace.as_mut() {
-                    if term.in_data_mode() {
+                    if disturbed.swap(false, std::sync::atomic::Ordering::Relaxed) {
+                        // Changed on the line: the masking of secrets cannot be trusted.
+                        t.input(b"[bytes changed by a line fault: not recorded]");
+                        hide_output = true;
+                    } else if term.in_data_mode() {
                         t.data_input(&buf[..n]);
                     } else {
                         t.input(&buf[..n]);
@@ -244,22 +251,29 @@ where
             Happened::Timer => term.handle_timeout(now(), &mut port.handler),
             Happened::Dtr(Some(on)) => term.dtr_changed(on),
             Happened::Dtr(None) => dtr = None,
-            Happened::Power(Some(Power::Off)) => {
-                tracing::info!(terminal = id, "module off: the terminal goes silent");
-                off = true;
+            Happened::Power(Some(power)) => {
+                // What the terminal held goes with the power: also when the watch shows only
+                // the On of a quick Off-On.
                 out.clear();
                 written = 0;
                 link_events = None;
                 link_host = None;
                 to_link.clear();
-                while port.urcs.try_recv().is_ok() {}
-                continue;
-            }
-            Happened::Power(Some(Power::On)) => {
-                tracing::info!(terminal = id, "module on: power-on settings");
-                off = false;
-                term = Terminal::new();
+                staged = 0;
                 new_baud = None;
+                while port.urcs.try_recv().is_ok() {}
+                term = Terminal::new();
+                off = power == Power::Off;
+                if off {
+                    tracing::info!(terminal = id, "module off: the terminal goes silent");
+                    continue;
+                }
+                tracing::info!(terminal = id, "module on: power-on settings");
+                // The greeting of `+CSGT`, as at power-on (the terminal's own URC, so it cannot
+                // race the power change).
+                if let Some(text) = modem.greeting() {
+                    term.push_urc(text.as_bytes());
+                }
             }
             // The module is gone; the terminal ends with it.
             Happened::Power(None) => break Ok(()),
@@ -300,7 +314,9 @@ where
         if let Some(t) = trace.as_mut()
             && out.len() > before
         {
-            if data_out {
+            if hide_output {
+                t.output(b"[answer to bytes changed by a line fault: not recorded]");
+            } else if data_out {
                 t.data_output(&out[before..]);
             } else {
                 t.output(&out[before..]);

@@ -164,10 +164,14 @@ impl Shared {
 /// store in it) and what was stored in NVM kept. Running FTP work is abandoned, and the file a
 /// retrieve was writing removed.
 pub(crate) fn reset_to_power_on(shared: &Shared) {
+    shared.field.faults.operation_ended();
     let mut state = shared.state();
+    // The greeting (+CSGT) and the rate (+IPR) are stored settings: they survive.
     let greeting = state.general.greeting.clone();
+    let ipr = state.general.ipr;
     state.general = general::GeneralState::default();
     state.general.greeting = greeting;
+    state.general.ipr = ipr;
     state.sim = sim::SimState::default();
     state.network = network::NetworkState::default();
     state.power = power::PowerState::default();
@@ -240,6 +244,13 @@ impl Modem {
             runtime.spawn(field::run(Arc::downgrade(&modem.shared), actions));
         }
         Ok(modem)
+    }
+
+    /// The `+CSGT` greeting, if it is shown at power-on.
+    pub fn greeting(&self) -> Option<String> {
+        let state = self.shared.state();
+        let (text, shown) = &state.general.greeting;
+        (*shown && !text.is_empty()).then(|| text.clone())
     }
 
     /// `+CGSN`.

@@ -55,28 +55,30 @@ impl Modules {
         Modules(Arc::new(vec![(0, modem)]))
     }
 
-    fn by_index(&self, id: usize) -> Result<&Modem, Response> {
+    fn by_index(&self, id: usize) -> Result<&Modem, ApiError> {
         self.0
             .iter()
             .find(|(i, _)| *i == id)
             .map(|(_, m)| m)
             .ok_or_else(|| {
-                (
+                ApiError(
                     StatusCode::NOT_FOUND,
-                    axum::Json(json!({ "error": format!("no module {id} in this process") })),
+                    format!("no module {id} in this process"),
                 )
-                    .into_response()
             })
     }
 
     /// The only module, for the short paths.
-    fn only(&self) -> Result<&Modem, Response> {
+    fn only(&self) -> Result<&Modem, ApiError> {
         match self.0.as_slice() {
             [(_, m)] => Ok(m),
-            all => Err(bad_request(format!(
-                "this process runs {} modules: address one as /modems/{{id}}/...",
-                all.len()
-            ))),
+            all => Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "this process runs {} modules: address one as /modems/{{id}}/...",
+                    all.len()
+                ),
+            )),
         }
     }
 }
@@ -113,6 +115,15 @@ pub fn ready_line(listener: &tokio::net::TcpListener) -> String {
     }
 }
 
+/// An error answer: its status and the message naming what is wrong.
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, axum::Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
 fn bad_request(message: impl Into<String>) -> Response {
     (
         StatusCode::BAD_REQUEST,
@@ -126,11 +137,11 @@ fn do_list(modem: &Modem) -> Response {
 }
 
 /// Parses and validates a fault for `modem` (the one validator of file, flag and API).
-fn parse_fault(modem: &Modem, body: &str) -> Result<ubx_modem::field::spec::Fault, Response> {
-    let spec: FaultSpec =
-        serde_json::from_str(body).map_err(|e| bad_request(format!("fault: {e}")))?;
+fn parse_fault(modem: &Modem, body: &str) -> Result<ubx_modem::field::spec::Fault, ApiError> {
+    let invalid = |e: String| ApiError(StatusCode::BAD_REQUEST, format!("fault: {e}"));
+    let spec: FaultSpec = serde_json::from_str(body).map_err(|e| invalid(e.to_string()))?;
     spec.validate(modem.max_cid())
-        .map_err(|e| bad_request(format!("fault: {e}")))
+        .map_err(|e| invalid(e.to_string()))
 }
 
 fn do_add(modem: &Modem, body: &str) -> Response {
@@ -139,7 +150,7 @@ fn do_add(modem: &Modem, body: &str) -> Response {
             let id = modem.field().faults.add(fault);
             (StatusCode::CREATED, axum::Json(json!({ "id": id }))).into_response()
         }
-        Err(r) => r,
+        Err(e) => e.into_response(),
     }
 }
 
@@ -180,7 +191,7 @@ fn do_state(modem: &Modem) -> Response {
 fn on_only(modules: &Modules, f: impl FnOnce(&Modem) -> Response) -> Response {
     match modules.only() {
         Ok(m) => f(m),
-        Err(r) => r,
+        Err(e) => e.into_response(),
     }
 }
 
@@ -188,7 +199,7 @@ fn on_only(modules: &Modules, f: impl FnOnce(&Modem) -> Response) -> Response {
 fn on_module(modules: &Modules, id: usize, f: impl FnOnce(&Modem) -> Response) -> Response {
     match modules.by_index(id) {
         Ok(m) => f(m),
-        Err(r) => r,
+        Err(e) => e.into_response(),
     }
 }
 
@@ -307,15 +318,18 @@ async fn fleet_faults(State(m): State<Modules>, body: String) -> Response {
         Some(other) => return bad_request(format!("modems: {other} is not valid")),
     };
     let body = serde_json::Value::Object(object).to_string();
-    let mut ids = Vec::new();
+    // Every module's fault is checked before any is set: all or none.
+    let mut checked = Vec::new();
     for (i, modem) in m.0.iter().filter(|(i, _)| chosen.contains(i)) {
         match parse_fault(modem, &body) {
-            Ok(fault) => {
-                modem.field().faults.add(fault);
-                ids.push(*i);
-            }
-            Err(r) => return r,
+            Ok(fault) => checked.push((*i, modem, fault)),
+            Err(e) => return e.into_response(),
         }
+    }
+    let mut ids = Vec::new();
+    for (i, modem, fault) in checked {
+        modem.field().faults.add(fault);
+        ids.push(i);
     }
     (StatusCode::CREATED, axum::Json(json!({ "modems": ids }))).into_response()
 }

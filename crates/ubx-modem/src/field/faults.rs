@@ -92,8 +92,6 @@ struct Operations {
     /// How many operations of each op code started.
     started: std::collections::HashMap<i64, u32>,
     current: Option<(i64, u32)>,
-    /// Bytes the current transfer moved (its data sockets).
-    transfer_bytes: u64,
 }
 
 #[derive(Debug)]
@@ -110,6 +108,8 @@ pub struct Engine {
     next_id: AtomicU64,
     /// How many faults are set; 0 lets every check return at once.
     armed: AtomicU64,
+    /// Bytes the current operation's data connections moved (`GET /state`, `after_bytes`).
+    transfer: AtomicU64,
     module: mpsc::UnboundedSender<ModuleAction>,
     /// Wakes the timer task when a fault with `at_ms` is added.
     changed: tokio::sync::Notify,
@@ -128,6 +128,7 @@ impl Engine {
                 start,
                 next_id: AtomicU64::new(1),
                 armed: AtomicU64::new(0),
+                transfer: AtomicU64::new(0),
                 module: tx,
                 changed: tokio::sync::Notify::new(),
             },
@@ -206,7 +207,7 @@ impl Engine {
             if e.spent() || !is_module_target(e.fault.target) {
                 continue;
             }
-            if !self.triggered(e, ops, now, ops.transfer_bytes) {
+            if !self.triggered(e, ops, now, self.transfer.load(Ordering::Relaxed)) {
                 continue;
             }
             let action = match (e.fault.target, e.fault.action) {
@@ -258,7 +259,7 @@ impl Engine {
         *n += 1;
         let n = *n;
         inner.ops.current = Some((op, n));
-        inner.ops.transfer_bytes = 0;
+        self.transfer.store(0, Ordering::Relaxed);
         if self.armed.load(Ordering::Relaxed) > 0 {
             self.fire_module_faults(&mut inner, Instant::now());
         }
@@ -266,14 +267,13 @@ impl Engine {
 
     /// Bytes the current transfer moved.
     pub fn transfer_bytes(&self) -> u64 {
-        self.lock().ops.transfer_bytes
+        self.transfer.load(Ordering::Relaxed)
     }
 
     /// The operation ended.
     pub fn operation_ended(&self) {
         let mut inner = self.lock();
         inner.ops.current = None;
-        inner.ops.transfer_bytes = 0;
     }
 
     /// A socket's event: `bytes` it moved so far. Returns what it must do, if a fault fires.
@@ -284,13 +284,15 @@ impl Engine {
         delta: u64,
         bytes: u64,
     ) -> Option<SocketAction> {
+        if data && delta > 0 {
+            self.transfer.fetch_add(delta, Ordering::Relaxed);
+        }
         if self.armed.load(Ordering::Relaxed) == 0 {
             return None;
         }
         let now = Instant::now();
         let mut inner = self.lock();
         if data && delta > 0 {
-            inner.ops.transfer_bytes += delta;
             self.fire_module_faults(&mut inner, now);
         }
         let target = if data {

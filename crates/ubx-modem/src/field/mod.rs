@@ -135,6 +135,10 @@ pub(crate) async fn run(
     shared: std::sync::Weak<Shared>,
     mut actions: mpsc::UnboundedReceiver<ModuleAction>,
 ) {
+    // The power watch's sender lives in the module: when the module goes, this ends the task.
+    let Some(mut gone) = shared.upgrade().map(|s| s.power.subscribe()) else {
+        return;
+    };
     loop {
         let field = match shared.upgrade() {
             Some(s) => s.field.clone(),
@@ -151,13 +155,22 @@ pub(crate) async fn run(
                 None
             }
             () = field.faults.changed() => None,
+            changed = gone.changed() => match changed {
+                Ok(()) => None,
+                Err(_) => return,
+            },
         };
         drop(field);
         if let Some(action) = action {
             let Some(shared) = shared.upgrade() else {
                 return;
             };
-            apply(&shared, action).await;
+            if let ModuleAction::Reboot(_) = action {
+                // A reboot takes a while; timed faults meanwhile still fire.
+                tokio::spawn(async move { apply(&shared, action).await });
+            } else {
+                apply(&shared, action).await;
+            }
         }
     }
 }
@@ -242,13 +255,6 @@ async fn reboot(shared: &Arc<Shared>, away: Duration) {
     shared.field.bearer_lost();
     crate::reset_to_power_on(shared);
     tokio::time::sleep(away).await;
+    // Each terminal's driver shows the greeting when it sees the power come back.
     shared.power.send_replace(crate::Power::On);
-    let greeting = {
-        let state = shared.state();
-        let (text, shown) = state.general.greeting.clone();
-        (shown && !text.is_empty()).then_some(text)
-    };
-    if let Some(text) = greeting {
-        shared.broadcast(text);
-    }
 }

@@ -159,7 +159,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> FieldSocket<S> {
                 match action {
                     SocketAction::Reset => self.reset(),
                     SocketAction::Close => self.close(),
-                    SocketAction::Stall(d) => self.stall_until = Some(Instant::now() + d),
+                    // Stalls that meet add up, one after the other.
+                    SocketAction::Stall(d) => {
+                        let from = self
+                            .stall_until
+                            .unwrap_or(Instant::now())
+                            .max(Instant::now());
+                        self.stall_until = Some(from + d);
+                    }
                     SocketAction::Limit(n) => self.limit = Some(n),
                     SocketAction::Reply(line) => {
                         let mut line = line.into_bytes();
@@ -269,6 +276,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> FieldSocket<S> {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                 Poll::Ready(Ok(n)) => {
                     self.tx_queued -= n;
+                    // Sent bytes count when they reach TCP (limits, after_bytes).
+                    self.bytes += n as u64;
                     data.drain(..n);
                     if data.is_empty() {
                         self.tx.pop_front();
@@ -282,6 +291,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> FieldSocket<S> {
     }
 
     /// Reads a line from the server and hands out the replacement instead (a `reply` fault).
+    /// The line comes from the down queue first (a shaped link may hold it already), at its
+    /// time.
     fn poll_replaced(
         &mut self,
         cx: &mut Context<'_>,
@@ -293,6 +304,43 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> FieldSocket<S> {
                 buf.put_slice(&self.replaced[..n]);
                 self.replaced.drain(..n);
                 return Poll::Ready(Ok(()));
+            }
+            if self.reply.is_some() && self.field.shaped() && self.rx.is_empty() {
+                if let Err(e) = self.fill_rx(cx) {
+                    return Poll::Ready(Err(e));
+                }
+                if self.rx.is_empty() {
+                    return Poll::Pending;
+                }
+            }
+            if let Some((at, data)) = self.rx.front_mut() {
+                if *at > Instant::now() {
+                    let at = *at;
+                    self.rx_sleep.as_mut().reset(at);
+                    if self.rx_sleep.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    continue;
+                }
+                let Some((line, _)) = self.reply.take() else {
+                    return Poll::Ready(Ok(()));
+                };
+                match data.iter().position(|b| *b == b'\n') {
+                    Some(i) => {
+                        data.drain(..=i);
+                        self.rx_queued -= i + 1;
+                        self.replaced = line;
+                    }
+                    None => {
+                        self.rx_queued -= data.len();
+                        data.clear();
+                        self.reply = Some((line, true));
+                    }
+                }
+                if self.rx.front().is_some_and(|(_, d)| d.is_empty()) {
+                    self.rx.pop_front();
+                }
+                continue;
             }
             let Some((line, _)) = self.reply.take() else {
                 return Poll::Ready(Ok(()));
@@ -423,16 +471,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> AsyncWrite for FieldSocket<S> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
         if let Some(early) = this.conditions(cx) {
             return early;
         }
         if this.health == Health::Closed {
             return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
         }
-        let want = this.allowance(buf.len());
-        if want == 0 && !buf.is_empty() {
-            this.close();
-            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        // Bytes queued for the link count against a limit already.
+        let want = match this.limit {
+            Some(n) => buf
+                .len()
+                .min(n.saturating_sub(this.bytes + this.tx_queued as u64) as usize),
+            None => buf.len(),
+        };
+        if want == 0 {
+            // The limit is reached: what is queued still goes, then the connection ends.
+            return match this.drain_tx(cx) {
+                Poll::Ready(_) => {
+                    this.close();
+                    Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()))
+                }
+                Poll::Pending => Poll::Pending,
+            };
         }
         if !this.field.shaped() && this.tx.is_empty() {
             let Some(inner) = this.inner.as_mut() else {
@@ -459,7 +522,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> AsyncWrite for FieldSocket<S> {
         this.tx_last = at;
         this.tx.push_back((at, buf[..n].to_vec()));
         this.tx_queued += n;
-        this.bytes += n as u64;
         // Start the timer for the new chunk if it is the first.
         let _ = this.drain_tx(cx);
         Poll::Ready(Ok(n))

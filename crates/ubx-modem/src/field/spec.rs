@@ -105,7 +105,8 @@ impl Serialize for LinkSpec {
 impl fmt::Display for LinkSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let rate = |r: Option<u64>| match r {
-            Some(bytes) => format!("{}kbit", bytes * 8 / 1000),
+            Some(bytes) if bytes * 8 % 1000 == 0 => format!("{}kbit", bytes * 8 / 1000),
+            Some(bytes) => format!("{}bit", bytes * 8),
             None => "unlimited".into(),
         };
         write!(
@@ -484,6 +485,12 @@ impl FaultSpec {
             (Uart, Some(_)) => {}
             (_, Some(_)) => return Err(SpecError::new("rate", "only a uart fault takes a rate")),
             (_, None) => {}
+        }
+        if self.after_bytes.is_some() && matches!(target, Dns | Uart) {
+            return Err(SpecError::new(
+                "after_bytes",
+                format!("{} faults do not count bytes", name(&target)),
+            ));
         }
         if let Some(op) = self.on_op
             && !matches!(op, 0..=8 | 10 | 11 | 13 | 14 | 100)

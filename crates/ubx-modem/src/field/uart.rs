@@ -79,6 +79,9 @@ pub struct Uart<S> {
     rng: SmallRng,
     rx: Pace,
     tx: Pace,
+    /// Set when a line fault changed bytes the host sent: a trace must not record them (a
+    /// password with a lost quote would escape the trace's masking).
+    disturbed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl<S> Uart<S> {
@@ -98,7 +101,13 @@ impl<S> Uart<S> {
             rng,
             rx: Pace::new(),
             tx: Pace::new(),
+            disturbed: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
+    }
+
+    /// The flag set when a line fault changed bytes from the host.
+    pub fn disturbed(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        self.disturbed.clone()
     }
 
     fn bytes_per_sec(&mut self) -> Option<f64> {
@@ -163,6 +172,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for Uart<S> {
                     this.rx.spend(n, bps);
                 }
                 part.truncate(n);
+                if !faults.is_empty() {
+                    this.disturbed
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 this.disturb(&faults, &mut part);
                 if part.is_empty() {
                     // Every byte was lost on the line: nothing to hand over yet.

@@ -74,8 +74,11 @@ pub(super) fn start(ctx: &Ctx, op: i64, p: &Params) -> Outcome {
     let (port, end) = data_link::channel(ctx.shared.model.ftp.direct_link.framing());
     ctx.link.set(Some(port));
     tracing::info!(terminal = ctx.terminal, op, "FTP direct link requested");
+    // Spawned under the lock, so a reboot (which takes the lock) always finds the task to end.
+    let mut state = ctx.shared.state();
     let task = tokio::spawn(run(ctx.shared.clone(), ctx.terminal, request, end));
-    ctx.shared.state().ftp.task = Some(task.abort_handle());
+    state.ftp.task = Some(task.abort_handle());
+    drop(state);
     Outcome::Pending
 }
 

@@ -206,7 +206,13 @@ fn background(ctx: &Ctx, op: i64, p: &Params) -> Result<Response, CommandError> 
     let operation = parse(&ctx.shared.fs, op, p)?;
     let mut state = ctx.shared.state();
     state.ftp.claim(op)?;
-    if let Operation::Retrieve { local, .. } = &operation {
+    // A fresh retrieve's file is removed by a reboot; a resumed one keeps what it had.
+    if let Operation::Retrieve {
+        local,
+        resume: false,
+        ..
+    } = &operation
+    {
         state.ftp.writing = Some(local.clone());
     }
     let suspend = if let Operation::Fota { .. } = operation {
@@ -216,8 +222,8 @@ fn background(ctx: &Ctx, op: i64, p: &Params) -> Result<Response, CommandError> 
     } else {
         None
     };
-    drop(state);
     tracing::info!(terminal = ctx.terminal, op, "FTP operation accepted");
+    // Spawned under the lock, so a reboot (which takes the lock) always finds the task to end.
     let task = tokio::spawn(run(
         ctx.shared.clone(),
         ctx.terminal,
@@ -225,7 +231,8 @@ fn background(ctx: &Ctx, op: i64, p: &Params) -> Result<Response, CommandError> 
         operation,
         suspend,
     ));
-    ctx.shared.state().ftp.task = Some(task.abort_handle());
+    state.ftp.task = Some(task.abort_handle());
+    drop(state);
     Ok(Response::ok())
 }
 

@@ -1,5 +1,7 @@
 //! Running the `ubxftp` binary for tests and benchmarks.
 
+#![allow(dead_code)]
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
