@@ -27,6 +27,9 @@ use crate::{ModuleArgs, anyhow_like};
 /// Most modules one fleet runs.
 pub const MAX_COUNT: usize = 100_000;
 
+/// Most modules with a PTY each (a PTY costs a file descriptor pair and a kernel buffer).
+const MAX_PTYS: usize = 1000;
+
 #[derive(Args, Clone)]
 pub struct FleetArgs {
     /// How many modules.
@@ -35,6 +38,12 @@ pub struct FleetArgs {
     /// Module i listens on BASE+i (each connection is a terminal of that module).
     #[arg(long, value_name = "HOST:BASE")]
     tcp: Option<String>,
+    /// One pseudo-terminal per module (small fleets), listed in --pty-map.
+    #[arg(long, requires = "pty_map")]
+    pty: bool,
+    /// Where --pty writes the map of module index to PTY path (JSON).
+    #[arg(long, value_name = "FILE", requires = "pty")]
+    pty_map: Option<PathBuf>,
     /// Run modules i, i+N, i+2N, ... of the fleet: `--shard 0/4`.
     #[arg(long, value_name = "I/N", value_parser = parse_shard)]
     shard: Option<(usize, usize)>,
@@ -200,8 +209,17 @@ pub async fn run(args: FleetArgs) -> anyhow_like::Result<()> {
         Some(path) => Some(load_script(path)?),
         None => None,
     };
-    if script.is_none() && args.tcp.is_none() {
-        return Err("fleet: give --tcp HOST:BASE (a port per module) or --script FILE".into());
+    if script.is_none() && args.tcp.is_none() && !args.pty {
+        return Err(
+            "fleet: give --tcp HOST:BASE (a port per module), --pty --pty-map FILE, or --script FILE"
+                .into(),
+        );
+    }
+    if args.pty && args.count > MAX_PTYS {
+        return Err(format!(
+            "--pty: {} modules; a PTY each is for small fleets (at most {MAX_PTYS}), use --tcp",
+            args.count
+        ));
     }
     // Ports before modules: a fleet that cannot listen does not start.
     let listeners = match &args.tcp {
@@ -240,6 +258,25 @@ pub async fn run(args: FleetArgs) -> anyhow_like::Result<()> {
                 modules.0.len()
             );
         }
+    }
+    if let Some(map) = &args.pty_map {
+        let mut paths = serde_json::Map::new();
+        for (index, modem) in modules.0.iter() {
+            let pty = crate::transport::pty::Pty::open(None)
+                .map_err(|e| format!("--pty (module {index}): {e}"))?;
+            paths.insert(
+                index.to_string(),
+                serde_json::Value::String(pty.path().display().to_string()),
+            );
+            tasks.spawn(crate::transport::pty::serve(pty, modem.clone(), None, None));
+        }
+        std::fs::write(map, serde_json::Value::Object(paths).to_string())
+            .map_err(|e| format!("--pty-map {}: {e}", map.display()))?;
+        println!(
+            "fleet: {} modules on PTYs, map in {}",
+            modules.0.len(),
+            map.display()
+        );
     }
     if let Some(listener) = control {
         println!("{}", crate::control::ready_line(&listener));

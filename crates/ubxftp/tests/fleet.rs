@@ -172,9 +172,13 @@ fn shards_merge_into_the_single_process_run() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("different fleets"));
 }
 
-/// A free block of `n` ports from a base chosen per process.
+/// A free block of `n` ports, from a base chosen per process and per call (the tests of this
+/// file run at once and must not pick the same block).
 fn free_base(n: u16) -> u16 {
-    let mut base = 20000 + (std::process::id() % 2000) as u16 * 10;
+    static CALLS: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // Above the test servers' own port range (20000-32767).
+    let mut base = 33000 + (std::process::id() % 1000) as u16 * 10 + call * 1000;
     loop {
         if (0..n).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
             return base;
@@ -322,5 +326,32 @@ fn a_share_of_the_fleet_gets_a_fault() {
     let fleet: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(fleet["modules"], 10);
     assert_eq!(fleet["states"]["registered"], 10);
+    let _ = server.child.kill();
+}
+
+#[test]
+fn a_pty_per_module_listed_in_a_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let map = dir.path().join("ptys.json");
+    let mut server = support::Server::start_with(
+        "fleet",
+        &["--count", "2", "--pty", "--pty-map", path(&map)],
+        1,
+    );
+    assert!(
+        server.lines[0].starts_with("fleet: 2 modules on PTYs"),
+        "{:?}",
+        server.lines
+    );
+    let map: serde_json::Value = serde_json::from_slice(&std::fs::read(&map).unwrap()).unwrap();
+    let pty = map["1"].as_str().unwrap();
+    let mut tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(pty)
+        .unwrap();
+    tty.write_all(b"ATE0\r\nAT+CGSN\r\n").unwrap();
+    let got = String::from_utf8(read_until(&mut tty, b"\r\n\r\nOK\r\n")).unwrap();
+    assert!(got.contains("004402090000013"), "{got:?}");
     let _ = server.child.kill();
 }
