@@ -76,6 +76,8 @@ pub struct ModemConfig {
     pub ftp_listing_cap: usize,
     /// The radio link, the seed and the faults set from the start.
     pub field: field::FieldConfig,
+    /// The rate `AT+IPR?` shows at start (`--baud`); 115200 when `None`.
+    pub ipr: Option<u32>,
 }
 
 /// The serial number in a module's IMEI unless one is given.
@@ -95,6 +97,7 @@ impl Default for ModemConfig {
             imei: None,
             ftp_listing_cap: ftp::DEFAULT_LISTING_CAP,
             field: field::FieldConfig::default(),
+            ipr: None,
         }
     }
 }
@@ -209,8 +212,12 @@ impl Modem {
             None => filesystem::ModuleFs::temporary(config.fs_size)?,
         }
         .with_name_limit(config.model.file_system.file_name_max);
+        let mut general = general::GeneralState::default();
+        if let Some(rate) = config.ipr {
+            general.ipr = i64::from(rate);
+        }
         let state = State {
-            general: general::GeneralState::default(),
+            general,
             sim: sim::SimState::default(),
             network: network::NetworkState::default(),
             power: power::PowerState::default(),

@@ -334,7 +334,13 @@ fn main() -> ExitCode {
 }
 
 async fn serve(module: ModuleArgs, transports: TransportArgs) -> anyhow_like::Result<()> {
-    let (modem, tracer) = module.build()?;
+    // `AT+IPR?` says the rate the terminals run at.
+    let config = ModemConfig {
+        ipr: transports.baud,
+        ..module.config()?
+    };
+    let modem = Modem::new(config).map_err(|e| e.to_string())?;
+    let tracer = module.tracer()?;
     run_transports(&modem, tracer, &transports).await
 }
 

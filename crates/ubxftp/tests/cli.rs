@@ -712,4 +712,10 @@ fn a_tcp_terminal_with_baud_is_paced() {
         read_until(&mut s, b"OK\r\n"),
         b"\r\nLEXI-R10401D\r\n\r\nOK\r\n"
     );
+    // The rate the terminal runs at is the module's +IPR.
+    s.write_all(b"AT+IPR?\r\n").unwrap();
+    assert_eq!(
+        read_until(&mut s, b"OK\r\n"),
+        b"\r\n+IPR: 9600\r\n\r\nOK\r\n"
+    );
 }
