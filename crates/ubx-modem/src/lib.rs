@@ -17,6 +17,9 @@
 //! | [`fs`] | `+UDWNFILE`, `+URDFILE`, `+ULSTFILE`, … and LEXI-R10's `+FOPEN` handle set |
 //! | [`ftp`] | `+UFTP`, `+UFTPC`, `+UFTPER` (direct link through [`data_link`]) |
 //!
+//! Field conditions — the radio link, the UART's speed, and faults — sit at the module's edges,
+//! its sockets and its terminals ([`field`]), so every family gets them without knowing.
+//!
 //! A [`model::Model`] (one TOML file per model in `models/`) decides which of these commands
 //! exist, what test commands print and how the module frames what differs between models.
 //!
