@@ -71,6 +71,14 @@ impl LinkSpec {
             };
             let (key, value) = (key.trim(), value.trim());
             match key {
+                // `unlimited` as the Display form prints it, so a shown link reads back.
+                "down" | "up" if value == "unlimited" => {
+                    if key == "down" {
+                        spec.down = None;
+                    } else {
+                        spec.up = None;
+                    }
+                }
                 "down" => spec.down = Some(parse_rate(key, value)?),
                 "up" => spec.up = Some(parse_rate(key, value)?),
                 "rtt" => spec.rtt = parse_duration(key, value)?,
@@ -568,7 +576,11 @@ mod tests {
         assert_eq!(m.rtt, Duration::from_millis(400));
         for p in PRESETS {
             assert_eq!(LinkSpec::parse(p.name).unwrap(), p.spec);
+            // What a link shows reads back as the same link.
+            assert_eq!(LinkSpec::parse(&p.spec.to_string()).unwrap(), p.spec);
         }
+        let slow = LinkSpec::parse("down=300bit,up=unlimited").unwrap();
+        assert_eq!(LinkSpec::parse(&slow.to_string()).unwrap(), slow);
     }
 
     #[test]
