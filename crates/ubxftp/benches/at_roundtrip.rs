@@ -90,6 +90,44 @@ fn pty_echo() -> std::fs::File {
     std::fs::File::from(pair.slave)
 }
 
+/// The same echo, but the way ubxftp reads a PTY: the master non-blocking in tokio's reactor
+/// (`AsyncFd`) on a multi-thread runtime. It tells what the reactor itself costs a PTY round
+/// trip, apart from anything the module does.
+fn pty_echo_tokio() -> std::fs::File {
+    let pair = nix::pty::openpty(None, None).expect("openpty");
+    make_raw(&pair.slave);
+    let master = pair.master;
+    let flags = nix::fcntl::fcntl(&master, nix::fcntl::FcntlArg::F_GETFL).expect("getfl");
+    let flags = nix::fcntl::OFlag::from_bits_truncate(flags) | nix::fcntl::OFlag::O_NONBLOCK;
+    nix::fcntl::fcntl(&master, nix::fcntl::FcntlArg::F_SETFL(flags)).expect("setfl");
+    thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            let fd = tokio::io::unix::AsyncFd::new(master).expect("asyncfd");
+            let mut buf = [0u8; 4096];
+            loop {
+                let Ok(mut ready) = fd.readable().await else {
+                    break;
+                };
+                match ready.try_io(|f| {
+                    nix::unistd::read(f.get_ref(), &mut buf).map_err(std::io::Error::from)
+                }) {
+                    Ok(Ok(0)) | Ok(Err(_)) => break,
+                    Ok(Ok(n)) => {
+                        let _ = nix::unistd::write(fd.get_ref(), &buf[..n]);
+                    }
+                    Err(_would_block) => continue,
+                }
+            }
+        });
+    });
+    std::fs::File::from(pair.slave)
+}
+
 fn make_raw(fd: &OwnedFd) {
     let mut t = termios::tcgetattr(fd).expect("tcgetattr");
     termios::cfmakeraw(&mut t);
@@ -163,6 +201,7 @@ fn main() {
     let mut echo_tcp = TcpStream::connect(tcp_echo()).expect("connect echo");
     echo_tcp.set_nodelay(true).expect("nodelay");
     let mut echo_pty = pty_echo();
+    let mut echo_pty_tokio = pty_echo_tokio();
 
     // Warm up every path once (first allocation, page faults, the module's first terminal).
     for _ in 0..100 {
@@ -170,15 +209,18 @@ fn main() {
         measure(&mut module_pty, REQUEST, ANSWER, 1);
         measure(&mut echo_tcp, REQUEST, REQUEST, 1);
         measure(&mut echo_pty, REQUEST, REQUEST, 1);
+        measure(&mut echo_pty_tokio, REQUEST, REQUEST, 1);
     }
 
     let (mut tcp_module, mut tcp_echo_runs, mut pty_module, mut pty_echo_runs) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut pty_tokio_runs = Vec::new();
     for _ in 0..repeats {
         tcp_module.push(measure(&mut module_tcp, REQUEST, ANSWER, rounds));
         tcp_echo_runs.push(measure(&mut echo_tcp, REQUEST, REQUEST, rounds));
         pty_module.push(measure(&mut module_pty, REQUEST, ANSWER, rounds));
         pty_echo_runs.push(measure(&mut echo_pty, REQUEST, REQUEST, rounds));
+        pty_tokio_runs.push(measure(&mut echo_pty_tokio, REQUEST, REQUEST, rounds));
     }
     println!(
         "AT round trips, one at a time: {repeats} x {rounds} per contender, medians{}",
@@ -189,5 +231,8 @@ fn main() {
         }
     );
     report("tcp", &median_run(tcp_module), &median_run(tcp_echo_runs));
-    report("pty", &median_run(pty_module), &median_run(pty_echo_runs));
+    let pty_echo = median_run(pty_echo_runs);
+    report("pty", &median_run(pty_module), &pty_echo);
+    // The reactor's share: the same echo through tokio's AsyncFd, beside the blocking echo.
+    report("pty-tokio-echo", &median_run(pty_tokio_runs), &pty_echo);
 }
