@@ -107,7 +107,10 @@ fn pty_echo_tokio() -> std::fs::File {
             .build()
             .expect("runtime");
         runtime.block_on(async move {
-            let fd = tokio::io::unix::AsyncFd::new(master).expect("asyncfd");
+            // SAFETY: `master` is an OwnedFd we own; the AsyncFd owns it from here on, so the
+            // descriptor stays open and the same for the AsyncFd's whole life (as in the PTY
+            // transport).
+            let fd = unsafe { tokio::io::unix::AsyncFd::register(master) }.expect("asyncfd");
             let mut buf = [0u8; 4096];
             loop {
                 let Ok(mut ready) = fd.readable().await else {
