@@ -19,7 +19,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{AtHost, login};
+use common::{AtHost, login, modem_with_link};
 use ftp_client::{ConnectOptions, DataMode, FtpSession};
 use test_servers::{Kind, RunningServer, ServerOptions, start};
 use tokio::io::AsyncWriteExt;
@@ -61,17 +61,6 @@ const SMOKE: Scale = Scale {
     rounds: 1,
 };
 
-fn modem(link: &str) -> Modem {
-    Modem::new(ModemConfig {
-        field: FieldConfig {
-            link: LinkSpec::parse(link).unwrap(),
-            ..FieldConfig::default()
-        },
-        ..ModemConfig::default()
-    })
-    .unwrap()
-}
-
 fn row(what: &str, measured: Duration, formula: Duration) {
     let (m, f) = (measured.as_secs_f64(), formula.as_secs_f64());
     println!(
@@ -97,7 +86,7 @@ async fn main() {
     // Rate, down: a retrieve.
     let (link, bytes, rate) = s.down;
     server.put_file("down.bin", vec![0x5a; bytes]).unwrap();
-    let m = modem(link);
+    let m = modem_with_link(link);
     let mut host = AtHost::connect(&m).await;
     login(&mut host, &server, true).await;
     let took = timed_op(&mut host, "AT+UFTPC=4,\"down.bin\",\"down.bin\"", 4).await;
@@ -109,7 +98,7 @@ async fn main() {
 
     // Rate, up: a store.
     let (link, bytes, rate) = s.up;
-    let m = modem(link);
+    let m = modem_with_link(link);
     m.filesystem().append("up.bin", &vec![0xa5; bytes]).unwrap();
     let mut host = AtHost::connect(&m).await;
     login(&mut host, &server, true).await;
@@ -121,7 +110,7 @@ async fn main() {
     );
 
     // Round trip: one CWD exchange.
-    let m = modem(s.rtt);
+    let m = modem_with_link(s.rtt);
     let mut host = AtHost::connect(&m).await;
     login(&mut host, &server, true).await;
     let took = timed_op(&mut host, "AT+UFTPC=8,\"/\"", 8).await;

@@ -263,6 +263,11 @@ impl Modem {
         (*shown && !text.is_empty()).then(|| text.clone())
     }
 
+    /// `+UFTPER`: the class and code of the last FTP operation.
+    pub fn last_ftp_error(&self) -> (u32, u32) {
+        self.shared.state().ftp.last_error
+    }
+
     /// `+CGSN`.
     pub fn imei(&self) -> String {
         self.shared.imei.clone()
@@ -307,7 +312,7 @@ impl Modem {
         serde_json::json!({
             "model": self.shared.model.id,
             "power": format!("{:?}", *self.shared.power.borrow()).to_lowercase(),
-            "registered": state.general.cfun == 1 && state.pdp.attached && state.network.cops_mode != 2 && !state.network.lost,
+            "registered": network::is_registered(&state),
             "contexts": contexts,
             "ftp": {
                 "logged_in": state.ftp.session.is_some(),

@@ -135,13 +135,17 @@ pub(crate) fn execute(ctx: &Ctx, cmd: &Command) -> Option<Outcome> {
     Some(reply.into())
 }
 
-/// Whether the module is registered: radio on, attached, not deregistered by `+COPS=2`.
-pub(crate) fn registered(ctx: &Ctx) -> bool {
-    let state = ctx.shared.state();
+/// Whether the module is registered: radio on, attached, not deregistered by `+COPS=2` nor by
+/// the network (a fault).
+pub(crate) fn is_registered(state: &crate::State) -> bool {
     state.general.cfun == 1
         && state.pdp.attached
         && state.network.cops_mode != 2
         && !state.network.lost
+}
+
+pub(crate) fn registered(ctx: &Ctx) -> bool {
+    is_registered(&ctx.shared.state())
 }
 
 /// The registration changed without a command (a fault): each terminal that asked for
@@ -149,12 +153,7 @@ pub(crate) fn registered(ctx: &Ctx) -> bool {
 pub(crate) fn registration_changed(shared: &crate::Shared) {
     let (urcs, stat) = {
         let state = shared.state();
-        let stat = u8::from(
-            state.general.cfun == 1
-                && state.pdp.attached
-                && state.network.cops_mode != 2
-                && !state.network.lost,
-        );
+        let stat = u8::from(is_registered(&state));
         let urcs: Vec<String> = [
             ("+CREG", state.network.creg),
             ("+CGREG", state.network.cgreg),

@@ -76,6 +76,17 @@ pub struct ContextAddrs {
     pub v6: Option<Ipv6Addr>,
 }
 
+impl ContextAddrs {
+    /// The address a single-address answer shows (`+UPSND`, `+UUPSDA`): IPv4 when there is one.
+    pub fn preferred(&self) -> String {
+        match (self.v4, self.v6) {
+            (Some(v4), _) => v4.to_string(),
+            (None, Some(v6)) => v6.to_string(),
+            (None, None) => String::new(),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct PdpState {
     pub max_cid: u8,

@@ -131,6 +131,13 @@ pub(crate) fn service_cid(state: &State, model: &Model, fallback: u8) -> Option<
     }
 }
 
+/// Whether the FTP service's bearer (`+UFTP=20`'s cid, or PSD profile 0's) is up.
+pub(crate) fn ftp_bearer_up(state: &State, model: &Model) -> bool {
+    service_cid(state, model, state.ftp.profile.cid)
+        .and_then(|cid| state.pdp.active_addrs(cid))
+        .is_some()
+}
+
 /// Notices profiles whose bearer went down (the radio off, a detach, `+CGACT=0`, a fault) and
 /// reports each with `+UUPSDD: <p>` on every terminal. Run after every command.
 pub(crate) fn sync(shared: &Shared) {
@@ -349,9 +356,10 @@ fn upsda_reply(ctx: &Ctx, kind: &CommandKind) -> Result<(Response, Option<String
             }
             let cid = activate(&mut state, model, id)?;
             state.psd.slots[id].bearer = Some(cid);
-            let addrs = state.pdp.active_addrs(cid);
-            let ip = addrs
-                .and_then(|a| a.v4.map(|v| v.to_string()).or(a.v6.map(|v| v.to_string())))
+            let ip = state
+                .pdp
+                .active_addrs(cid)
+                .map(|a| a.preferred())
                 .unwrap_or_default();
             tracing::info!(profile = id, cid, "PSD profile activated");
             let urc = model
@@ -432,12 +440,7 @@ fn upsnd(ctx: &Ctx, kind: &CommandKind) -> Reply {
                     // The address of an inactive profile: not available (docs/FIDELITY.md).
                     let cid = slot.bearer.ok_or_else(not_allowed)?;
                     let addrs = state.pdp.active_addrs(cid).ok_or_else(not_allowed)?;
-                    let ip = addrs
-                        .v4
-                        .map(|v| v.to_string())
-                        .or(addrs.v6.map(|v| v.to_string()))
-                        .unwrap_or_default();
-                    format!("\"{ip}\"")
+                    format!("\"{}\"", addrs.preferred())
                 }
                 1 | 2 => {
                     slot.bearer.ok_or_else(not_allowed)?;

@@ -5,26 +5,14 @@ mod common;
 
 use std::time::Duration;
 
-use common::{AtHost, login, pattern};
+use common::{AtHost, login, modem_with_link, pattern};
 use test_servers::{Kind, RunningServer, ServerOptions, start};
-use ubx_modem::field::FieldConfig;
-use ubx_modem::field::spec::{Action, FaultSpec, LinkSpec, Target};
+use ubx_modem::field::spec::{Action, FaultSpec, Target};
 use ubx_modem::model::Model;
 use ubx_modem::{Modem, ModemConfig, Power};
 
 async fn server(kind: Kind) -> RunningServer {
     start(kind, ServerOptions::default()).await.expect("server")
-}
-
-fn modem_with(link: &str) -> Modem {
-    Modem::new(ModemConfig {
-        field: FieldConfig {
-            link: LinkSpec::parse(link).unwrap(),
-            ..FieldConfig::default()
-        },
-        ..ModemConfig::default()
-    })
-    .unwrap()
 }
 
 fn modem() -> Modem {
@@ -244,7 +232,7 @@ async fn the_network_takes_the_context_during_a_transfer() {
     let server = server(Kind::Libunftp).await;
     server.put_file("f.bin", pattern(400_000)).unwrap();
     // A slow link, so the transfer is still running when the fault fires.
-    let modem = modem_with("down=4mbit");
+    let modem = modem_with_link("down=4mbit");
     let mut host = AtHost::connect(&modem).await;
     host.ok("AT+CGEREP=1").await;
     login(&mut host, &server, true).await;
@@ -395,7 +383,7 @@ use tokio::io::AsyncWriteExt;
 async fn a_fault_added_while_an_operation_runs_hits_it() {
     let server = server(Kind::Libunftp).await;
     server.put_file("f.bin", pattern(1_000_000)).unwrap();
-    let modem = modem_with("down=2mbit");
+    let modem = modem_with_link("down=2mbit");
     let mut host = AtHost::connect(&modem).await;
     login(&mut host, &server, true).await;
     host.ok("AT+UFTPC=4,\"f.bin\",\"f.bin\"").await;
@@ -410,7 +398,7 @@ async fn a_reboot_during_a_retrieve_leaves_no_half_file() {
     let server = server(Kind::Libunftp).await;
     // 4 MB at 2 MB/s: the spool has written its first 1 MiB chunk after a second.
     server.put_file("f.bin", pattern(4_000_000)).unwrap();
-    let modem = modem_with("down=16mbit");
+    let modem = modem_with_link("down=16mbit");
     let mut host = AtHost::connect(&modem).await;
     login(&mut host, &server, true).await;
     host.ok("AT+UFTPC=4,\"f.bin\",\"f.bin\"").await;
@@ -440,7 +428,7 @@ async fn fota_suspended_by_a_pdp_loss_resumes_where_it_stopped() {
     let server = server(Kind::Libunftp).await;
     let image = pattern(400_000);
     server.put_file("fw.bin", &image).unwrap();
-    let modem = modem_with("down=4mbit");
+    let modem = modem_with_link("down=4mbit");
     let mut host = AtHost::connect(&modem).await;
     host.ok("AT+CGEREP=1").await;
     login(&mut host, &server, true).await;

@@ -269,8 +269,9 @@ async fn fleet(State(m): State<Modules>) -> Response {
             "unregistered"
         };
         *states.entry(state.into()).or_default() += 1;
-        let class = s["ftp"]["last_error"][0].as_u64().unwrap_or(0);
-        *errors.entry(class.to_string()).or_default() += 1;
+        *errors
+            .entry(modem.last_ftp_error().0.to_string())
+            .or_default() += 1;
     }
     axum::Json(json!({
         "modules": m.0.len(),

@@ -398,9 +398,7 @@ async fn load(args: &FleetArgs, modules: &Modules, script: &str, id: FleetId) ->
             let _permit = permit;
             let outcome = run_module(&modem, &text, &steps, &lines, &bytes, until).await;
             done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let class = modem.snapshot()["ftp"]["last_error"][0]
-                .as_u64()
-                .unwrap_or(0) as u32;
+            let class = modem.last_ftp_error().0;
             (index, outcome, class)
         });
     }

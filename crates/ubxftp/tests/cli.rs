@@ -285,23 +285,10 @@ fn tcp_and_pty_at_once_share_one_module_and_sigint_keeps_the_files() {
 
 #[test]
 fn a_malformed_dns_override_is_refused_at_start() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
-        .args(["serve", "--tcp", "127.0.0.1:0", "--dns", "no-equals-sign"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("still serving: the malformed override was accepted");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = support::refused(
+        "serve",
+        &["--tcp", "127.0.0.1:0", "--dns", "no-equals-sign"],
+    );
     assert!(stderr.contains("--dns"), "{stderr}");
 }
 
@@ -578,40 +565,13 @@ fn a_model_file_adds_a_model_without_rebuilding() {
     assert!(err.contains("fota_mdd5"), "{err}");
 }
 
-/// Runs `ubxftp serve ARGS`, which must refuse to start: its error text.
-fn refused(args: &[&str]) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
-        .arg("serve")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("still serving: {args:?} was accepted");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(!out.status.success());
-    assert!(
-        out.stdout.is_empty(),
-        "something started: {:?}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 #[test]
 fn bad_field_conditions_are_refused_before_anything_starts() {
-    let err = refused(&["--tcp", "127.0.0.1:0", "--link", "down=fast"]);
+    let err = support::refused("serve", &["--tcp", "127.0.0.1:0", "--link", "down=fast"]);
     assert!(err.contains("down") && err.contains("fast"), "{err}");
-    let err = refused(&["--tcp", "127.0.0.1:0", "--link", "down=0bit"]);
+    let err = support::refused("serve", &["--tcp", "127.0.0.1:0", "--link", "down=0bit"]);
     assert!(err.contains("100bit"), "{err}");
-    let err = refused(&["--tcp", "127.0.0.1:0", "--baud", "0"]);
+    let err = support::refused("serve", &["--tcp", "127.0.0.1:0", "--baud", "0"]);
     assert!(err.contains("--baud"), "{err}");
     let dir = tempfile::tempdir().unwrap();
     let faults = dir.path().join("faults.toml");
@@ -620,12 +580,15 @@ fn bad_field_conditions_are_refused_before_anything_starts() {
         "[[fault]]\ntarget = \"ftp-data\"\naction = \"reset\"\n\n[[fault]]\ntarget = \"pdp\"\naction = \"deactivate\"\ncid = 99\n",
     )
     .unwrap();
-    let err = refused(&["--tcp", "127.0.0.1:0", "--faults", path(&faults)]);
+    let err = support::refused(
+        "serve",
+        &["--tcp", "127.0.0.1:0", "--faults", path(&faults)],
+    );
     assert!(
         err.contains("line 5") && err.contains("unknown cid 99"),
         "{err}"
     );
-    let err = refused(&["--tcp", "127.0.0.1:0", "--control", "0.0.0.0:0"]);
+    let err = support::refused("serve", &["--tcp", "127.0.0.1:0", "--control", "0.0.0.0:0"]);
     assert!(err.contains("--control-remote"), "{err}");
 }
 

@@ -6,7 +6,6 @@ mod support;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use test_servers::{Kind, ServerOptions};
 
@@ -248,49 +247,28 @@ fn a_port_per_module_each_its_own_imei_and_a_control_api_for_all() {
     let _ = child.wait();
 }
 
-/// `ubxftp fleet ARGS` must refuse to start: its error.
-fn refused(args: &[&str]) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
-        .arg("fleet")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("still running: {args:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(!out.status.success());
-    assert!(
-        out.stdout.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 #[test]
 fn bad_fleets_are_refused_before_anything_listens() {
-    let err = refused(&["--count", "0", "--tcp", "127.0.0.1:30000"]);
+    let err = support::refused("fleet", &["--count", "0", "--tcp", "127.0.0.1:30000"]);
     assert!(err.contains("--count 0"), "{err}");
-    let err = refused(&["--count", "10", "--tcp", "127.0.0.1:65530"]);
+    let err = support::refused("fleet", &["--count", "10", "--tcp", "127.0.0.1:65530"]);
     assert!(err.contains("beyond 65535"), "{err}");
     let base = free_base(3);
     let _taken = std::net::TcpListener::bind(("127.0.0.1", base + 1)).unwrap();
-    let err = refused(&["--count", "3", "--tcp", &format!("127.0.0.1:{base}")]);
+    let err = support::refused(
+        "fleet",
+        &["--count", "3", "--tcp", &format!("127.0.0.1:{base}")],
+    );
     assert!(err.contains(&format!("port {}", base + 1)), "{err}");
-    let err = refused(&["--count", "3", "--tcp", "127.0.0.1:30000", "--shard", "3/3"]);
+    let err = support::refused(
+        "fleet",
+        &["--count", "3", "--tcp", "127.0.0.1:30000", "--shard", "3/3"],
+    );
     assert!(err.contains("shard 3/3"), "{err}");
     let dir = tempfile::tempdir().unwrap();
     let s = dir.path().join("s.txt");
     std::fs::write(&s, "> AT+UFTP=0,\"{server}\"\n< \\r\\nOK\\r\\n\n").unwrap();
-    let err = refused(&["--count", "3", "--script", path(&s)]);
+    let err = support::refused("fleet", &["--count", "3", "--script", path(&s)]);
     assert!(err.contains("line 1") && err.contains("{server}"), "{err}");
 }
 

@@ -239,10 +239,8 @@ pub(crate) async fn apply(shared: &Arc<Shared>, action: ModuleAction) {
 
 /// The FTP service's connections end if their bearer is gone.
 fn lost_bearer(shared: &Shared) {
-    let state = shared.state();
-    let bearer = crate::psd::service_cid(&state, shared.model, state.ftp.profile.cid);
-    if bearer.and_then(|cid| state.pdp.active_addrs(cid)).is_none() {
-        drop(state);
+    let up = crate::psd::ftp_bearer_up(&shared.state(), shared.model);
+    if !up {
         shared.field.bearer_lost();
     }
 }

@@ -296,8 +296,7 @@ pub(crate) async fn close_session(session: Arc<AsyncMutex<FtpSession>>) {
 /// The logged-in session, if its context is still up; otherwise the session is dropped.
 pub(super) fn session(shared: &Shared) -> Result<Arc<AsyncMutex<FtpSession>>, FtpFailure> {
     let mut state = shared.state();
-    let bearer = crate::psd::service_cid(&state, shared.model, state.ftp.profile.cid);
-    if bearer.and_then(|cid| state.pdp.active_addrs(cid)).is_none() {
+    if !crate::psd::ftp_bearer_up(&state, shared.model) {
         if let Some(s) = state.ftp.session.take() {
             tokio::spawn(close_session(s));
             return Err(FtpFailure::NoActiveContext);
@@ -315,7 +314,7 @@ pub(super) fn failed(
 ) -> FtpFailure {
     let mut failure = FtpFailure::from_ftp(&e);
     tracing::debug!(error = %e, "FTP engine error");
-    if bearer_down(shared) {
+    if !crate::psd::ftp_bearer_up(&shared.state(), shared.model) {
         // The connection broke because the network took the context away (+CGEV: NW PDN
         // DEACT, a lost registration): that is the cause the module reports.
         failure = FtpFailure::NoActiveContext;
@@ -324,13 +323,6 @@ pub(super) fn failed(
         forget_session(shared, session);
     }
     failure
-}
-
-/// Whether the FTP service's bearer is down now.
-fn bearer_down(shared: &Shared) -> bool {
-    let state = shared.state();
-    let bearer = crate::psd::service_cid(&state, shared.model, state.ftp.profile.cid);
-    bearer.and_then(|cid| state.pdp.active_addrs(cid)).is_none()
 }
 
 /// Takes `session` out of the module state if it is still the module's session (a new login

@@ -31,6 +31,18 @@ pub fn config_from_header(text: &str) -> ModemConfig {
     config
 }
 
+/// A module of the default model whose connections go over the link `spec` (`--link`).
+pub fn modem_with_link(spec: &str) -> Modem {
+    Modem::new(ModemConfig {
+        field: ubx_modem::field::FieldConfig {
+            link: ubx_modem::field::spec::LinkSpec::parse(spec).expect("link spec"),
+            ..ubx_modem::field::FieldConfig::default()
+        },
+        ..ModemConfig::default()
+    })
+    .expect("module")
+}
+
 /// Starts a terminal on `modem` and returns the host's end of it.
 pub fn connect(modem: &Modem) -> DuplexStream {
     let (host, device) = tokio::io::duplex(1 << 20);
