@@ -283,6 +283,49 @@ fn tcp_and_pty_at_once_share_one_module_and_sigint_keeps_the_files() {
     );
 }
 
+/// A PTY host that stops reading in the middle of a long answer: the module waits for it (its
+/// writes would block: the PTY terminal's own thread sleeps until the master is writable again)
+/// while other terminals go on answering, and then every byte arrives, in order.
+#[test]
+fn a_pty_host_that_stops_reading_gets_every_byte_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs_dir = dir.path().join("fs");
+    std::fs::create_dir_all(&fs_dir).unwrap();
+    // Far more than the kernel buffers of a PTY (a few KiB in the line discipline, 64 KiB of
+    // flip buffers), so the module's writes must wait for the host.
+    let content: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(fs_dir.join("big.bin"), &content).unwrap();
+    let server = Server::start(
+        &[
+            "--tcp",
+            "127.0.0.1:0",
+            "--pty",
+            "--fs-dir",
+            fs_dir.to_str().unwrap(),
+        ],
+        2,
+    );
+    let mut pty = open_tty(server.line_with("pty: "));
+    let mut tcp = TcpStream::connect(server.line_with("tcp://")).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    pty.write_all(b"ATE0\r").unwrap();
+    assert_eq!(read_until(&mut pty, b"OK\r\n"), b"ATE0\r\r\nOK\r\n");
+    pty.write_all(b"AT+URDFILE=\"big.bin\"\r").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // The PTY terminal is stuck on its host; the module is not.
+    tcp.write_all(b"AT\r").unwrap();
+    assert_eq!(read_until(&mut tcp, b"OK\r\n"), b"AT\r\r\nOK\r\n");
+    let mut expected = b"\r\n+URDFILE: \"big.bin\",300000,\"".to_vec();
+    expected.extend_from_slice(&content);
+    expected.extend_from_slice(b"\"\r\nOK\r\n");
+    let got = read_until(&mut pty, b"\"\r\nOK\r\n");
+    assert_eq!(got.len(), expected.len());
+    assert!(got == expected, "the answer differs from the file");
+    // And the PTY terminal answers again.
+    pty.write_all(b"AT\r").unwrap();
+    assert_eq!(read_until(&mut pty, b"OK\r\n"), b"\r\nOK\r\n");
+}
+
 #[test]
 fn a_malformed_dns_override_is_refused_at_start() {
     let stderr = support::refused(

@@ -11,6 +11,7 @@ pub fn paced(pace: Option<u32>) -> HostLines {
     }
 }
 
+mod fd_executor;
 pub mod pty;
 pub mod serial;
 pub mod stdio;

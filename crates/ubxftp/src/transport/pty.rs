@@ -6,24 +6,36 @@
 //! no host program has the device open, reads on the master would otherwise fail with EIO, and the
 //! pseudo-terminal would vanish when the first host program closed it. With it open, a host can
 //! close and reopen the path as often as it likes.
+//!
+//! Each PTY's terminal runs on a thread of its own, which sleeps in `poll` on the master between
+//! commands ([`super::fd_executor`] says why: it makes a round trip as fast as a blocking echo).
+//! The master is non-blocking; a read or write that would block tells the executor, through
+//! [`Wants`], what to wait for.
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
+use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::pty::openpty;
 use nix::sys::termios::{self, SetArg};
-use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::oneshot;
 use ubx_modem::Modem;
 use ubx_modem::trace::Tracer;
 
+use super::fd_executor::{self, Wants};
+
 /// An open pseudo-terminal pair.
 pub struct Pty {
-    master: AsyncFd<OwnedFd>,
+    /// The master, non-blocking; shared with the executor, which polls it.
+    master: Arc<OwnedFd>,
+    /// What a read or write on the master is waiting for.
+    wants: Arc<Wants>,
     /// Held open on purpose; see the module documentation.
     _slave: OwnedFd,
     path: PathBuf,
@@ -48,12 +60,9 @@ impl Pty {
             }
             None => None,
         };
-        // SAFETY: `pair.master` is an OwnedFd we just got from openpty; the AsyncFd owns it from
-        // here on, so the descriptor stays open and the same for the AsyncFd's whole life.
-        let master = unsafe { AsyncFd::register(pair.master) }
-            .map_err(|e| io::Error::other(e.to_string()))?;
         Ok(Pty {
-            master,
+            master: Arc::new(pair.master),
+            wants: Arc::default(),
             _slave: pair.slave,
             path,
             link,
@@ -74,43 +83,48 @@ impl Drop for Pty {
     }
 }
 
+/// Runs `op` on the master; if it would block, tells the executor to wait for `wait`.
+fn on_master<T>(
+    pty: &Pty,
+    op: impl FnOnce(&OwnedFd) -> nix::Result<T>,
+    wait: fn(&Wants),
+) -> Poll<io::Result<T>> {
+    match op(&pty.master) {
+        Ok(value) => Poll::Ready(Ok(value)),
+        Err(Errno::EAGAIN) => {
+            wait(&pty.wants);
+            Poll::Pending
+        }
+        Err(e) => Poll::Ready(Err(e.into())),
+    }
+}
+
+// Reads and writes are only ever polled by the PTY's own executor (see `serve`), which is woken by
+// the master itself: they need no waker of their own.
 impl AsyncRead for Pty {
     fn poll_read(
         self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
+        _: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        loop {
-            let mut guard = ready!(self.master.poll_read_ready(cx))?;
-            let unfilled = buf.initialize_unfilled();
-            match guard
-                .try_io(|fd| nix::unistd::read(fd.get_ref(), unfilled).map_err(io::Error::from))
-            {
-                Ok(Ok(n)) => {
-                    buf.advance(n);
-                    return Poll::Ready(Ok(()));
-                }
-                Ok(Err(e)) => return Poll::Ready(Err(e)),
-                Err(_would_block) => continue,
-            }
-        }
+        let unfilled = buf.initialize_unfilled();
+        let n = ready!(on_master(
+            &self,
+            |fd| nix::unistd::read(fd, unfilled),
+            Wants::read
+        ))?;
+        buf.advance(n);
+        Poll::Ready(Ok(()))
     }
 }
 
 impl AsyncWrite for Pty {
     fn poll_write(
         self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
+        _: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        loop {
-            let mut guard = ready!(self.master.poll_write_ready(cx))?;
-            match guard.try_io(|fd| nix::unistd::write(fd.get_ref(), data).map_err(io::Error::from))
-            {
-                Ok(result) => return Poll::Ready(result),
-                Err(_would_block) => continue,
-            }
-        }
+        on_master(&self, |fd| nix::unistd::write(fd, data), Wants::write)
     }
 
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -123,10 +137,29 @@ impl AsyncWrite for Pty {
 }
 
 /// Serves the pseudo-terminal for the rest of the run: one terminal whose host may come and go.
+///
+/// The terminal runs on a thread of its own (named after the PTY), within the current runtime;
+/// this future ends when that thread does.
 pub async fn serve(pty: Pty, modem: Modem, tracer: Option<Tracer>, pace: Option<u32>) {
-    tracing::debug!(fd = pty.master.get_ref().as_raw_fd(), path = %pty.path.display(), "pty ready");
-    let lines = super::paced(pace);
-    if let Err(e) = ubx_modem::driver::serve_with_lines(&modem, pty, tracer.as_ref(), lines).await {
-        tracing::warn!(error = %e, "pty terminal ended");
+    let runtime = tokio::runtime::Handle::current();
+    let name = format!("pty {}", pty.path.display());
+    tracing::debug!(path = %pty.path.display(), "pty ready");
+    let (done, finished) = oneshot::channel();
+    let thread = std::thread::Builder::new().name(name).spawn(move || {
+        let master = Arc::clone(&pty.master);
+        let wants = Arc::clone(&pty.wants);
+        let lines = super::paced(pace);
+        let terminal = ubx_modem::driver::serve_with_lines(&modem, pty, tracer.as_ref(), lines);
+        let ended = fd_executor::block_on(&runtime, master.as_fd(), &wants, terminal);
+        if let Err(e) = ended.and_then(|served| served) {
+            tracing::warn!(error = %e, "pty terminal ended");
+        }
+        let _ = done.send(());
+    });
+    match thread {
+        Ok(_) => {
+            let _ = finished.await;
+        }
+        Err(e) => tracing::warn!(error = %e, "pty terminal could not start its thread"),
     }
 }
