@@ -90,9 +90,10 @@ fn pty_echo() -> std::fs::File {
     std::fs::File::from(pair.slave)
 }
 
-/// The same echo, but the way ubxftp reads a PTY: the master non-blocking in tokio's reactor
-/// (`AsyncFd`) on a multi-thread runtime. It tells what the reactor itself costs a PTY round
-/// trip, apart from anything the module does.
+/// The same echo, but the way ubxftp read a PTY until it got a thread of its own per PTY: the
+/// master non-blocking in tokio's reactor (`AsyncFd`) on a multi-thread runtime. It tells what
+/// the reactor itself costs a PTY round trip, apart from anything the module does, and so what
+/// the transport's own thread (`transport/fd_executor.rs`) saves.
 fn pty_echo_tokio() -> std::fs::File {
     let pair = nix::pty::openpty(None, None).expect("openpty");
     make_raw(&pair.slave);
