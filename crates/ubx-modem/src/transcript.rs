@@ -19,6 +19,10 @@
 //! <md5 42000 a1b2…             the next 42000 bytes, whatever they are, have this MD5
 //! <* \+UUFTPCR: 100,\d+ / \d+  any number of lines (`\r\n…\r\n`) matching the regex (FOTA
 //!                              progress), then the next step; `<*5000` waits 5 s for each
+//! on \r\n+UUFTPCR: 100,0\r\n   if exactly these bytes come next, take them and run the steps up
+//!   > AT+CGACT=1,1             to the matching `end`; if something else comes, take nothing and
+//!   ...                        skip them (`on5000` waits 5 s for the bytes that decide)
+//! end
 //! ```
 
 use std::fmt::Write as _;
@@ -51,6 +55,16 @@ pub enum Step {
     Quiet(Duration),
     Sleep(Duration),
     SetTimeout(Duration),
+    /// If exactly these bytes come next, take them and go on with the next step; if something
+    /// else comes, take nothing and go on at step `skip_to` (the one after the matching `end`).
+    /// Waits up to the timeout for the bytes that decide.
+    On {
+        expected: Vec<u8>,
+        timeout: Option<Duration>,
+        skip_to: usize,
+    },
+    /// The end of an `on` block: nothing to do.
+    End,
 }
 
 /// A parsed transcript: steps with their source line numbers.
@@ -155,10 +169,14 @@ fn millis(text: &str, line: usize) -> Result<Duration, TranscriptError> {
 impl Transcript {
     pub fn parse(text: &str) -> Result<Transcript, TranscriptError> {
         let mut steps = Vec::new();
+        // The `on` blocks not yet ended: their step index and line.
+        let mut open: Vec<(usize, usize)> = Vec::new();
         for (i, raw) in text.lines().enumerate() {
             let line = i + 1;
             let syntax = |message: String| TranscriptError::Syntax { line, message };
-            if raw.trim().is_empty() || raw.starts_with('#') {
+            // Steps inside an `on` block may be indented.
+            let raw = raw.trim_start();
+            if raw.is_empty() || raw.starts_with('#') {
                 continue;
             }
             let (head, rest) = raw.split_once(' ').unwrap_or((raw, ""));
@@ -197,6 +215,33 @@ impl Transcript {
                 "quiet" => Step::Quiet(millis(rest, line)?),
                 "sleep" => Step::Sleep(millis(rest, line)?),
                 "timeout" => Step::SetTimeout(millis(rest, line)?),
+                "end" => {
+                    let Some((at, _)) = open.pop() else {
+                        return Err(syntax("`end` without an `on`".into()));
+                    };
+                    let after = steps.len() + 1;
+                    if let Some((_, Step::On { skip_to, .. })) = steps.get_mut(at) {
+                        *skip_to = after;
+                    }
+                    Step::End
+                }
+                h if h.starts_with("on") && h[2..].bytes().all(|b| b.is_ascii_digit()) => {
+                    let timeout = if h.len() > 2 {
+                        Some(millis(&h[2..], line)?)
+                    } else {
+                        None
+                    };
+                    let expected = unescape(rest).map_err(syntax)?;
+                    if expected.is_empty() {
+                        return Err(syntax("`on` wants the bytes it decides on".into()));
+                    }
+                    open.push((steps.len(), line));
+                    Step::On {
+                        expected,
+                        timeout,
+                        skip_to: 0,
+                    }
+                }
                 h if h.starts_with("<*") => {
                     let timeout = if h.len() > 2 {
                         Some(millis(&h[2..], line)?)
@@ -229,6 +274,12 @@ impl Transcript {
             };
             steps.push((line, step));
         }
+        if let Some((_, line)) = open.pop() {
+            return Err(TranscriptError::Syntax {
+                line,
+                message: "this `on` has no `end`".into(),
+            });
+        }
         Ok(Transcript { steps })
     }
 
@@ -250,7 +301,9 @@ impl Transcript {
         let mut unread: Vec<u8> = Vec::new();
         let mut default_timeout = Duration::from_millis(2000);
         let mut buf = vec![0u8; 16 * 1024];
-        for (line, step) in &self.steps {
+        let mut next = 0;
+        while let Some((line, step)) = self.steps.get(next) {
+            next += 1;
             let line = *line;
             let io = |source| TranscriptError::Io { line, source };
             let started = tokio::time::Instant::now();
@@ -262,6 +315,40 @@ impl Transcript {
                 }
                 Step::Sleep(d) => tokio::time::sleep(*d).await,
                 Step::SetTimeout(d) => default_timeout = *d,
+                Step::End => {}
+                Step::On {
+                    expected,
+                    timeout,
+                    skip_to,
+                } => {
+                    let timeout = timeout.unwrap_or(default_timeout);
+                    let deadline = tokio::time::Instant::now() + timeout;
+                    loop {
+                        let n = unread.len().min(expected.len());
+                        if unread[..n] != expected[..n] {
+                            // Something else came: skip the block, leave the bytes unread.
+                            next = *skip_to;
+                            break;
+                        }
+                        if n == expected.len() {
+                            unread.drain(..n);
+                            taken = n;
+                            break;
+                        }
+                        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+                            Ok(Ok(0)) | Err(_) => {
+                                return Err(TranscriptError::Timeout {
+                                    line,
+                                    expected: format!("{} or anything else", escape(expected)),
+                                    got: escape(&unread),
+                                    timeout,
+                                });
+                            }
+                            Ok(Ok(n)) => unread.extend_from_slice(&buf[..n]),
+                            Ok(Err(e)) => return Err(io(e)),
+                        }
+                    }
+                }
                 Step::Quiet(d) => {
                     if unread.is_empty() {
                         match tokio::time::timeout(*d, stream.read(&mut buf)).await {
@@ -415,6 +502,88 @@ pub struct StepDone {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs `text` against a peer that answers each send with the next of `answers`.
+    async fn run_against(text: &str, answers: &[&[u8]]) -> Result<(), TranscriptError> {
+        let transcript = Transcript::parse(text).unwrap();
+        let (mut ours, mut theirs) = tokio::io::duplex(1024);
+        let answers: Vec<Vec<u8>> = answers.iter().map(|a| a.to_vec()).collect();
+        let peer = tokio::spawn(async move {
+            let mut buf = [0u8; 64];
+            for answer in answers {
+                if theirs.read(&mut buf).await.unwrap_or(0) == 0 {
+                    return;
+                }
+                theirs.write_all(&answer).await.unwrap();
+            }
+            // Keep the line open until the transcript is done.
+            let _ = theirs.read(&mut buf).await;
+        });
+        let result = transcript.run(&mut ours).await;
+        drop(ours);
+        peer.await.unwrap();
+        result
+    }
+
+    const RESUMING: &str = "> AT+UFTPC=100,\"fw\"\n\
+        < \\r\\nOK\\r\\n\n\
+        on \\r\\n+UUFTPCR: 100,0\\r\\n\n\
+        \x20 > AT+UFTPC=100,\"fw\",1\n\
+        \x20 < \\r\\nOK\\r\\n\n\
+        end\n\
+        <? \\r\\n\\+UUFTPCR: 100,1,\"[0-9a-f]+\"\\r\\n\n";
+
+    #[tokio::test]
+    async fn on_runs_its_block_when_its_bytes_come() {
+        run_against(
+            RESUMING,
+            &[
+                b"\r\nOK\r\n\r\n+UUFTPCR: 100,0\r\n",
+                b"\r\nOK\r\n\r\n+UUFTPCR: 100,1,\"ab12\"\r\n",
+            ],
+        )
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn on_skips_its_block_and_takes_nothing_when_other_bytes_come() {
+        run_against(
+            RESUMING,
+            &[b"\r\nOK\r\n\r\n+UUFTPCR: 100,1,\"ab12\"\r\n"],
+        )
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn on_times_out_when_nothing_decides() {
+        let text = "timeout 50\n> AT\non \\r\\nOK\\r\\n\nend\n";
+        match run_against(text, &[b"\r\n"]).await {
+            Err(TranscriptError::Timeout { line: 3, got, .. }) => assert_eq!(got, "\\r\\n"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn on_blocks_nest_and_must_end() {
+        let t = Transcript::parse("on A\non B\n> X\nend\nend\n> Y\n").unwrap();
+        let skips: Vec<usize> = t
+            .steps
+            .iter()
+            .filter_map(|(_, s)| match s {
+                Step::On { skip_to, .. } => Some(*skip_to),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(skips, [5, 4]);
+        for (text, line) in [("on A\n> X\n", 1), ("> X\nend\n", 2), ("on\nend\n", 1)] {
+            match Transcript::parse(text) {
+                Err(TranscriptError::Syntax { line: l, .. }) => assert_eq!(l, line, "{text:?}"),
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+    }
 
     proptest::proptest! {
         #[test]
