@@ -548,12 +548,9 @@ mod tests {
 
     #[tokio::test]
     async fn on_skips_its_block_and_takes_nothing_when_other_bytes_come() {
-        run_against(
-            RESUMING,
-            &[b"\r\nOK\r\n\r\n+UUFTPCR: 100,1,\"ab12\"\r\n"],
-        )
-        .await
-        .unwrap();
+        run_against(RESUMING, &[b"\r\nOK\r\n\r\n+UUFTPCR: 100,1,\"ab12\"\r\n"])
+            .await
+            .unwrap();
     }
 
     #[tokio::test]

@@ -23,9 +23,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use serde::Deserialize;
 use serde_json::json;
 use ubx_modem::Modem;
-use ubx_modem::field::spec::{FaultSpec, LinkSpec};
+use ubx_modem::field::spec::{FaultSpec, LinkSpec, ModuleShare};
 
 /// Binds the API; refuses an address that is not loopback unless `remote` allows it (the API
 /// can break the module at will, so it is not offered to the network by accident).
@@ -46,13 +47,19 @@ pub async fn bind(addr: &str, remote: bool) -> Result<tokio::net::TcpListener, S
     Ok(listener)
 }
 
-/// The modules an API serves: one for `serve`, many for `fleet`, each with its fleet index.
+/// The modules an API serves: one for `serve`, many for `fleet`, each with its fleet index;
+/// and how many modules the whole fleet has, this process's shard or not.
 #[derive(Clone)]
-pub struct Modules(pub Arc<Vec<(usize, Modem)>>);
+pub struct Modules(pub Arc<Vec<(usize, Modem)>>, usize);
 
 impl Modules {
     pub fn one(modem: Modem) -> Modules {
-        Modules(Arc::new(vec![(0, modem)]))
+        Modules(Arc::new(vec![(0, modem)]), 1)
+    }
+
+    /// This process's modules of a fleet of `fleet_size`.
+    pub fn of_fleet(modules: Vec<(usize, Modem)>, fleet_size: usize) -> Modules {
+        Modules(Arc::new(modules), fleet_size)
     }
 
     fn by_index(&self, id: usize) -> Result<&Modem, ApiError> {
@@ -289,34 +296,17 @@ async fn fleet_faults(State(m): State<Modules>, body: String) -> Response {
         Ok(serde_json::Value::Object(o)) => o,
         _ => return bad_request("expected a JSON object"),
     };
-    let chosen: Vec<usize> = match object.remove("modems") {
-        None => return bad_request("modems: missing (\"all\", \"10%\" or [0, 1, ...])"),
-        Some(serde_json::Value::String(s)) if s == "all" => m.0.iter().map(|(i, _)| *i).collect(),
-        Some(serde_json::Value::String(s)) => {
-            let Some(pct) = s
-                .strip_suffix('%')
-                .and_then(|p| p.trim().parse::<f64>().ok())
-            else {
-                return bad_request(format!("modems: {s:?} is not \"all\" or a percentage"));
-            };
-            if !(0.0..=100.0).contains(&pct) {
-                return bad_request("modems: a percentage from 0 to 100");
-            }
-            share(&m, pct)
-        }
-        Some(serde_json::Value::Array(list)) => {
-            let mut ids = Vec::new();
-            for v in list {
-                match v.as_u64().map(|v| v as usize) {
-                    Some(id) if m.0.iter().any(|(i, _)| *i == id) => ids.push(id),
-                    _ => {
-                        return bad_request(format!("modems: {v} is not a module of this process"));
-                    }
-                }
-            }
-            ids
-        }
-        Some(other) => return bad_request(format!("modems: {other} is not valid")),
+    let Some(modems) = object.remove("modems") else {
+        return bad_request("modems: missing (\"all\", \"10%\" or [0, 1, ...])");
+    };
+    // The one reading of `modems`, shared with a fleet's fault file; a share is of the whole
+    // fleet, so every shard sets the fault on the modules a single process would.
+    let chosen = match ModuleShare::deserialize(modems)
+        .map_err(|e| e.to_string())
+        .and_then(|share| share.pick(m.1))
+    {
+        Ok(chosen) => chosen,
+        Err(e) => return bad_request(e),
     };
     let body = serde_json::Value::Object(object).to_string();
     // Every module's fault is checked before any is set: all or none.
@@ -333,20 +323,6 @@ async fn fleet_faults(State(m): State<Modules>, body: String) -> Response {
         ids.push(i);
     }
     (StatusCode::CREATED, axum::Json(json!({ "modems": ids }))).into_response()
-}
-
-/// The `pct` % of the modules with the smallest hash of their index.
-fn share(m: &Modules, pct: f64) -> Vec<usize> {
-    let mut ids: Vec<usize> = m.0.iter().map(|(i, _)| *i).collect();
-    ids.sort_by_key(|i| {
-        (*i as u64)
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .rotate_left(17)
-    });
-    let k = ((ids.len() as f64) * pct / 100.0).round() as usize;
-    ids.truncate(k);
-    ids.sort_unstable();
-    ids
 }
 
 async fn fleet_clear(State(m): State<Modules>) -> Response {

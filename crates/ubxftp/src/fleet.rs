@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use ubx_modem::field::spec::LinkSpec;
+use ubx_modem::field::spec::{LinkSpec, parse_fleet_scenario};
 use ubx_modem::transcript::Transcript;
 use ubx_modem::{Modem, ModemConfig};
 
@@ -139,7 +139,34 @@ fn build(args: &FleetArgs) -> anyhow_like::Result<Built> {
     if args.count == 0 || args.count > MAX_COUNT {
         return Err(format!("--count {}: from 1 to {MAX_COUNT}", args.count));
     }
-    let base = args.module.config()?;
+    // The fault file of a fleet gives each fault the modules it is for (`modems`); the rest of
+    // the module flags are every module's.
+    let base = ModuleArgs {
+        faults: None,
+        ..args.module.clone()
+    }
+    .config()?;
+    let faults = match &args.module.faults {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("--faults {}: {e}", path.display()))?;
+            let faults = parse_fleet_scenario(&text, base.model.pdp.max_cid)
+                .map_err(|e| format!("--faults {}: {e}", path.display()))?;
+            let mut picked = Vec::new();
+            for (share, fault) in faults {
+                let modules = share
+                    .pick(args.count)
+                    .map_err(|e| format!("--faults {}: {e}", path.display()))?;
+                picked.push((modules, fault));
+            }
+            picked
+        }
+        None => Vec::new(),
+    };
+    let faults_md5 = match &args.module.faults {
+        Some(p) => ubx_modem::filesystem::md5_hex(&std::fs::read(p).unwrap_or_default()),
+        None => String::new(),
+    };
     let mix = args.link_mix.as_deref().map(parse_mix).transpose()?;
     let (shard, shards) = args.shard.unwrap_or((0, 1));
     let root = match &args.module.fs_dir {
@@ -154,6 +181,11 @@ fn build(args: &FleetArgs) -> anyhow_like::Result<Built> {
             .imei(((seed as usize + index) % 1_000_000) as u32);
         let mut field = base.field.clone();
         field.seed = seed.wrapping_add(index as u64);
+        field.faults = faults
+            .iter()
+            .filter(|(modules, _)| modules.binary_search(&index).is_ok())
+            .map(|(_, fault)| fault.clone())
+            .collect();
         if let Some(mix) = &mix {
             let total: u64 = mix.iter().map(|(_, _, w)| *w as u64).sum();
             let mut pick = draw(seed, index) % total;
@@ -199,6 +231,7 @@ fn build(args: &FleetArgs) -> anyhow_like::Result<Built> {
             model: base.model.id.clone(),
             script_md5,
             link,
+            faults_md5,
         },
     })
 }
@@ -232,7 +265,7 @@ pub async fn run(args: FleetArgs) -> anyhow_like::Result<()> {
     };
     let started = Instant::now();
     let built = build(&args)?;
-    let modules = Modules(Arc::new(built.modules));
+    let modules = Modules::of_fleet(built.modules, args.count);
     tracing::info!(count = modules.0.len(), took = ?started.elapsed(), "fleet built");
     let mut tasks = tokio::task::JoinSet::new();
     if let Some((host, listeners)) = listeners {

@@ -23,6 +23,9 @@ pub struct FleetId {
     pub script_md5: String,
     /// The link of every module, or the mix.
     pub link: String,
+    /// MD5 of the `--faults` file's text (empty without one).
+    #[serde(default)]
+    pub faults_md5: String,
 }
 
 /// One step's latencies.

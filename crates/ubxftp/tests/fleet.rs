@@ -333,3 +333,102 @@ fn a_pty_per_module_listed_in_a_map() {
     assert!(got.contains("004402090000013"), "{got:?}");
     let _ = server.child.kill();
 }
+
+/// `GET url`, as JSON (`null` when the answer is not JSON).
+fn get_json(url: &str) -> serde_json::Value {
+    let out = Command::new("curl").args(["-s", url]).output().unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+/// The modules of a fleet of `count`, served by the control API at `url`, that have a fault.
+fn modules_with_faults(url: &str, count: usize) -> Vec<usize> {
+    (0..count)
+        .filter(|i| {
+            get_json(&format!("{url}/modems/{i}/faults"))
+                .as_array()
+                .is_some_and(|faults| !faults.is_empty())
+        })
+        .collect()
+}
+
+/// A `--faults` file whose faults name their share of the fleet (`modems`): a single process and
+/// its shards put them on the same modules, and `POST /fleet/faults` picks those modules too.
+#[test]
+fn a_fault_file_gives_each_fault_its_share_in_shards_as_in_one_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let faults = dir.path().join("faults.toml");
+    std::fs::write(
+        &faults,
+        "[[fault]]\nmodems = \"30%\"\ntarget = \"dns\"\naction = \"fail\"\n\n\
+         [[fault]]\nmodems = [2, 17]\ntarget = \"network\"\naction = \"deregister\"\nat_ms = 600000\n",
+    )
+    .unwrap();
+    let start = |shard: Option<&str>| {
+        let base = free_base(20);
+        let mut args = vec![
+            "--count".to_string(),
+            "20".into(),
+            "--tcp".into(),
+            format!("127.0.0.1:{base}"),
+            "--control".into(),
+            "127.0.0.1:0".into(),
+            "--faults".into(),
+            path(&faults).into(),
+        ];
+        if let Some(s) = shard {
+            args.extend(["--shard".into(), s.into()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        support::Server::start_with("fleet", &args, 2)
+    };
+    let mut one = start(None);
+    let url = one.line_with("control: ");
+    let in_one = modules_with_faults(&url, 20);
+    // 30 % of 20 is 6 modules; modules 2 and 17 are named.
+    assert!(in_one.contains(&2) && in_one.contains(&17), "{in_one:?}");
+    // The API's share is the file's.
+    let out = Command::new("curl")
+        .args(["-s", "-X", "POST", "-d"])
+        .arg(r#"{"modems": "30%", "target": "dns", "action": "fail"}"#)
+        .arg(format!("{url}/fleet/faults"))
+        .output()
+        .unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let by_api: Vec<usize> = answer["modems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as usize)
+        .collect();
+    assert_eq!(by_api.len(), 6, "{answer}");
+    let mut expected = by_api.clone();
+    expected.extend([2, 17]);
+    expected.sort_unstable();
+    expected.dedup();
+    assert_eq!(in_one, expected);
+    let _ = one.child.kill();
+    // Two shards: together, the same modules.
+    let mut in_shards = Vec::new();
+    for shard in ["0/2", "1/2"] {
+        let mut s = start(Some(shard));
+        in_shards.extend(modules_with_faults(&s.line_with("control: "), 20));
+        let _ = s.child.kill();
+    }
+    in_shards.sort_unstable();
+    assert_eq!(in_shards, in_one);
+    // A module outside the fleet is refused, naming it.
+    std::fs::write(
+        &faults,
+        "[[fault]]\nmodems = [20]\ntarget = \"dns\"\naction = \"fail\"\n",
+    )
+    .unwrap();
+    let tcp = format!("127.0.0.1:{}", free_base(20));
+    let err = support::refused(
+        "fleet",
+        &["--count", "20", "--tcp", &tcp, "--faults", path(&faults)],
+    );
+    assert!(
+        err.contains("20 is not a module of this fleet of 20"),
+        "{err}"
+    );
+}
