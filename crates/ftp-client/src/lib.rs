@@ -43,6 +43,7 @@ pub mod options;
 pub mod reply;
 pub mod resolver;
 pub mod session;
+mod shared;
 pub mod stream;
 pub mod tickets;
 pub mod tls;
@@ -54,9 +55,10 @@ pub use error::{Channel, CloseReason, ErrorKind, FtpError, Result, TimeoutKind};
 pub use options::{ConnectOptions, IpPreference, Limits, Linger, Password, Timeouts};
 pub use reply::Reply;
 pub use resolver::{BoxFuture, Resolver, StaticResolver, SystemResolver};
-pub use session::{FtpSession, TlsInfo, parse_257_path};
+pub use session::{FtpSession, parse_257_path};
 pub use stream::{BoxSocket, Socket, SocketLayer, SocketRole};
 pub use tls::{
-    CertVerification, ClientIdentity, DataProtection, TlsOptions, TlsVersion, certs_from_pem,
+    CertVerification, ClientIdentity, DataProtection, TlsInfo, TlsOptions, TlsVersion,
+    certs_from_pem,
 };
 pub use transfer::{Download, Listing, StoreMode, TransferSummary, Upload};

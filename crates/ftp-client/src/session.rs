@@ -35,98 +35,18 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{Mutex, MutexGuard, watch};
+use tokio::sync::{Mutex, watch};
 use tokio::time::Instant;
 
 use crate::control::{Control, check_arg};
-use crate::data::{self, DataMode, DataSettings};
+use crate::data::{self, DataSettings};
 use crate::error::{Channel, CloseReason, ErrorKind, FtpError, Result, TimeoutKind};
-use crate::options::{ConnectOptions, IpPreference, Limits, Linger, Timeouts};
+use crate::options::{ConnectOptions, IpPreference};
 use crate::reply::Reply;
+use crate::shared::{Held, Settings, Shared, State};
 use crate::stream::close_with_linger;
-use crate::tls::{TlsContext, TlsVersion};
+use crate::tls::{TlsContext, TlsInfo, TlsVersion};
 use crate::transfer::{Download, Listing, StoreMode, TransferSummary, Upload};
-
-/// TLS facts of a connection, for diagnostics and tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TlsInfo {
-    /// Negotiated version.
-    pub version: Option<TlsVersion>,
-    /// Whether the handshake resumed an earlier session (what reuse-checking servers
-    /// require of data connections).
-    pub resumed: bool,
-}
-
-impl TlsInfo {
-    fn from_rustls(info: (Option<rustls::ProtocolVersion>, rustls::HandshakeKind)) -> Self {
-        TlsInfo {
-            version: match info.0 {
-                Some(rustls::ProtocolVersion::TLSv1_2) => Some(TlsVersion::Tls12),
-                Some(rustls::ProtocolVersion::TLSv1_3) => Some(TlsVersion::Tls13),
-                _ => None,
-            },
-            resumed: info.1 == rustls::HandshakeKind::Resumed,
-        }
-    }
-}
-
-pub(crate) struct Settings {
-    pub(crate) data_mode: DataMode,
-    pub(crate) timeouts: Timeouts,
-    pub(crate) linger: Linger,
-    pub(crate) limits: Limits,
-    pub(crate) tls: Option<TlsContext>,
-    pub(crate) socket_layer: Option<Arc<dyn crate::stream::SocketLayer>>,
-}
-
-struct State {
-    last_activity: Instant,
-    last_reply: Option<Reply>,
-    last_data_tls: Option<TlsInfo>,
-    /// Whether TLS 1.3 ticket refills are still useful (see [`tickets`](crate::tickets)).
-    refill_tickets: bool,
-}
-
-pub(crate) struct Shared {
-    control: Mutex<Option<Control>>,
-    state: StdMutex<State>,
-    closed: watch::Sender<Option<CloseReason>>,
-    pub(crate) settings: Settings,
-}
-
-impl Shared {
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        // A poisoned lock only means another thread panicked while holding it; the
-        // state itself (timestamps, copies of replies) is still fine to use.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn inactivity(&self) -> Option<Duration> {
-        self.settings.timeouts.inactivity.filter(|d| !d.is_zero())
-    }
-
-    fn idle_expired(&self) -> bool {
-        match self.inactivity() {
-            Some(limit) => self.state().last_activity + limit <= Instant::now(),
-            None => false,
-        }
-    }
-
-    fn mark_closed(&self, reason: CloseReason) {
-        self.closed.send_if_modified(|current| {
-            if current.is_none() {
-                *current = Some(reason);
-                true
-            } else {
-                false
-            }
-        });
-    }
-
-    fn close_reason(&self) -> Option<CloseReason> {
-        self.closed.borrow().clone()
-    }
-}
 
 /// Sends QUIT, reads the reply, closes the connection with the control linger.
 async fn quit_control(mut ctrl: Control, linger: Duration) -> Result<Reply> {
@@ -135,59 +55,6 @@ async fn quit_control(mut ctrl: Control, linger: Duration) -> Result<Reply> {
         close_with_linger(stream, linger);
     }
     result
-}
-
-/// Exclusive use of the control connection for one operation.
-pub(crate) struct Held<'a> {
-    guard: MutexGuard<'a, Option<Control>>,
-    pub(crate) shared: &'a Shared,
-}
-
-impl Held<'_> {
-    pub(crate) fn ctrl(&mut self) -> Result<&mut Control> {
-        let reason = self.shared.close_reason();
-        self.guard.as_mut().ok_or_else(|| {
-            ErrorKind::Closed(reason.unwrap_or(CloseReason::Failed("connection lost".into())))
-                .into()
-        })
-    }
-
-    /// Records the end of an operation: activity time, last reply, and closing the
-    /// session if the error broke the control connection.
-    pub(crate) fn settle<T>(&mut self, result: Result<T>) -> Result<T> {
-        {
-            let mut state = self.shared.state();
-            state.last_activity = Instant::now();
-            if let Some(ctrl) = self.guard.as_ref() {
-                state.last_reply = ctrl.last_reply().cloned();
-            }
-        }
-        match result {
-            Err(e) if e.breaks_control() && !matches!(e.kind(), ErrorKind::Closed(_)) => {
-                if let Some(ctrl) = self.guard.take()
-                    && let Some(stream) = ctrl.into_stream()
-                {
-                    close_with_linger(stream, Duration::ZERO);
-                }
-                self.shared.mark_closed(CloseReason::Failed(e.to_string()));
-                Err(e.with_session_closed())
-            }
-            Err(e) if matches!(e.kind(), ErrorKind::Closed(_)) => Err(e.with_session_closed()),
-            other => other,
-        }
-    }
-
-    /// [`settle`](Self::settle) for a known error.
-    pub(crate) fn settle_err(&mut self, e: FtpError) -> FtpError {
-        match self.settle::<()>(Err(e)) {
-            Err(e) => e,
-            Ok(()) => ErrorKind::Protocol("error vanished".into()).into(),
-        }
-    }
-
-    pub(crate) fn record_data_tls(&self, info: Option<TlsInfo>) {
-        self.shared.state().last_data_tls = info;
-    }
 }
 
 /// A logged-in FTP or FTPS session. See the [module docs](self).

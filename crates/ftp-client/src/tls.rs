@@ -411,3 +411,28 @@ pub(crate) fn classify_handshake_error(
         .into(),
     }
 }
+
+/// TLS facts of a connection, for diagnostics and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlsInfo {
+    /// Negotiated version.
+    pub version: Option<TlsVersion>,
+    /// Whether the handshake resumed an earlier session (what reuse-checking servers
+    /// require of data connections).
+    pub resumed: bool,
+}
+
+impl TlsInfo {
+    pub(crate) fn from_rustls(
+        info: (Option<rustls::ProtocolVersion>, rustls::HandshakeKind),
+    ) -> Self {
+        TlsInfo {
+            version: match info.0 {
+                Some(rustls::ProtocolVersion::TLSv1_2) => Some(TlsVersion::Tls12),
+                Some(rustls::ProtocolVersion::TLSv1_3) => Some(TlsVersion::Tls13),
+                _ => None,
+            },
+            resumed: info.1 == rustls::HandshakeKind::Resumed,
+        }
+    }
+}

@@ -20,7 +20,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use crate::data::OpenedData;
 use crate::error::{Channel, ErrorKind, FtpError, Result, TimeoutKind};
 use crate::reply::Reply;
-use crate::session::Held;
+use crate::shared::Held;
 use crate::stream::{StallGuarded, close_with_linger, drain, is_stall};
 
 /// How [`FtpSession::store`](crate::FtpSession::store) writes the remote file.

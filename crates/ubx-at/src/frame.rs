@@ -12,9 +12,8 @@
 //!
 //! `ATQ1` suppresses result codes (final results and `+CME ERROR`), not information text.
 
-use crate::result::{CmeError, CommandError, FinalResult};
+use crate::result::{CmeError, CommandError, FinalResult, Part};
 use crate::settings::Settings;
-use crate::terminal::Part;
 
 fn eol(s: &Settings, out: &mut Vec<u8>) {
     out.push(s.s3);

@@ -49,11 +49,10 @@ pub mod settings;
 pub mod terminal;
 
 pub use command::{Command, CommandKind, Param, Params, parse_line};
-pub use result::{CmeError, CommandError, FinalResult};
+pub use result::{CmeError, CommandError, FinalResult, Part, Response};
 pub use settings::Settings;
 pub use terminal::{
-    DataModeFraming, Event, Handler, LeaveCause, Outcome, Part, PayloadRequest, Prompt, Response,
-    Terminal,
+    DataModeFraming, Event, Handler, LeaveCause, Outcome, PayloadRequest, Prompt, Terminal,
 };
 
 /// Longest command line the module accepts, counting the terminating S3 character

@@ -1,4 +1,5 @@
-//! Final result codes and the `+CME ERROR` table.
+//! What a command answers: its information text ([`Response`]), its final result code, and the
+//! `+CME ERROR` table. [`frame`](crate::frame) turns them into bytes.
 //!
 //! Result codes and their numeric forms come from the SARA-R4 manual's result-code table
 //! (related-commands.md §3). The u-blox `+CME ERROR` appendix is not public; the numbers below are
@@ -113,5 +114,45 @@ mod tests {
     fn cme_codes_are_unique() {
         let codes: HashSet<u16> = CmeError::ALL.iter().map(|e| e.code()).collect();
         assert_eq!(codes.len(), CmeError::ALL.len());
+    }
+}
+
+/// One piece of a command's response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    /// A line of information text, framed per `ATV`.
+    Info(Vec<u8>),
+    /// A line of information text directly followed by the final result: in verbose mode its
+    /// trailing S3 S4 is left out, so a payload's closing quote is followed by exactly `\r\nOK\r\n`
+    /// (`+URDFILE`, host-clients.md).
+    InfoTight(Vec<u8>),
+    /// Bytes written exactly as given (a `+FREAD` payload).
+    Raw(Vec<u8>),
+}
+
+/// What a successful command prints before its final `OK`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Response {
+    pub parts: Vec<Part>,
+}
+
+impl Response {
+    /// No information text: just `OK`.
+    pub fn ok() -> Self {
+        Response::default()
+    }
+
+    /// One line of information text.
+    pub fn line(text: impl Into<Vec<u8>>) -> Self {
+        Response {
+            parts: vec![Part::Info(text.into())],
+        }
+    }
+
+    /// Several lines of information text.
+    pub fn lines<I: IntoIterator<Item = T>, T: Into<Vec<u8>>>(lines: I) -> Self {
+        Response {
+            parts: lines.into_iter().map(|l| Part::Info(l.into())).collect(),
+        }
     }
 }

@@ -41,48 +41,8 @@ use crate::command::{Command, CommandKind, parse_line};
 use crate::escape::{Escape, EscapeDetector};
 use crate::frame;
 use crate::line::{Assembled, LineAssembler};
-use crate::result::{CmeError, CommandError, FinalResult};
+use crate::result::{CmeError, CommandError, FinalResult, Response};
 use crate::settings::Settings;
-
-/// One piece of a command's response.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Part {
-    /// A line of information text, framed per `ATV`.
-    Info(Vec<u8>),
-    /// A line of information text directly followed by the final result: in verbose mode its
-    /// trailing S3 S4 is left out, so a payload's closing quote is followed by exactly `\r\nOK\r\n`
-    /// (`+URDFILE`, host-clients.md).
-    InfoTight(Vec<u8>),
-    /// Bytes written exactly as given (a `+FREAD` payload).
-    Raw(Vec<u8>),
-}
-
-/// What a successful command prints before its final `OK`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Response {
-    pub parts: Vec<Part>,
-}
-
-impl Response {
-    /// No information text: just `OK`.
-    pub fn ok() -> Self {
-        Response::default()
-    }
-
-    /// One line of information text.
-    pub fn line(text: impl Into<Vec<u8>>) -> Self {
-        Response {
-            parts: vec![Part::Info(text.into())],
-        }
-    }
-
-    /// Several lines of information text.
-    pub fn lines<I: IntoIterator<Item = T>, T: Into<Vec<u8>>>(lines: I) -> Self {
-        Response {
-            parts: lines.into_iter().map(|l| Part::Info(l.into())).collect(),
-        }
-    }
-}
 
 /// The prompt printed before a raw payload is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

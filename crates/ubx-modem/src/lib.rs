@@ -32,7 +32,6 @@ pub mod data_link;
 pub mod dns;
 pub mod driver;
 pub mod field;
-pub mod filesystem;
 pub mod fs;
 pub mod ftp;
 pub mod general;
@@ -87,7 +86,7 @@ pub struct ModemConfig {
 pub const DEFAULT_IMEI_SERIAL: u32 = 12345;
 
 /// Default capacity of the module file system (`--fs-size`): see docs/FIDELITY.md.
-pub const DEFAULT_FS_SIZE: u64 = filesystem::DEFAULT_CAPACITY;
+pub const DEFAULT_FS_SIZE: u64 = fs::storage::DEFAULT_CAPACITY;
 
 impl Default for ModemConfig {
     fn default() -> Self {
@@ -135,7 +134,7 @@ pub(crate) struct Shared {
     pub power: tokio::sync::watch::Sender<Power>,
     pub imei: String,
     pub state: Mutex<State>,
-    pub fs: filesystem::ModuleFs,
+    pub fs: fs::storage::ModuleFs,
     pub dns: dns::Dns,
     pub listing_cap: usize,
     urc_sinks: Mutex<HashMap<TerminalId, mpsc::UnboundedSender<Vec<u8>>>>,
@@ -203,16 +202,16 @@ pub struct Modem {
 #[derive(Debug, thiserror::Error)]
 pub enum ModemError {
     #[error("module file system: {0}")]
-    FileSystem(#[from] filesystem::FsError),
+    FileSystem(#[from] fs::storage::FsError),
 }
 
 impl Modem {
     /// Builds a module: cid 1 is defined and active, as after attach.
     pub fn new(config: ModemConfig) -> Result<Modem, ModemError> {
         let fs = match &config.fs_dir {
-            Some(dir) if config.fs_lazy => filesystem::ModuleFs::lazy(dir, config.fs_size)?,
-            Some(dir) => filesystem::ModuleFs::open(dir, config.fs_size)?,
-            None => filesystem::ModuleFs::temporary(config.fs_size)?,
+            Some(dir) if config.fs_lazy => fs::storage::ModuleFs::lazy(dir, config.fs_size)?,
+            Some(dir) => fs::storage::ModuleFs::open(dir, config.fs_size)?,
+            None => fs::storage::ModuleFs::temporary(config.fs_size)?,
         }
         .with_name_limit(config.model.file_system.file_name_max);
         let mut general = general::GeneralState::default();
@@ -330,7 +329,7 @@ impl Modem {
     }
 
     /// The module file system.
-    pub fn filesystem(&self) -> &filesystem::ModuleFs {
+    pub fn filesystem(&self) -> &fs::storage::ModuleFs {
         &self.shared.fs
     }
 

@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use regex::bytes::Regex;
 
-use crate::filesystem::md5_hex;
+use crate::fs::storage::md5_hex;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// One step of a transcript.

@@ -459,7 +459,7 @@ async fn fota_suspended_by_a_pdp_loss_resumes_where_it_stopped() {
     host.ok("AT+CGACT=1,1").await;
     host.ftp("AT+UFTPC=1", 1, 1, 20).await;
     host.ok("AT+UFTPC=100,\"fw.bin\",1").await;
-    let md5 = ubx_modem::filesystem::md5_hex(&image);
+    let md5 = ubx_modem::fs::storage::md5_hex(&image);
     loop {
         let line = host.urc_line(30).await;
         if line.starts_with("+UUFTPCR: 100,1,") {

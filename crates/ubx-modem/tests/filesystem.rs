@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use ubx_modem::filesystem::{
+use ubx_modem::fs::storage::{
     DEFAULT_CAPACITY, FsError, LONGEST_FILE_NAME_LEN, MAX_FILE_NAME_LEN, ModuleFs, NameError,
     RESERVED_PREFIX, check_name,
 };

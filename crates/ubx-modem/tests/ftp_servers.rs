@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{AtHost, login, pattern, session_flow, set_profile};
 use test_servers::{Kind, RunningServer, ServerOptions, start};
-use ubx_modem::filesystem::md5_hex;
+use ubx_modem::fs::storage::md5_hex;
 use ubx_modem::{Modem, ModemConfig};
 
 fn modem() -> Modem {

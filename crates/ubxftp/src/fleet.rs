@@ -164,7 +164,7 @@ fn build(args: &FleetArgs) -> anyhow_like::Result<Built> {
         None => Vec::new(),
     };
     let faults_md5 = match &args.module.faults {
-        Some(p) => ubx_modem::filesystem::md5_hex(&std::fs::read(p).unwrap_or_default()),
+        Some(p) => ubx_modem::fs::storage::md5_hex(&std::fs::read(p).unwrap_or_default()),
         None => String::new(),
     };
     let mix = args.link_mix.as_deref().map(parse_mix).transpose()?;
@@ -213,7 +213,7 @@ fn build(args: &FleetArgs) -> anyhow_like::Result<Built> {
         modules.push((index, Modem::new(config).map_err(|e| e.to_string())?));
     }
     let script_md5 = match &args.script {
-        Some(p) => ubx_modem::filesystem::md5_hex(
+        Some(p) => ubx_modem::fs::storage::md5_hex(
             &std::fs::read(p).map_err(|e| format!("--script {}: {e}", p.display()))?,
         ),
         None => String::new(),

@@ -23,7 +23,7 @@ use super::errors::FtpFailure;
 use super::profile::{FtpMode, Profile};
 use super::retrieve::{Target, retrieve};
 use super::store::store;
-use crate::filesystem::{FsError, ModuleFs};
+use crate::fs::storage::{FsError, ModuleFs};
 use crate::pdp::PdpType;
 use crate::{Ctx, Shared, TerminalId};
 

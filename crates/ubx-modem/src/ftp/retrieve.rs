@@ -14,7 +14,7 @@ use tokio::sync::{Mutex as AsyncMutex, watch};
 use super::errors::FtpFailure;
 use super::operations::{Done, failed};
 use super::spool::{CHUNK, Spool};
-use crate::filesystem::FsError;
+use crate::fs::storage::FsError;
 use crate::{Shared, TerminalId};
 
 /// Where a retrieve writes.

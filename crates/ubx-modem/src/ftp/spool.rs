@@ -14,7 +14,7 @@
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::filesystem::{FileWriter, FsError};
+use crate::fs::storage::{FileWriter, FsError};
 
 /// Size of one chunk. Large enough that per-chunk costs (a lock, a `metadata` call, a wake-up)
 /// vanish beside the copy; small enough that three of them cost little memory.

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::filesystem::{check_name, md5_hex};
+use crate::fs::storage::{check_name, md5_hex};
 
 /// At most this many items, of all types together (SARA-R4 manual: up to 16).
 pub const MAX_ITEMS: usize = 16;

@@ -6,7 +6,7 @@
 //! The FTP service moves files between that file system and the server (`AT+UFTPC=4` retrieves
 //! into it, `AT+UFTPC=5` stores from it), and FOTA (`AT+UFTPC=100`) downloads a firmware image
 //! into a hidden area of it. [`ModuleFs`] is that file system in software. It is pure storage:
-//! the AT commands are parsed elsewhere and call into this type.
+//! the AT commands are parsed in [`crate::fs`] and call into this type.
 //!
 //! # Where the files live
 //!
@@ -86,7 +86,7 @@
 //! # Example
 //!
 //! ```
-//! use ubx_modem::filesystem::{FsError, ModuleFs};
+//! use ubx_modem::fs::storage::{FsError, ModuleFs};
 //!
 //! let fs = ModuleFs::temporary(16)?; // a 16-byte module, removed on drop
 //! fs.append("hello.txt", b"Hello")?; // AT+UDWNFILE="hello.txt",5

@@ -2,8 +2,9 @@
 //! `+UDELFILE`, and LEXI-R10's handle-based `+FOPEN`, `+FSEEK`, `+FREAD`, `+FWRITEHEX`,
 //! `+FCLOSE`, `+FDELETE`.
 //!
-//! Storage and its rules (names, capacity, symlinks) belong to [`crate::filesystem::ModuleFs`];
-//! this file parses the commands and frames their answers. Payloads go both ways as raw bytes,
+//! The module file system is two things kept apart: [`storage`] is the files themselves and their
+//! rules (names, capacity, symlinks), reached through [`ModuleFs`]; this file is the AT service
+//! over it, which parses the commands and frames their answers. Payloads go both ways as raw bytes,
 //! length first, never escaped: `+URDFILE: "f",5,"hello"` is followed directly by `\r\nOK\r\n`
 //! (a driver waits for exactly that), and `+UDWNFILE` reads exactly `<size>` raw bytes after its
 //! `>` prompt.
@@ -16,8 +17,10 @@ use ubx_at::{
     Response,
 };
 
-use crate::filesystem::{FsError, ModuleFs};
+pub mod storage;
+
 use crate::{Ctx, Shared, TerminalId};
+use storage::{FsError, ModuleFs};
 
 /// How long the host may pause inside a `+UDWNFILE` payload: u-blox documents 20 s (SARA-R4).
 pub const PAYLOAD_STALL_TIMEOUT: Duration = Duration::from_secs(20);
@@ -40,6 +43,13 @@ pub struct OpenFile {
 #[derive(Debug, Default)]
 pub struct FsState {
     pub handles: BTreeMap<i64, OpenFile>,
+}
+
+impl FsState {
+    /// The open file behind `handle`; an unknown handle is `+CME ERROR: invalid index`.
+    fn open(&mut self, handle: i64) -> Result<&mut OpenFile, CmeError> {
+        self.handles.get_mut(&handle).ok_or(CmeError::InvalidIndex)
+    }
 }
 
 /// The one mapping from file system errors to `+CME ERROR` causes.
@@ -231,11 +241,7 @@ pub(crate) fn payload_received(ctx: &Ctx, request: &PayloadRequest, data: Vec<u8
             let bytes = decode_hex(&data).ok_or(CmeError::IncorrectParameters)?;
             let handle = p.req_num(0)?;
             let mut state = ctx.shared.state();
-            let open = state
-                .fs
-                .handles
-                .get_mut(&handle)
-                .ok_or(CmeError::InvalidIndex)?;
+            let open = state.fs.open(handle)?;
             fs.write_at(&open.name, open.position, &bytes)?;
             open.position += bytes.len() as u64;
             let size = fs.size(&open.name)?;
@@ -340,11 +346,7 @@ fn handle_command(ctx: &Ctx, cmd: &Command) -> Reply {
     let handle = p.req_num(0)?;
     let fs = &ctx.shared.fs;
     let mut state = ctx.shared.state();
-    let open = state
-        .fs
-        .handles
-        .get_mut(&handle)
-        .ok_or(CmeError::InvalidIndex)?;
+    let open = state.fs.open(handle)?;
     match cmd.name.as_str() {
         "+FSEEK" => {
             p.at_most(2)?;
