@@ -1,7 +1,7 @@
 //! `AT+UFTPC=4` and `AT+UFTPC=100`: RETR into the module file system or the hidden FOTA area.
 //!
-//! The download is read on this task and written by a [`Spool`] on a blocking thread, so the
-//! socket and the disk work side by side. What arrived before a failure, a suspend or a full
+//! The download is read on this task and written by a [`Spool`], chunk by chunk on blocking
+//! threads, so the socket and the disk work side by side. What arrived before a failure, a suspend or a full
 //! file system is kept: a resume (`<retrieving_mode>` 1, or `AT+UFTPC=100,<file>,1`) continues
 //! from the size on disk with `REST`.
 
@@ -13,7 +13,7 @@ use tokio::sync::{Mutex as AsyncMutex, watch};
 
 use super::errors::FtpFailure;
 use super::operations::{Done, failed};
-use super::spool::{CHUNK, Spool};
+use super::spool::Spool;
 use crate::fs::storage::FsError;
 use crate::{Shared, TerminalId};
 
@@ -133,14 +133,14 @@ pub(super) async fn retrieve(
     }
     let mut spool = Spool::start(writer);
     let stop = loop {
-        let Some(mut chunk) = spool.chunk().await else {
+        let Some(mut chunk) = spool.chunk() else {
             break Stop::Disk;
         };
         // Fill at least half a chunk before handing it over (a read returns what the socket or
         // one TLS record holds, often far less).
         let mut filled = 0;
         let mut stop = None;
-        while filled < CHUNK / 2 {
+        while filled < chunk.len() / 2 {
             let read = match suspend.as_mut() {
                 Some(rx) => tokio::select! {
                     r = download.read(&mut chunk[filled..]) => r,
