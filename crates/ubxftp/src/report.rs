@@ -97,18 +97,6 @@ impl Steps {
         entry.1.saturating_record(micros.max(1));
     }
 
-    pub fn add(&mut self, other: Steps) {
-        for (line, (text, h)) in other.by_line {
-            let entry = self
-                .by_line
-                .entry(line)
-                .or_insert_with(|| (text, new_histogram()));
-            let _ = entry.0.len();
-            // Same bounds on both sides: adding cannot fail.
-            let _ = entry.1.add(&h);
-        }
-    }
-
     pub fn reports(&self) -> Vec<StepReport> {
         self.by_line
             .iter()
