@@ -302,11 +302,14 @@ impl Transcript {
         let mut default_timeout = Duration::from_millis(2000);
         let mut buf = vec![0u8; 16 * 1024];
         let mut next = 0;
+        // When an `on` is skipped, the time it waited for the deciding bytes belongs to the
+        // step that takes them.
+        let mut carried: Option<tokio::time::Instant> = None;
         while let Some((line, step)) = self.steps.get(next) {
             next += 1;
             let line = *line;
             let io = |source| TranscriptError::Io { line, source };
-            let started = tokio::time::Instant::now();
+            let started = carried.take().unwrap_or_else(tokio::time::Instant::now);
             let mut taken = 0usize;
             match step {
                 Step::Send(bytes) => {
@@ -328,6 +331,7 @@ impl Transcript {
                         if unread[..n] != expected[..n] {
                             // Something else came: skip the block, leave the bytes unread.
                             next = *skip_to;
+                            carried = Some(started);
                             break;
                         }
                         if n == expected.len() {
@@ -551,6 +555,30 @@ mod tests {
         run_against(RESUMING, &[b"\r\nOK\r\n\r\n+UUFTPCR: 100,1,\"ab12\"\r\n"])
             .await
             .unwrap();
+    }
+
+    /// The time a skipped `on` waited is the next step's: a load report must not show the
+    /// answer that decided as instant.
+    #[tokio::test(start_paused = true)]
+    async fn a_skipped_on_hands_its_wait_to_the_next_step() {
+        let transcript =
+            Transcript::parse("> GO\non \\r\\nNO\\r\\n\nend\n< \\r\\nYES\\r\\n\n").unwrap();
+        let (mut ours, mut theirs) = tokio::io::duplex(1024);
+        tokio::spawn(async move {
+            let mut buf = [0u8; 16];
+            let _ = theirs.read(&mut buf).await;
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            theirs.write_all(b"\r\nYES\r\n").await.unwrap();
+            let _ = theirs.read(&mut buf).await;
+        });
+        let mut seen = Vec::new();
+        transcript
+            .run_observed(&mut ours, &mut |done| seen.push((done.line, done.waited)))
+            .await
+            .unwrap();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert_eq!(seen[0].0, 4);
+        assert!(seen[0].1 >= Duration::from_millis(700), "{seen:?}");
     }
 
     #[tokio::test]
