@@ -309,7 +309,10 @@ impl Transcript {
             next += 1;
             let line = *line;
             let io = |source| TranscriptError::Io { line, source };
-            let started = carried.take().unwrap_or_else(tokio::time::Instant::now);
+            // Kept until a step takes bytes: steps that take none (`end`, `timeout`, ...) pass it on.
+            let started = carried.unwrap_or_else(tokio::time::Instant::now);
+            // When the step's bytes were in, if earlier than the step's end (see `<*`).
+            let mut finished: Option<tokio::time::Instant> = None;
             let mut taken = 0usize;
             match step {
                 Step::Send(bytes) => {
@@ -452,6 +455,7 @@ impl Transcript {
                 }
                 Step::ExpectRepeated(re, timeout) => {
                     let timeout = timeout.unwrap_or(default_timeout);
+                    let mut last_line = started;
                     'lines: loop {
                         // A whole framed line: \r\n <text> \r\n.
                         let deadline = tokio::time::Instant::now() + timeout;
@@ -473,17 +477,25 @@ impl Transcript {
                             }
                         };
                         if !re.is_match(&unread[2..end]) {
+                            // The line that ended the run is the next step's: so is the time
+                            // spent waiting for it.
+                            carried = Some(last_line);
+                            finished = Some(last_line);
                             break;
                         }
                         unread.drain(..end + 2);
                         taken += end + 2;
+                        last_line = tokio::time::Instant::now();
                     }
                 }
             }
             if taken > 0 {
+                if finished.is_none() {
+                    carried = None;
+                }
                 observe(StepDone {
                     line,
-                    waited: started.elapsed(),
+                    waited: finished.map_or_else(|| started.elapsed(), |at| at - started),
                     bytes: taken,
                 });
             }
@@ -561,14 +573,48 @@ mod tests {
     /// answer that decided as instant.
     #[tokio::test(start_paused = true)]
     async fn a_skipped_on_hands_its_wait_to_the_next_step() {
-        let transcript =
-            Transcript::parse("> GO\non \\r\\nNO\\r\\n\nend\n< \\r\\nYES\\r\\n\n").unwrap();
+        let seen = observed(
+            "> GO\non \\r\\nNO\\r\\n\nend\n< \\r\\nYES\\r\\n\n",
+            &[(700, b"\r\nYES\r\n")],
+        )
+        .await;
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert_eq!(seen[0].0, 4);
+        assert!(seen[0].1 >= Duration::from_millis(700), "{seen:?}");
+    }
+
+    /// Progress lines, then (after a pause) the final line that a skipped `on` looked at: the
+    /// pause is the final step's, not the progress step's, as a load report should show it.
+    #[tokio::test(start_paused = true)]
+    async fn the_line_that_ends_repeated_lines_carries_its_wait_past_a_skipped_on() {
+        let seen = observed(
+            "> GO\n<* P\\d\non \\r\\nFAIL\\r\\n\nend\n< \\r\\nDONE\\r\\n\n",
+            &[
+                (100, b"\r\nP1\r\n"),
+                (100, b"\r\nP2\r\n"),
+                (900, b"\r\nDONE\r\n"),
+            ],
+        )
+        .await;
+        let lines: Vec<usize> = seen.iter().map(|s| s.0).collect();
+        assert_eq!(lines, [2, 5], "{seen:?}");
+        assert!(seen[0].1 < Duration::from_millis(300), "{seen:?}");
+        assert!(seen[1].1 >= Duration::from_millis(900), "{seen:?}");
+    }
+
+    /// Runs `text` against a peer that, after the first send, writes each of `answers` after its
+    /// delay in ms; returns each step's line and wait as observed.
+    async fn observed(text: &str, answers: &[(u64, &'static [u8])]) -> Vec<(usize, Duration)> {
+        let transcript = Transcript::parse(text).unwrap();
         let (mut ours, mut theirs) = tokio::io::duplex(1024);
+        let answers = answers.to_vec();
         tokio::spawn(async move {
             let mut buf = [0u8; 16];
             let _ = theirs.read(&mut buf).await;
-            tokio::time::sleep(Duration::from_millis(700)).await;
-            theirs.write_all(b"\r\nYES\r\n").await.unwrap();
+            for (delay, bytes) in answers {
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+                theirs.write_all(bytes).await.unwrap();
+            }
             let _ = theirs.read(&mut buf).await;
         });
         let mut seen = Vec::new();
@@ -576,9 +622,7 @@ mod tests {
             .run_observed(&mut ours, &mut |done| seen.push((done.line, done.waited)))
             .await
             .unwrap();
-        assert_eq!(seen.len(), 1, "{seen:?}");
-        assert_eq!(seen[0].0, 4);
-        assert!(seen[0].1 >= Duration::from_millis(700), "{seen:?}");
+        seen
     }
 
     #[tokio::test]

@@ -146,10 +146,11 @@ fn build(args: &FleetArgs) -> anyhow_like::Result<Built> {
         ..args.module.clone()
     }
     .config()?;
-    let faults = match &args.module.faults {
+    let (faults, faults_md5) = match &args.module.faults {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| format!("--faults {}: {e}", path.display()))?;
+            let md5 = ubx_modem::fs::storage::md5_hex(text.as_bytes());
             let faults = parse_fleet_scenario(&text, base.model.pdp.max_cid)
                 .map_err(|e| format!("--faults {}: {e}", path.display()))?;
             let mut picked = Vec::new();
@@ -159,13 +160,9 @@ fn build(args: &FleetArgs) -> anyhow_like::Result<Built> {
                     .map_err(|e| format!("--faults {}: {e}", path.display()))?;
                 picked.push((modules, fault));
             }
-            picked
+            (picked, md5)
         }
-        None => Vec::new(),
-    };
-    let faults_md5 = match &args.module.faults {
-        Some(p) => ubx_modem::fs::storage::md5_hex(&std::fs::read(p).unwrap_or_default()),
-        None => String::new(),
+        None => (Vec::new(), String::new()),
     };
     let mix = args.link_mix.as_deref().map(parse_mix).transpose()?;
     let (shard, shards) = args.shard.unwrap_or((0, 1));

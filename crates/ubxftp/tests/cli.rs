@@ -74,6 +74,57 @@ fn sigterm_shuts_down_cleanly() {
     assert!(status.success(), "{status}");
 }
 
+/// SIGTERM while the PTY terminal waits inside a command (a `+UDWNFILE` payload, whose stall
+/// timer is running): the PTY's own thread is stopped while the runtime is still there, so the
+/// process ends cleanly, with no panic, and the `--pty-link` symlink is gone.
+#[test]
+fn sigterm_mid_command_on_a_pty_ends_cleanly_and_removes_the_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("modem");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
+        .args(["serve", "--pty", "--pty-link", link.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut ready,
+    )
+    .unwrap();
+    assert!(ready.starts_with("pty: "), "{ready}");
+    let mut dev = open_tty(&link);
+    dev.write_all(b"ATE0\rAT+UDWNFILE=\"f\",100\r").unwrap();
+    read_until(&mut dev, b">");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        std::fs::symlink_metadata(&link).is_err(),
+        "the link is still there"
+    );
+}
+
 #[test]
 fn pty_survives_the_host_closing_and_reopening_it() {
     let dir = tempfile::tempdir().unwrap();

@@ -132,6 +132,22 @@ pub(crate) fn write_file(path: &Path, contents: impl AsRef<[u8]>) -> Result<()> 
 }
 
 pub(crate) fn start(kind: Kind, opts: &ServerOptions, ip: IpAddr) -> Result<RunningServer> {
+    // A block's ports are bind-probed when it is locked, yet a bind can still find one taken
+    // (seen once: libunftp's control port, in a full parallel test run). Another block then.
+    let mut attempts = 3;
+    loop {
+        match start_once(kind, opts, ip) {
+            Err(Error::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::AddrInUse && attempts > 1 =>
+            {
+                attempts -= 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn start_once(kind: Kind, opts: &ServerOptions, ip: IpAddr) -> Result<RunningServer> {
     let dir = tempfile::Builder::new()
         .prefix(&format!("ubxftp-{}-", kind.name()))
         .tempdir()

@@ -185,6 +185,9 @@ fn write_queue(shared: &Shared) {
                 }
             }
         };
+        // There is room in the queue again: a retrieve waiting to hand over its next chunk
+        // may, while this one is written.
+        shared.changed.notify_waiters();
         // A panic in a write must not leave the retrieve task waiting for ever.
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| writer.write_what_fits(&chunk)));
         shared.queue().empty.push(chunk);

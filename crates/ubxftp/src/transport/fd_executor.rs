@@ -16,9 +16,14 @@
 //!
 //! The descriptor's reader and writer tell the executor what they wait for through [`Wants`]:
 //! a read or write that would block sets its flag before returning `Pending`, and the executor
-//! watches the descriptor for exactly those. A flag left set by a future that has since lost
-//! interest costs one extra poll of the future, never a busy loop, because the flags are cleared
-//! before every poll.
+//! watches the descriptor for exactly those (and not at all when the future waits for something
+//! else, so a hang-up it is not asking about cannot spin the loop). A flag left set by a future
+//! that has since lost interest costs one extra poll of the future, never a busy loop, because
+//! the flags are cleared before every poll.
+//!
+//! A [`Stopper`] ends the executor from any thread: the future is dropped on the executor's own
+//! thread, while the runtime is still there, instead of being polled after the runtime's timers
+//! have shut down.
 
 use std::future::Future;
 use std::io;
@@ -64,50 +69,90 @@ impl Wants {
     }
 }
 
-/// Wakes the executor from any thread: one write to its eventfd.
-struct EventFdWaker(EventFd);
+/// The executor's wake-up: an eventfd the future's wakers write to, and the stop flag.
+struct Wakeup {
+    eventfd: EventFd,
+    stopped: AtomicBool,
+}
 
-impl Wake for EventFdWaker {
+impl Wake for Wakeup {
     fn wake(self: Arc<Self>) {
         self.wake_by_ref();
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
         // Only fails when the counter would overflow, i.e. when a wake-up is pending anyway.
-        let _ = self.0.write(1);
+        let _ = self.eventfd.write(1);
     }
 }
 
-/// Runs `future` to completion on the calling thread, within `runtime`, sleeping in `poll` on
-/// `fd` (for what `wants` asks) and on its own waker between polls.
-pub fn block_on<F: Future>(
-    runtime: &Handle,
-    fd: BorrowedFd<'_>,
-    wants: &Wants,
-    future: F,
-) -> io::Result<F::Output> {
-    let _entered = runtime.enter();
-    let waker = Arc::new(EventFdWaker(EventFd::from_flags(
-        EfdFlags::EFD_NONBLOCK | EfdFlags::EFD_CLOEXEC,
-    )?));
-    let task_waker = Waker::from(Arc::clone(&waker));
-    let mut cx = Context::from_waker(&task_waker);
-    let mut future = pin!(future);
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-            return Ok(output);
-        }
-        let mut fds = [
-            PollFd::new(fd, wants.take()),
-            PollFd::new(waker.0.as_fd(), PollFlags::POLLIN),
-        ];
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) | Err(Errno::EINTR) => {}
-            Err(e) => return Err(e.into()),
-        }
-        if fds[1].any() == Some(true) {
-            // Reset the counter; wake-ups after this one make the next poll return at once.
-            let _ = waker.0.read();
+/// Ends an [`Executor`]'s `block_on` from any thread.
+#[derive(Clone)]
+pub struct Stopper(Arc<Wakeup>);
+
+impl Stopper {
+    pub fn stop(&self) {
+        self.0.stopped.store(true, Ordering::SeqCst);
+        self.0.wake_by_ref();
+    }
+}
+
+/// An executor for one future, made before its thread starts so that a [`Stopper`] exists from
+/// the beginning.
+pub struct Executor {
+    wakeup: Arc<Wakeup>,
+}
+
+impl Executor {
+    pub fn new() -> io::Result<Executor> {
+        Ok(Executor {
+            wakeup: Arc::new(Wakeup {
+                eventfd: EventFd::from_flags(EfdFlags::EFD_NONBLOCK | EfdFlags::EFD_CLOEXEC)?,
+                stopped: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    pub fn stopper(&self) -> Stopper {
+        Stopper(Arc::clone(&self.wakeup))
+    }
+
+    /// Runs `future` on the calling thread, within `runtime`, sleeping in `poll` on `fd` (for
+    /// what `wants` asks) and on its wakers between polls. `None` when stopped first: the future
+    /// is dropped here, unfinished.
+    pub fn block_on<F: Future>(
+        self,
+        runtime: &Handle,
+        fd: BorrowedFd<'_>,
+        wants: &Wants,
+        future: F,
+    ) -> io::Result<Option<F::Output>> {
+        let _entered = runtime.enter();
+        let waker = Waker::from(Arc::clone(&self.wakeup));
+        let mut cx = Context::from_waker(&waker);
+        let mut future = pin!(future);
+        loop {
+            if self.wakeup.stopped.load(Ordering::SeqCst) {
+                return Ok(None);
+            }
+            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                return Ok(Some(output));
+            }
+            let events = wants.take();
+            let mut fds = [
+                PollFd::new(self.wakeup.eventfd.as_fd(), PollFlags::POLLIN),
+                PollFd::new(fd, events),
+            ];
+            // The descriptor only when the future waits for it.
+            let watched = if events.is_empty() { 1 } else { 2 };
+            match poll(&mut fds[..watched], PollTimeout::NONE) {
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+            if fds[0].any() == Some(true) {
+                // Reset the counter; wake-ups after this one make the next poll return at once.
+                let _ = self.wakeup.eventfd.read();
+            }
         }
     }
 }

@@ -28,18 +28,23 @@ use tokio::sync::oneshot;
 use ubx_modem::Modem;
 use ubx_modem::trace::Tracer;
 
-use super::fd_executor::{self, Wants};
+use super::fd_executor::{Executor, Stopper, Wants};
 
 /// An open pseudo-terminal pair.
 pub struct Pty {
-    /// The master, non-blocking; shared with the executor, which polls it.
-    master: Arc<OwnedFd>,
-    /// What a read or write on the master is waiting for.
-    wants: Arc<Wants>,
+    /// The master (non-blocking) and what a read or write on it waits for.
+    stream: PtyStream,
     /// Held open on purpose; see the module documentation.
     _slave: OwnedFd,
     path: PathBuf,
     link: Option<PathBuf>,
+}
+
+/// The master as the terminal reads and writes it. Private: only the PTY's own executor (see
+/// [`serve`]) may poll it, because its reads and writes wake nobody but that executor.
+struct PtyStream {
+    master: Arc<OwnedFd>,
+    wants: Arc<Wants>,
 }
 
 impl Pty {
@@ -61,8 +66,10 @@ impl Pty {
             None => None,
         };
         Ok(Pty {
-            master: Arc::new(pair.master),
-            wants: Arc::default(),
+            stream: PtyStream {
+                master: Arc::new(pair.master),
+                wants: Arc::default(),
+            },
             _slave: pair.slave,
             path,
             link,
@@ -85,7 +92,7 @@ impl Drop for Pty {
 
 /// Runs `op` on the master; if it would block, tells the executor to wait for `wait`.
 fn on_master<T>(
-    pty: &Pty,
+    pty: &PtyStream,
     op: impl FnOnce(&OwnedFd) -> nix::Result<T>,
     wait: fn(&Wants),
 ) -> Poll<io::Result<T>> {
@@ -101,7 +108,7 @@ fn on_master<T>(
 
 // Reads and writes are only ever polled by the PTY's own executor (see `serve`), which is woken by
 // the master itself: they need no waker of their own.
-impl AsyncRead for Pty {
+impl AsyncRead for PtyStream {
     fn poll_read(
         self: Pin<&mut Self>,
         _: &mut Context<'_>,
@@ -118,7 +125,7 @@ impl AsyncRead for Pty {
     }
 }
 
-impl AsyncWrite for Pty {
+impl AsyncWrite for PtyStream {
     fn poll_write(
         self: Pin<&mut Self>,
         _: &mut Context<'_>,
@@ -138,28 +145,64 @@ impl AsyncWrite for Pty {
 
 /// Serves the pseudo-terminal for the rest of the run: one terminal whose host may come and go.
 ///
-/// The terminal runs on a thread of its own (named after the PTY), within the current runtime;
-/// this future ends when that thread does.
+/// The terminal runs on a thread of its own (named after the PTY), within the current runtime.
+/// This future ends when that thread does; dropping it (a shutdown aborts it) stops the thread
+/// and waits a moment for it, so that the terminal is dropped on it, trace and `--pty-link`
+/// symlink included, while the runtime is still there.
 pub async fn serve(pty: Pty, modem: Modem, tracer: Option<Tracer>, pace: Option<u32>) {
-    let runtime = tokio::runtime::Handle::current();
-    let name = format!("pty {}", pty.path.display());
-    tracing::debug!(path = %pty.path.display(), "pty ready");
+    let executor = match Executor::new() {
+        Ok(e) => e,
+        Err(e) => return tracing::warn!(error = %e, "pty terminal could not start"),
+    };
     let (done, finished) = oneshot::channel();
-    let thread = std::thread::Builder::new().name(name).spawn(move || {
-        let master = Arc::clone(&pty.master);
-        let wants = Arc::clone(&pty.wants);
-        let lines = super::paced(pace);
-        let terminal = ubx_modem::driver::serve_with_lines(&modem, pty, tracer.as_ref(), lines);
-        let ended = fd_executor::block_on(&runtime, master.as_fd(), &wants, terminal);
-        if let Err(e) = ended.and_then(|served| served) {
-            tracing::warn!(error = %e, "pty terminal ended");
-        }
-        let _ = done.send(());
-    });
+    let (gone, dropped) = std::sync::mpsc::channel::<()>();
+    let _stop = StopOnDrop {
+        stopper: executor.stopper(),
+        dropped,
+    };
+    let runtime = tokio::runtime::Handle::current();
+    tracing::debug!(path = %pty.path.display(), "pty ready");
+    let thread = std::thread::Builder::new()
+        .name(format!("pty {}", pty.path.display()))
+        .spawn(move || {
+            let master = Arc::clone(&pty.stream.master);
+            let wants = Arc::clone(&pty.stream.wants);
+            let stream = PtyStream {
+                master: Arc::clone(&master),
+                wants: Arc::clone(&wants),
+            };
+            let lines = super::paced(pace);
+            let terminal =
+                ubx_modem::driver::serve_with_lines(&modem, stream, tracer.as_ref(), lines);
+            match executor.block_on(&runtime, master.as_fd(), &wants, terminal) {
+                Ok(Some(Err(e))) | Err(e) => tracing::warn!(error = %e, "pty terminal ended"),
+                Ok(Some(Ok(()))) | Ok(None) => {}
+            }
+            // The terminal is gone by now; the device and its symlink go last.
+            drop(pty);
+            drop(gone);
+            let _ = done.send(());
+        });
     match thread {
         Ok(_) => {
             let _ = finished.await;
         }
         Err(e) => tracing::warn!(error = %e, "pty terminal could not start its thread"),
+    }
+}
+
+/// Stops the PTY's thread when [`serve`] is dropped, and waits for it (briefly: it only has to
+/// finish the poll it is in and drop the terminal).
+struct StopOnDrop {
+    stopper: Stopper,
+    dropped: std::sync::mpsc::Receiver<()>,
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.stopper.stop();
+        let _ = self
+            .dropped
+            .recv_timeout(std::time::Duration::from_millis(500));
     }
 }
