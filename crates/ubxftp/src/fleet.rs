@@ -21,7 +21,7 @@ use ubx_modem::transcript::Transcript;
 use ubx_modem::{Modem, ModemConfig};
 
 use crate::control::Modules;
-use crate::report::{FleetId, Report, Steps, group_failures};
+use crate::report::{FleetId, Report, Steps, group_failures, per_second};
 use crate::{ModuleArgs, anyhow_like};
 
 /// Most modules one fleet runs.
@@ -444,6 +444,11 @@ async fn load(args: &FleetArgs, modules: &Modules, script: &str, id: FleetId) ->
     let elapsed = started.elapsed().as_secs_f64();
     let passed = outcomes.values().filter(|o| *o == "pass").count();
     let bytes = bytes.load(std::sync::atomic::Ordering::Relaxed);
+    let ftp_data_bytes: u64 = modules
+        .0
+        .iter()
+        .map(|(_, m)| m.field().faults.data_bytes_total())
+        .sum();
     let steps = steps.lock().map(|s| s.reports()).unwrap_or_default();
     let (shard, shards) = args.shard.unwrap_or((0, 1));
     Report {
@@ -458,11 +463,9 @@ async fn load(args: &FleetArgs, modules: &Modules, script: &str, id: FleetId) ->
         steps,
         bytes,
         elapsed_s: elapsed,
-        throughput_mb_s: if elapsed > 0.0 {
-            bytes as f64 / elapsed / 1e6
-        } else {
-            0.0
-        },
+        throughput_mb_s: per_second(bytes, elapsed),
+        ftp_data_bytes,
+        ftp_data_mb_s: per_second(ftp_data_bytes, elapsed),
         uftper_classes: classes,
     }
 }

@@ -66,6 +66,11 @@ pub struct Report {
     pub bytes: u64,
     pub elapsed_s: f64,
     pub throughput_mb_s: f64,
+    /// Bytes the modules' FTP data connections moved, both ways (file contents, listings).
+    #[serde(default)]
+    pub ftp_data_bytes: u64,
+    #[serde(default)]
+    pub ftp_data_mb_s: f64,
     /// Modules by the class of their last `+UFTPER` (0: no error).
     pub uftper_classes: BTreeMap<u32, usize>,
 }
@@ -176,6 +181,7 @@ pub fn merge(reports: Vec<Report>) -> Result<Report, String> {
         merged.failed += r.failed;
         merged.outcomes.extend(r.outcomes);
         merged.bytes += r.bytes;
+        merged.ftp_data_bytes += r.ftp_data_bytes;
         merged.elapsed_s = merged.elapsed_s.max(r.elapsed_s);
         for (class, n) in r.uftper_classes {
             *merged.uftper_classes.entry(class).or_default() += n;
@@ -196,12 +202,18 @@ pub fn merge(reports: Vec<Report>) -> Result<Report, String> {
         .iter()
         .map(|(line, (text, h))| step_report(*line, text, h))
         .collect();
-    merged.throughput_mb_s = if merged.elapsed_s > 0.0 {
-        merged.bytes as f64 / merged.elapsed_s / 1e6
+    merged.throughput_mb_s = per_second(merged.bytes, merged.elapsed_s);
+    merged.ftp_data_mb_s = per_second(merged.ftp_data_bytes, merged.elapsed_s);
+    Ok(merged)
+}
+
+/// MB/s over a run of `elapsed` seconds (0 for an empty run).
+pub fn per_second(bytes: u64, elapsed: f64) -> f64 {
+    if elapsed > 0.0 {
+        bytes as f64 / elapsed / 1e6
     } else {
         0.0
-    };
-    Ok(merged)
+    }
 }
 
 /// `ubxftp report FILE`: the report as a table (a closed pipe, `| head`, ends it quietly).
@@ -220,8 +232,16 @@ fn table(r: &Report) -> String {
     );
     let _ = writeln!(
         out,
-        "modules {}  passed {}  failed {}  bytes {}  elapsed {:.2} s  throughput {:.2} MB/s",
-        r.modules, r.passed, r.failed, r.bytes, r.elapsed_s, r.throughput_mb_s
+        "modules {}  passed {}  failed {}  elapsed {:.2} s\n\
+         terminals received {} bytes ({:.2} MB/s)  FTP data moved {} bytes ({:.2} MB/s)",
+        r.modules,
+        r.passed,
+        r.failed,
+        r.elapsed_s,
+        r.bytes,
+        r.throughput_mb_s,
+        r.ftp_data_bytes,
+        r.ftp_data_mb_s
     );
     let _ = writeln!(
         out,

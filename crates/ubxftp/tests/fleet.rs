@@ -123,6 +123,9 @@ fn shards_merge_into_the_single_process_run() {
     let (a, b) = (report(&single), report(&merged));
     assert_eq!(a["modules"], 6);
     assert_eq!(a["passed"], 6, "{a}");
+    // Each module stored 4 bytes and retrieved them: 8 bytes of FTP data, no more (listings
+    // would count; there are none).
+    assert_eq!(a["ftp_data_bytes"], 6 * 8, "{a}");
     for key in [
         "modules",
         "passed",
@@ -130,6 +133,7 @@ fn shards_merge_into_the_single_process_run() {
         "outcomes",
         "fleet",
         "bytes",
+        "ftp_data_bytes",
         "uftper_classes",
     ] {
         assert_eq!(a[key], b[key], "{key}");
@@ -147,7 +151,9 @@ fn shards_merge_into_the_single_process_run() {
     assert_eq!(counts(&a), counts(&b));
     // The report prints as a table.
     let out = ubxftp(&["report", path(&merged)]);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("passed 6"));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("passed 6"), "{table}");
+    assert!(table.contains("FTP data moved 48 bytes"), "{table}");
     // Reports of another fleet (another seed) do not merge with these.
     let other = dir.path().join("other.json");
     let out = ubxftp(&[

@@ -110,6 +110,8 @@ pub struct Engine {
     armed: AtomicU64,
     /// Bytes the current operation's data connections moved (`GET /state`, `after_bytes`).
     transfer: AtomicU64,
+    /// Bytes all data connections moved since the module started (a load report's FTP bytes).
+    data_total: AtomicU64,
     module: mpsc::UnboundedSender<ModuleAction>,
     /// Wakes the timer task when a fault with `at_ms` is added.
     changed: tokio::sync::Notify,
@@ -129,6 +131,7 @@ impl Engine {
                 next_id: AtomicU64::new(1),
                 armed: AtomicU64::new(0),
                 transfer: AtomicU64::new(0),
+                data_total: AtomicU64::new(0),
                 module: tx,
                 changed: tokio::sync::Notify::new(),
             },
@@ -270,6 +273,11 @@ impl Engine {
         self.transfer.load(Ordering::Relaxed)
     }
 
+    /// Bytes the module's FTP data connections moved, both ways, since it started.
+    pub fn data_bytes_total(&self) -> u64 {
+        self.data_total.load(Ordering::Relaxed)
+    }
+
     /// The operation ended.
     pub fn operation_ended(&self) {
         let mut inner = self.lock();
@@ -286,6 +294,7 @@ impl Engine {
     ) -> Option<SocketAction> {
         if data && delta > 0 {
             self.transfer.fetch_add(delta, Ordering::Relaxed);
+            self.data_total.fetch_add(delta, Ordering::Relaxed);
         }
         if self.armed.load(Ordering::Relaxed) == 0 {
             return None;
