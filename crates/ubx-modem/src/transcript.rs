@@ -166,6 +166,18 @@ fn millis(text: &str, line: usize) -> Result<Duration, TranscriptError> {
         })
 }
 
+/// The timeout written right after a directive (`<5000`, `on600000`); `None` when there is none.
+fn timeout_after(
+    head: &str,
+    directive: &str,
+    line: usize,
+) -> Result<Option<Duration>, TranscriptError> {
+    match head.strip_prefix(directive) {
+        Some("") | None => Ok(None),
+        Some(ms) => millis(ms, line).map(Some),
+    }
+}
+
 impl Transcript {
     pub fn parse(text: &str) -> Result<Transcript, TranscriptError> {
         let mut steps = Vec::new();
@@ -226,11 +238,7 @@ impl Transcript {
                     Step::End
                 }
                 h if h.starts_with("on") && h[2..].bytes().all(|b| b.is_ascii_digit()) => {
-                    let timeout = if h.len() > 2 {
-                        Some(millis(&h[2..], line)?)
-                    } else {
-                        None
-                    };
+                    let timeout = timeout_after(h, "on", line)?;
                     let expected = unescape(rest).map_err(syntax)?;
                     if expected.is_empty() {
                         return Err(syntax("`on` wants the bytes it decides on".into()));
@@ -243,31 +251,19 @@ impl Transcript {
                     }
                 }
                 h if h.starts_with("<*") => {
-                    let timeout = if h.len() > 2 {
-                        Some(millis(&h[2..], line)?)
-                    } else {
-                        None
-                    };
+                    let timeout = timeout_after(h, "<*", line)?;
                     let re = Regex::new(&format!(r"\A(?s-u:{rest})\z"))
                         .map_err(|e| syntax(e.to_string()))?;
                     Step::ExpectRepeated(re, timeout)
                 }
                 h if h.starts_with("<?") => {
-                    let timeout = if h.len() > 2 {
-                        Some(millis(&h[2..], line)?)
-                    } else {
-                        None
-                    };
+                    let timeout = timeout_after(h, "<?", line)?;
                     let re = Regex::new(&format!(r"\A(?s-u:{rest})"))
                         .map_err(|e| syntax(e.to_string()))?;
                     Step::ExpectMatch(re, timeout)
                 }
                 h if h.starts_with('<') => {
-                    let timeout = if h.len() > 1 {
-                        Some(millis(&h[1..], line)?)
-                    } else {
-                        None
-                    };
+                    let timeout = timeout_after(h, "<", line)?;
                     Step::Expect(unescape(rest).map_err(syntax)?, timeout)
                 }
                 _ => return Err(syntax(format!("unknown directive {head:?}"))),
@@ -329,30 +325,26 @@ impl Transcript {
                 } => {
                     let timeout = timeout.unwrap_or(default_timeout);
                     let deadline = tokio::time::Instant::now() + timeout;
-                    loop {
-                        let n = unread.len().min(expected.len());
-                        if unread[..n] != expected[..n] {
+                    match compare_next(stream, &mut buf, &mut unread, expected, deadline)
+                        .await
+                        .map_err(io)?
+                    {
+                        Next::Is => {
+                            unread.drain(..expected.len());
+                            taken = expected.len();
+                        }
+                        Next::Differs => {
                             // Something else came: skip the block, leave the bytes unread.
                             next = *skip_to;
                             carried = Some(started);
-                            break;
                         }
-                        if n == expected.len() {
-                            unread.drain(..n);
-                            taken = n;
-                            break;
-                        }
-                        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
-                            Ok(Ok(0)) | Err(_) => {
-                                return Err(TranscriptError::Timeout {
-                                    line,
-                                    expected: format!("{} or anything else", escape(expected)),
-                                    got: escape(&unread),
-                                    timeout,
-                                });
-                            }
-                            Ok(Ok(n)) => unread.extend_from_slice(&buf[..n]),
-                            Ok(Err(e)) => return Err(io(e)),
+                        Next::NotYet => {
+                            return Err(TranscriptError::Timeout {
+                                line,
+                                expected: format!("{} or anything else", escape(expected)),
+                                got: escape(&unread),
+                                timeout,
+                            });
                         }
                     }
                 }
@@ -374,31 +366,28 @@ impl Transcript {
                 Step::Expect(expected, timeout) => {
                     let timeout = timeout.unwrap_or(default_timeout);
                     let deadline = tokio::time::Instant::now() + timeout;
-                    loop {
-                        let n = unread.len().min(expected.len());
-                        if unread[..n] != expected[..n] {
+                    match compare_next(stream, &mut buf, &mut unread, expected, deadline)
+                        .await
+                        .map_err(io)?
+                    {
+                        Next::Is => {
+                            unread.drain(..expected.len());
+                            taken = expected.len();
+                        }
+                        Next::Differs => {
                             return Err(TranscriptError::Mismatch {
                                 line,
                                 expected: escape(expected),
                                 got: escape(&unread),
                             });
                         }
-                        if n == expected.len() {
-                            unread.drain(..n);
-                            taken = n;
-                            break;
-                        }
-                        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
-                            Ok(Ok(0)) | Err(_) => {
-                                return Err(TranscriptError::Timeout {
-                                    line,
-                                    expected: escape(expected),
-                                    got: escape(&unread),
-                                    timeout,
-                                });
-                            }
-                            Ok(Ok(n)) => unread.extend_from_slice(&buf[..n]),
-                            Ok(Err(e)) => return Err(io(e)),
+                        Next::NotYet => {
+                            return Err(TranscriptError::Timeout {
+                                line,
+                                expected: escape(expected),
+                                got: escape(&unread),
+                                timeout,
+                            });
                         }
                     }
                 }
@@ -406,17 +395,16 @@ impl Transcript {
                     let timeout = timeout.unwrap_or(default_timeout);
                     let deadline = tokio::time::Instant::now() + timeout;
                     while unread.len() < *len {
-                        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
-                            Ok(Ok(0)) | Err(_) => {
-                                return Err(TranscriptError::Timeout {
-                                    line,
-                                    expected: format!("{len} bytes with MD5 {md5}"),
-                                    got: format!("{} bytes", unread.len()),
-                                    timeout,
-                                });
-                            }
-                            Ok(Ok(n)) => unread.extend_from_slice(&buf[..n]),
-                            Ok(Err(e)) => return Err(io(e)),
+                        if !read_more(stream, &mut buf, &mut unread, deadline)
+                            .await
+                            .map_err(io)?
+                        {
+                            return Err(TranscriptError::Timeout {
+                                line,
+                                expected: format!("{len} bytes with MD5 {md5}"),
+                                got: format!("{} bytes", unread.len()),
+                                timeout,
+                            });
                         }
                     }
                     let got = md5_hex(&unread[..*len]);
@@ -439,17 +427,16 @@ impl Transcript {
                             taken = end;
                             break;
                         }
-                        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
-                            Ok(Ok(0)) | Err(_) => {
-                                return Err(TranscriptError::Timeout {
-                                    line,
-                                    expected: re.as_str().to_string(),
-                                    got: escape(&unread),
-                                    timeout,
-                                });
-                            }
-                            Ok(Ok(n)) => unread.extend_from_slice(&buf[..n]),
-                            Ok(Err(e)) => return Err(io(e)),
+                        if !read_more(stream, &mut buf, &mut unread, deadline)
+                            .await
+                            .map_err(io)?
+                        {
+                            return Err(TranscriptError::Timeout {
+                                line,
+                                expected: re.as_str().to_string(),
+                                got: escape(&unread),
+                                timeout,
+                            });
                         }
                     }
                 }
@@ -469,11 +456,12 @@ impl Transcript {
                             {
                                 break p + 2;
                             }
-                            match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+                            if !read_more(stream, &mut buf, &mut unread, deadline)
+                                .await
+                                .map_err(io)?
+                            {
                                 // Nothing more within the timeout: the lines are over.
-                                Ok(Ok(0)) | Err(_) => break 'lines,
-                                Ok(Ok(n)) => unread.extend_from_slice(&buf[..n]),
-                                Ok(Err(e)) => return Err(io(e)),
+                                break 'lines;
                             }
                         };
                         if !re.is_match(&unread[2..end]) {
@@ -501,6 +489,56 @@ impl Transcript {
             }
         }
         Ok(())
+    }
+}
+
+/// Reads what arrives before `deadline` into `unread`; `false` when nothing did (or the other
+/// side closed).
+async fn read_more<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut [u8],
+    unread: &mut Vec<u8>,
+    deadline: tokio::time::Instant,
+) -> std::io::Result<bool> {
+    match tokio::time::timeout_at(deadline, stream.read(buf)).await {
+        Ok(Ok(0)) | Err(_) => Ok(false),
+        Ok(Ok(n)) => {
+            unread.extend_from_slice(&buf[..n]);
+            Ok(true)
+        }
+        Ok(Err(e)) => Err(e),
+    }
+}
+
+/// How the next bytes compare with what a step expects.
+enum Next {
+    /// They are exactly those bytes (still unread).
+    Is,
+    /// They differ, as soon as one byte does.
+    Differs,
+    /// Too few came before the deadline to tell.
+    NotYet,
+}
+
+/// Reads until the next bytes are `expected`, or differ from it, or the deadline passes.
+async fn compare_next<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut [u8],
+    unread: &mut Vec<u8>,
+    expected: &[u8],
+    deadline: tokio::time::Instant,
+) -> std::io::Result<Next> {
+    loop {
+        let n = unread.len().min(expected.len());
+        if unread[..n] != expected[..n] {
+            return Ok(Next::Differs);
+        }
+        if n == expected.len() {
+            return Ok(Next::Is);
+        }
+        if !read_more(stream, buf, unread, deadline).await? {
+            return Ok(Next::NotYet);
+        }
     }
 }
 

@@ -70,7 +70,7 @@ fn sigterm_shuts_down_cleanly() {
         nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
-    let status = wait_exit(&mut server);
+    let status = wait_exit(&mut server.child);
     assert!(status.success(), "{status}");
 }
 
@@ -102,14 +102,7 @@ fn sigterm_mid_command_on_a_pty_ends_cleanly_and_removes_the_link() {
         nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "did not stop");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_exit(&mut child);
     let mut stderr = String::new();
     child
         .stderr
@@ -258,10 +251,10 @@ fn serial_transport_answers_on_a_tty() {
 }
 
 /// Waits up to 5 s for the process to exit and returns its status.
-fn wait_exit(server: &mut Server) -> std::process::ExitStatus {
+fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
+        if let Some(status) = child.try_wait().unwrap() {
             return status;
         }
         assert!(Instant::now() < deadline, "did not stop");
@@ -317,7 +310,7 @@ fn tcp_and_pty_at_once_share_one_module_and_sigint_keeps_the_files() {
         nix::sys::signal::Signal::SIGINT,
     )
     .unwrap();
-    let status = wait_exit(&mut server);
+    let status = wait_exit(&mut server.child);
     assert!(status.success(), "{status}");
     assert_eq!(std::fs::read(fs_dir.join("kept.txt")).unwrap(), b"hello");
     // A new run on the same folder finds the file.

@@ -294,20 +294,12 @@ fn a_share_of_the_fleet_gets_a_fault() {
         2,
     );
     let url = server.line_with("control: ");
-    let out = Command::new("curl")
-        .args(["-s", "-X", "POST", "-d"])
-        .arg(r#"{"modems": "30%", "target": "dns", "action": "fail"}"#)
-        .arg(format!("{url}/fleet/faults"))
-        .output()
-        .unwrap();
-    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let answer = post_json(
+        &format!("{url}/fleet/faults"),
+        r#"{"modems": "30%", "target": "dns", "action": "fail"}"#,
+    );
     assert_eq!(answer["modems"].as_array().unwrap().len(), 3, "{answer}");
-    let out = Command::new("curl")
-        .args(["-s"])
-        .arg(format!("{url}/fleet"))
-        .output()
-        .unwrap();
-    let fleet: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let fleet = get_json(&format!("{url}/fleet"));
     assert_eq!(fleet["modules"], 10);
     assert_eq!(fleet["states"]["registered"], 10);
     let _ = server.child.kill();
@@ -344,6 +336,15 @@ fn a_pty_per_module_listed_in_a_map() {
 fn get_json(url: &str) -> serde_json::Value {
     let out = Command::new("curl").args(["-s", url]).output().unwrap();
     serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+/// `POST body` to `url`; the answer, which must be JSON.
+fn post_json(url: &str, body: &str) -> serde_json::Value {
+    let out = Command::new("curl")
+        .args(["-s", "-X", "POST", "-d", body, url])
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// The modules of a fleet of `count`, served by the control API at `url`, that have a fault.
@@ -393,13 +394,10 @@ fn a_fault_file_gives_each_fault_its_share_in_shards_as_in_one_process() {
     // 30 % of 20 is 6 modules; modules 2 and 17 are named.
     assert!(in_one.contains(&2) && in_one.contains(&17), "{in_one:?}");
     // The API's share is the file's.
-    let out = Command::new("curl")
-        .args(["-s", "-X", "POST", "-d"])
-        .arg(r#"{"modems": "30%", "target": "dns", "action": "fail"}"#)
-        .arg(format!("{url}/fleet/faults"))
-        .output()
-        .unwrap();
-    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let answer = post_json(
+        &format!("{url}/fleet/faults"),
+        r#"{"modems": "30%", "target": "dns", "action": "fail"}"#,
+    );
     let by_api: Vec<usize> = answer["modems"]
         .as_array()
         .unwrap()

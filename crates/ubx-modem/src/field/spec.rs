@@ -531,29 +531,35 @@ fn name<T: Serialize>(value: &T) -> String {
         .replace('"', "")
 }
 
-/// A scenario file: `[[fault]]` tables.
+/// A scenario file: `[[fault]]` tables, each read as a `T`.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Scenario {
-    #[serde(default)]
-    fault: Vec<toml::Spanned<FaultSpec>>,
+#[serde(deny_unknown_fields, bound = "T: Deserialize<'de>")]
+struct Scenario<T> {
+    #[serde(default = "Vec::new")]
+    fault: Vec<toml::Spanned<T>>,
+}
+
+/// The `[[fault]]` tables of a scenario file, each with the line it starts on; a TOML error
+/// names its line.
+fn fault_tables<T: serde::de::DeserializeOwned>(text: &str) -> Result<Vec<(usize, T)>, String> {
+    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+    let scenario: Scenario<T> = toml::from_str(text).map_err(|e| match e.span() {
+        Some(span) => format!("line {}: {}", line_of(span.start), e.message()),
+        None => e.to_string(),
+    })?;
+    Ok(scenario
+        .fault
+        .into_iter()
+        .map(|spanned| (line_of(spanned.span().start), spanned.into_inner()))
+        .collect())
 }
 
 /// Reads a scenario file; an error names the line of the fault it is about.
 pub fn parse_scenario(text: &str, max_cid: u8) -> Result<Vec<Fault>, String> {
-    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
-    let scenario: Scenario = toml::from_str(text).map_err(|e| match e.span() {
-        Some(span) => format!("line {}: {}", line_of(span.start), e.message()),
-        None => e.to_string(),
-    })?;
-    scenario
-        .fault
+    fault_tables::<FaultSpec>(text)?
         .into_iter()
-        .map(|spanned| {
-            let line = line_of(spanned.span().start);
-            spanned
-                .into_inner()
-                .validate(max_cid)
+        .map(|(line, spec)| {
+            spec.validate(max_cid)
                 .map_err(|e| format!("line {line}: fault: {e}"))
         })
         .collect()
@@ -633,28 +639,12 @@ impl ModuleShare {
     }
 }
 
-/// A fleet's scenario file: `[[fault]]` tables, each with an optional `modems`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FleetScenario {
-    #[serde(default)]
-    fault: Vec<toml::Spanned<toml::Table>>,
-}
-
 /// Reads a fleet's scenario file: the faults of [`parse_scenario`], each with the modules it is
 /// for (`modems`, every module when absent). An error names the line of its fault.
 pub fn parse_fleet_scenario(text: &str, max_cid: u8) -> Result<Vec<(ModuleShare, Fault)>, String> {
-    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
-    let scenario: FleetScenario = toml::from_str(text).map_err(|e| match e.span() {
-        Some(span) => format!("line {}: {}", line_of(span.start), e.message()),
-        None => e.to_string(),
-    })?;
-    scenario
-        .fault
+    fault_tables::<toml::Table>(text)?
         .into_iter()
-        .map(|spanned| {
-            let line = line_of(spanned.span().start);
-            let mut table = spanned.into_inner();
+        .map(|(line, mut table)| {
             let share = match table.remove("modems") {
                 None => ModuleShare::All,
                 Some(v) => v
