@@ -32,8 +32,10 @@ use super::fd_executor::{Executor, Stopper, Wants};
 
 /// An open pseudo-terminal pair.
 pub struct Pty {
-    /// The master (non-blocking) and what a read or write on it waits for.
-    stream: PtyStream,
+    /// The master, non-blocking; shared with the terminal's [`PtyStream`] and its executor.
+    master: Arc<OwnedFd>,
+    /// What a read or write on the master is waiting for.
+    wants: Arc<Wants>,
     /// Held open on purpose; see the module documentation.
     _slave: OwnedFd,
     path: PathBuf,
@@ -66,10 +68,8 @@ impl Pty {
             None => None,
         };
         Ok(Pty {
-            stream: PtyStream {
-                master: Arc::new(pair.master),
-                wants: Arc::default(),
-            },
+            master: Arc::new(pair.master),
+            wants: Arc::default(),
             _slave: pair.slave,
             path,
             link,
@@ -165,16 +165,14 @@ pub async fn serve(pty: Pty, modem: Modem, tracer: Option<Tracer>, pace: Option<
     let thread = std::thread::Builder::new()
         .name(format!("pty {}", pty.path.display()))
         .spawn(move || {
-            let master = Arc::clone(&pty.stream.master);
-            let wants = Arc::clone(&pty.stream.wants);
             let stream = PtyStream {
-                master: Arc::clone(&master),
-                wants: Arc::clone(&wants),
+                master: Arc::clone(&pty.master),
+                wants: Arc::clone(&pty.wants),
             };
             let lines = super::paced(pace);
             let terminal =
                 ubx_modem::driver::serve_with_lines(&modem, stream, tracer.as_ref(), lines);
-            match executor.block_on(&runtime, master.as_fd(), &wants, terminal) {
+            match executor.block_on(&runtime, pty.master.as_fd(), &pty.wants, terminal) {
                 Ok(Some(Err(e))) | Err(e) => tracing::warn!(error = %e, "pty terminal ended"),
                 Ok(Some(Ok(()))) | Ok(None) => {}
             }
