@@ -47,6 +47,7 @@ pub mod line;
 pub mod result;
 pub mod settings;
 pub mod terminal;
+pub mod text;
 
 pub use command::{Command, CommandKind, Param, Params, parse_line};
 pub use result::{CmeError, CommandError, FinalResult, Part, Response};

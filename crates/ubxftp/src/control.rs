@@ -26,7 +26,9 @@ use axum::routing::get;
 use serde::Deserialize;
 use serde_json::json;
 use ubx_modem::Modem;
-use ubx_modem::field::spec::{FaultSpec, LinkSpec, ModuleShare};
+use ubx_modem::field::spec::{FaultSpec, LinkSpec};
+
+use crate::share::ModuleShare;
 
 /// Binds the API; refuses an address that is not loopback unless `remote` allows it (the API
 /// can break the module at will, so it is not offered to the network by accident).

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use ubx_modem::transcript::Transcript;
+use ubx_transcript::Transcript;
 use unftp_core::auth::{AuthenticationError, Authenticator, Credentials, Principal};
 
 use crate::anyhow_like::Result;

@@ -16,9 +16,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use ubx_modem::field::spec::{LinkSpec, parse_fleet_scenario};
-use ubx_modem::transcript::Transcript;
+use ubx_modem::field::spec::LinkSpec;
+
+use crate::share::parse_fleet_scenario;
 use ubx_modem::{Modem, ModemConfig};
+use ubx_transcript::Transcript;
 
 use crate::control::Modules;
 use crate::report::{FleetId, Report, Steps, group_failures, per_second};

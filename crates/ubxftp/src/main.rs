@@ -14,6 +14,7 @@ mod control;
 mod demo;
 mod fleet;
 mod report;
+mod share;
 mod transport;
 
 use std::net::IpAddr;
@@ -24,8 +25,8 @@ use clap::{Args, Parser, Subcommand};
 use ubx_modem::field::spec::LinkSpec;
 use ubx_modem::model::Model;
 use ubx_modem::trace::Tracer;
-use ubx_modem::transcript::Transcript;
 use ubx_modem::{Modem, ModemConfig};
+use ubx_transcript::Transcript;
 
 #[derive(Parser)]
 #[command(

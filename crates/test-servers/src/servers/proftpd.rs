@@ -11,7 +11,7 @@
 
 use std::process::Command;
 
-use super::{
+use super::common::{
     Ctx, Handle, Launched, PASSWORD, PASSWORD_CRYPT, USER, ftp_account, make_dir, write_file,
 };
 use crate::process::{ServerProcess, require};

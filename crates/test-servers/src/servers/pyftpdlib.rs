@@ -9,7 +9,7 @@
 
 use std::process::Command;
 
-use super::{Ctx, Handle, Launched, PASSWORD, USER, make_dir, write_file};
+use super::common::{Ctx, Handle, Launched, PASSWORD, USER, make_dir, write_file};
 use crate::process::{ServerProcess, require};
 use crate::{AccountLogin, Kind, Result};
 

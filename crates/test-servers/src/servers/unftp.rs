@@ -13,12 +13,11 @@
 use std::net::TcpListener as StdListener;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use unftp_core::auth::{AuthenticationError, Authenticator, Credentials, Principal};
 
-use super::{Ctx, Handle, Launched, PASSWORD, USER, make_dir};
+use super::common::{Ctx, Handle, Launched, PASSWORD, USER, UnftpHandle, make_dir};
 use crate::{Error, Result, io_err};
 
 /// Accepts exactly one user/password pair.
@@ -44,38 +43,6 @@ impl Authenticator for OneUser {
         Ok(Principal {
             username: username.to_string(),
         })
-    }
-}
-
-/// The server thread and the switch that stops it.
-#[derive(Debug)]
-pub(crate) struct UnftpHandle {
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl UnftpHandle {
-    pub fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-
-    pub fn exited(&mut self) -> Option<String> {
-        match &self.thread {
-            Some(t) if t.is_finished() => Some("thread ended".into()),
-            Some(_) => None,
-            None => Some("stopped".into()),
-        }
-    }
-}
-
-impl Drop for UnftpHandle {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 
@@ -177,10 +144,7 @@ pub(crate) fn launch(ctx: &Ctx<'_>) -> Result<Launched> {
         })
         .map_err(io_err("spawn libunftp thread"))?;
     Ok(Launched {
-        handle: Handle::InProcess(UnftpHandle {
-            stop: Some(stop_tx),
-            thread: Some(thread),
-        }),
+        handle: Handle::InProcess(UnftpHandle::new(stop_tx, thread)),
         root,
         user: USER.into(),
         password: PASSWORD.into(),

@@ -16,12 +16,12 @@
 use std::path::Path;
 use std::process::Command;
 
-use super::{Ctx, Handle, Launched, make_dir, system_user, write_file};
+use super::common::{Ctx, Handle, Launched, make_dir, system_user, write_file};
 use crate::process::{ServerProcess, require};
 use crate::{Kind, Result};
 
 const BIN: &str = "/usr/sbin/vsftpd";
-/// System account created by `scripts/install-test-deps` (password [`super::PASSWORD`]).
+/// System account created by `scripts/install-test-deps` (password [`super::common::PASSWORD`]).
 pub(crate) const USER: &str = "ftptest";
 
 pub(crate) fn launch(ctx: &Ctx<'_>) -> Result<Launched> {
@@ -113,7 +113,7 @@ pub(crate) fn launch(ctx: &Ctx<'_>) -> Result<Launched> {
         handle: Handle::Process(process),
         root,
         user: USER.into(),
-        password: super::PASSWORD.into(),
+        password: super::common::PASSWORD.into(),
         account_login: None,
         logs: vec![protocol_log, output_log],
         file_owner: Some(owner),

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use tokio::io::DuplexStream;
 use ubx_modem::model::Model;
-use ubx_modem::transcript::Transcript;
 use ubx_modem::{Modem, ModemConfig};
+use ubx_transcript::Transcript;
 
 /// Options a transcript can ask for in its header comments:
 /// `# fs-size: N` and `# dns: NAME=ADDR`.
@@ -288,7 +288,7 @@ impl AtHost {
 
 /// The 42000-byte file u-blox's own driver test suite stores and retrieves: bytes 0,1,…,255,0,…
 /// (the same bytes as a transcript's `>>pattern`).
-pub use ubx_modem::transcript::pattern;
+pub use ubx_transcript::pattern;
 
 /// Sets the FTP profile: server address, port, login and mode (IPv6 preferred for a v6 address).
 pub async fn set_profile(

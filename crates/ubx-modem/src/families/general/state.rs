@@ -1,0 +1,90 @@
+//! The general family's part of the module state: `+CFUN`, `+IPR`, the recorded settings, the
+//! clock and the greeting.
+
+use std::collections::BTreeMap;
+
+use time::PrimitiveDateTime;
+
+/// A recorded numeric setting: its parameters' ranges and factory values, and its test answer.
+pub(crate) struct SimpleSetting {
+    pub(crate) name: &'static str,
+    pub(crate) ranges: &'static [(i64, i64)],
+    pub(crate) factory: &'static [i64],
+    pub(crate) test: &'static str,
+}
+
+/// Settings that are recorded and read back, nothing more (see docs/FIDELITY.md).
+pub(crate) const SETTINGS: &[SimpleSetting] = &[
+    SimpleSetting {
+        name: "+CMGF",
+        ranges: &[(0, 1)],
+        factory: &[0],
+        test: "+CMGF: (0-1)",
+    },
+    SimpleSetting {
+        name: "+CTZU",
+        ranges: &[(0, 1)],
+        factory: &[0],
+        test: "+CTZU: (0-1)",
+    },
+    SimpleSetting {
+        name: "+UPSV",
+        ranges: &[(0, 4), (40, 65000)],
+        factory: &[0, 2000],
+        test: "+UPSV: (0-4),(40-65000)",
+    },
+    SimpleSetting {
+        name: "+UCALLSTAT",
+        ranges: &[(0, 1)],
+        factory: &[0],
+        test: "+UCALLSTAT: (0-1)",
+    },
+    SimpleSetting {
+        name: "+UDTMFD",
+        ranges: &[(0, 1), (0, 2)],
+        factory: &[0, 2],
+        test: "+UDTMFD: (0-1),(0-2)",
+    },
+    SimpleSetting {
+        name: "+CGEREP",
+        ranges: &[(0, 2), (0, 1)],
+        factory: &[0, 0],
+        test: "+CGEREP: (0-2),(0-1)",
+    },
+];
+
+#[derive(Debug)]
+pub struct GeneralState {
+    /// `+CFUN` level.
+    pub cfun: i64,
+    pub ipr: i64,
+    /// Values of [`SETTINGS`], by name.
+    pub settings: BTreeMap<&'static str, Vec<i64>>,
+    /// `+UDCONF` and `+UGPIOC` values, keyed by their first parameter.
+    pub udconf: BTreeMap<i64, Vec<i64>>,
+    pub gpio: BTreeMap<i64, Vec<i64>>,
+    pub cscs: String,
+    /// `+CCLK`: the time set, with its time zone in quarter hours, and when it was set; `None`
+    /// until set (the host's UTC clock then, as after a network time update).
+    pub clock: Option<(PrimitiveDateTime, i8, std::time::Instant)>,
+    /// `+CSGT`: the greeting text and whether it is shown at power-on.
+    pub greeting: (String, bool),
+}
+
+impl Default for GeneralState {
+    fn default() -> Self {
+        GeneralState {
+            cfun: 1,
+            ipr: 115200,
+            settings: SETTINGS
+                .iter()
+                .map(|s| (s.name, s.factory.to_vec()))
+                .collect(),
+            udconf: BTreeMap::new(),
+            gpio: BTreeMap::new(),
+            cscs: "IRA".into(),
+            clock: None,
+            greeting: (String::new(), false),
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! A reboot: the module comes back with its power-on state.
+
+use crate::families::{fs, general, network, pdp, power, psd, sim};
+use crate::module::state::Shared;
+
+/// The module after a reboot: the state of power-on, with the file system (and the certificate
+/// store in it) and what was stored in NVM kept. Running FTP work is abandoned, and the file a
+/// retrieve was writing removed.
+pub fn reset_to_power_on(shared: &Shared) {
+    shared.field.faults.operation_ended();
+    let mut state = shared.state();
+    // The greeting (+CSGT) and the rate (+IPR) are stored settings: they survive.
+    let greeting = state.general.greeting.clone();
+    let ipr = state.general.ipr;
+    state.general = general::GeneralState::default();
+    state.general.greeting = greeting;
+    state.general.ipr = ipr;
+    state.sim = sim::SimState::default();
+    state.network = network::NetworkState::default();
+    state.power = power::PowerState::default();
+    state.pdp = pdp::PdpState::new(shared.model);
+    psd::reboot(&mut state, shared.model);
+    state.fs = fs::FsState::default();
+    state.ftp.power_cycle();
+    // A retrieve cut by the reboot leaves no half-written file that would look complete.
+    if let Some(name) = state.ftp.writing.take() {
+        drop(state);
+        tracing::info!(%name, "reboot: removing the file a retrieve was writing");
+        let _ = shared.fs.delete(&name);
+    }
+}
