@@ -59,6 +59,6 @@ pub use session::{FtpSession, parse_257_path};
 pub use stream::{BoxSocket, Socket, SocketLayer, SocketRole};
 pub use tls::{
     CertVerification, ClientIdentity, DataProtection, TlsInfo, TlsOptions, TlsVersion,
-    certs_from_pem,
+    certs_from_pem, client_connector,
 };
 pub use transfer::{Download, Listing, StoreMode, TransferSummary, Upload};

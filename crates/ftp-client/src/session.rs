@@ -127,10 +127,15 @@ async fn resolve(opts: &ConnectOptions) -> Result<Vec<IpAddr>> {
     Ok(ips)
 }
 
-async fn connect_tcp(ips: &[IpAddr], port: u16, timeout: Duration) -> Result<TcpStream> {
+async fn connect_tcp(
+    ips: &[IpAddr],
+    port: u16,
+    timeout: Duration,
+    route: &(dyn Fn(SocketAddr) -> SocketAddr + Sync),
+) -> Result<TcpStream> {
     let mut last: Option<FtpError> = None;
     for ip in ips {
-        let addr = SocketAddr::new(*ip, port);
+        let addr = route(SocketAddr::new(*ip, port));
         match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
             Err(_) => last = Some(ErrorKind::Timeout(TimeoutKind::Connect).into()),
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
@@ -238,7 +243,12 @@ impl FtpSession {
             None => None,
         };
         let ips = resolve(&opts).await?;
-        let tcp = connect_tcp(&ips, opts.port, opts.timeouts.connect).await?;
+        let route = |addr| {
+            opts.socket_layer
+                .as_ref()
+                .map_or(addr, |layer| layer.route(addr))
+        };
+        let tcp = connect_tcp(&ips, opts.port, opts.timeouts.connect, &route).await?;
         let mut ctrl = Control::new(
             tcp,
             opts.socket_layer.as_ref(),

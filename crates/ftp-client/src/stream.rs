@@ -13,6 +13,7 @@
 //! the peer's FIN also avoids the RST a close with unread input would send.
 
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -42,6 +43,12 @@ pub enum SocketRole {
 /// knowing. The client has already read the addresses it needs from `tcp`.
 pub trait SocketLayer: Send + Sync {
     fn wrap(&self, tcp: TcpStream, role: SocketRole) -> BoxSocket;
+
+    /// Where a control connection to `addr` really goes (an embedder's address rewriting);
+    /// data connections follow the control connection's peer.
+    fn route(&self, addr: SocketAddr) -> SocketAddr {
+        addr
+    }
 }
 
 /// Applies `layer` (if any) to a new connection.

@@ -151,6 +151,17 @@ impl TlsOptions {
     }
 }
 
+/// A TLS client for a connection of the embedder's own, with the same policy as an FTPS
+/// session's (versions, suites, verification, client identity, SNI): the connector and the
+/// name it verifies. `host` is what the connection goes to (a name or an IP literal).
+pub fn client_connector(
+    opts: &TlsOptions,
+    host: &str,
+) -> Result<(tokio_rustls::TlsConnector, ServerName<'static>)> {
+    let context = TlsContext::new(opts, host)?;
+    Ok((context.connector, context.server_name))
+}
+
 /// Parses every `CERTIFICATE` block of a PEM text.
 pub fn certs_from_pem(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>> {
     let mut reader = pem;

@@ -40,6 +40,9 @@
 //! connection dropped at byte N, a `227` naming a foreign host, a `332` from a server without
 //! `ACCT`, garbage) come from the scripted fake server in [`fake`].
 //!
+//! For the module's socket service there are plain socket peers in [`sockets`]: TCP, UDP and TLS
+//! echo servers and a client that connects to a socket the module listens on.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), test_servers::Error> {
 //! use test_servers::{Kind, ServerOptions, start};
@@ -51,9 +54,11 @@
 //! ```
 
 pub mod fake;
+mod pki;
 mod ports;
 mod process;
 mod servers;
+pub mod sockets;
 mod tls;
 
 use std::fmt;

@@ -51,6 +51,8 @@ pub enum Prompt {
     Greater,
     /// The intermediate result `CONNECT` (`+FWRITEHEX`).
     Connect,
+    /// A single `@`, the last byte before binary socket data (`+USOWR`, `+USOST`).
+    At,
 }
 
 /// A command's request for a raw payload.
@@ -487,6 +489,7 @@ impl Terminal {
     ) {
         match request.prompt {
             Prompt::Greater => self.output.push(b'>'),
+            Prompt::At => self.output.push(b'@'),
             Prompt::Connect => {
                 frame::result(&self.settings, FinalResult::Connect, &mut self.output)
             }

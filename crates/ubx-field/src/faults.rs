@@ -288,10 +288,12 @@ impl Engine {
     pub fn socket_event(
         &self,
         socket: u64,
-        data: bool,
+        target: Target,
         delta: u64,
         bytes: u64,
     ) -> Option<SocketAction> {
+        // FTP data is what a fleet report counts as the load on the server.
+        let data = target == Target::FtpData;
         if data && delta > 0 {
             self.transfer.fetch_add(delta, Ordering::Relaxed);
             self.data_total.fetch_add(delta, Ordering::Relaxed);
@@ -304,11 +306,6 @@ impl Engine {
         if data && delta > 0 {
             self.fire_module_faults(&mut inner, now);
         }
-        let target = if data {
-            Target::FtpData
-        } else {
-            Target::FtpControl
-        };
         let Inner { entries, ops } = &mut *inner;
         let mut out = None;
         for e in entries.iter_mut() {

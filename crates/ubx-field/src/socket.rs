@@ -29,6 +29,7 @@ use tokio::time::{Instant, Sleep};
 use super::Field;
 use super::faults::SocketAction;
 use super::link::Direction;
+use super::spec::Target;
 
 /// A stream that can be aborted with a reset.
 pub trait Abort {
@@ -67,7 +68,8 @@ enum Health {
 /// A connection under the field's conditions.
 pub struct FieldSocket<S> {
     inner: Option<S>,
-    role: SocketRole,
+    /// Which faults act on it: `ftp-control`, `ftp-data` or `socket`.
+    target: Target,
     id: u64,
     field: Arc<Field>,
     generation: u64,
@@ -97,10 +99,23 @@ pub struct FieldSocket<S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Abort> FieldSocket<S> {
     pub fn new(inner: S, role: SocketRole, field: Arc<Field>) -> Self {
+        let target = match role {
+            SocketRole::Control => Target::FtpControl,
+            SocketRole::Data => Target::FtpData,
+        };
+        Self::under(inner, target, field)
+    }
+
+    /// A connection of the module's socket service (`+USO*`): `socket` faults act on it.
+    pub fn module_socket(inner: S, field: Arc<Field>) -> Self {
+        Self::under(inner, Target::Socket, field)
+    }
+
+    fn under(inner: S, target: Target, field: Arc<Field>) -> Self {
         let now = Instant::now();
         FieldSocket {
             inner: Some(inner),
-            role,
+            target,
             id: field.next_socket_id(),
             generation: field.generation(),
             field,
@@ -150,11 +165,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> FieldSocket<S> {
         if self.health == Health::Open {
             let delta = self.bytes - self.reported;
             self.reported = self.bytes;
-            let data = self.role == SocketRole::Data;
-            if let Some(action) = self
-                .field
-                .faults
-                .socket_event(self.id, data, delta, self.bytes)
+            if let Some(action) =
+                self.field
+                    .faults
+                    .socket_event(self.id, self.target, delta, self.bytes)
             {
                 match action {
                     SocketAction::Reset => self.reset(),

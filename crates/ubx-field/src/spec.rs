@@ -297,6 +297,8 @@ impl SpecError {
 pub enum Target {
     FtpData,
     FtpControl,
+    /// The connections of the module's socket service (`+USOCO`, `+USOLI`).
+    Socket,
     Dns,
     Pdp,
     Network,
@@ -407,7 +409,7 @@ impl FaultSpec {
         let target = self.target.ok_or_else(|| {
             SpecError::new(
                 "target",
-                "missing (ftp-data, ftp-control, dns, pdp, network, uart, module)",
+                "missing (ftp-data, ftp-control, socket, dns, pdp, network, uart, module)",
             )
         })?;
         let action = self
@@ -416,6 +418,7 @@ impl FaultSpec {
         let allowed: &[Action] = match target {
             FtpData => &[Reset, Close, Stall, Limit],
             FtpControl => &[Reset, Close, Stall, Reply],
+            Socket => &[Reset, Close, Stall, Limit],
             Dns => &[Fail, Delay],
             Pdp => &[Deactivate],
             Network => &[Deregister, Register],

@@ -94,10 +94,28 @@ async fn start_server(root: &Path) -> Result<SocketAddr> {
     Ok(addr)
 }
 
+/// A TCP echo server on loopback for the socket lines of the demo.
+async fn start_echo() -> Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("demo echo server: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (mut rd, mut wr) = tcp.into_split();
+                let _ = tokio::io::copy(&mut rd, &mut wr).await;
+            });
+        }
+    });
+    Ok(addr)
+}
+
 pub async fn run(module: ModuleArgs, transports: TransportArgs) -> Result<()> {
     let dir = tempfile::tempdir().map_err(|e| format!("demo: {e}"))?;
     write_samples(dir.path()).map_err(|e| format!("demo files: {e}"))?;
     let server = start_server(dir.path()).await?;
+    let echo = start_echo().await?;
     let (modem, tracer) = module.build()?;
 
     // Configure the profile through a terminal of the module, as a host would.
@@ -149,8 +167,16 @@ pub async fn run(module: ModuleArgs, transports: TransportArgs) -> Result<()> {
          {fota}\
          \n  AT+UFTPC=0                              log out\
          \n  AT+UFTPER                               the last FTP error\
+         \n\nAnd a TCP echo server at {echo} for the sockets:\n\
+         \n  AT+USOCR=6                              a TCP socket     -> +USOCR: 0\
+         \n  AT+USOCO=0,\"{echo_ip}\",{echo_port}          connect to it\
+         \n  AT+USOWR=0,5,\"hello\"                    send             -> +UUSORD: 0,5\
+         \n  AT+USORD=0,5                            read the echo\
+         \n  AT+USOCL=0                              close\
          \n\nCtrl-D or Ctrl-C ends the demo.\n",
-        model.identity.model
+        model.identity.model,
+        echo_ip = echo.ip(),
+        echo_port = echo.port(),
     );
     let transports = TransportArgs {
         stdio: true,

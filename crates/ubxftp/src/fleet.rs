@@ -202,6 +202,8 @@ fn build(args: &FleetArgs) -> anyhow_like::Result<Built> {
             imei: Some(imei),
             field,
             dns_overrides: base.dns_overrides.clone(),
+            routes: base.routes.clone(),
+            listen_addr: base.listen_addr,
             ..ModemConfig {
                 model: base.model,
                 fs_size: base.fs_size,

@@ -110,6 +110,14 @@ struct ModuleArgs {
     /// Resolve NAME to ADDR before asking the host resolver (repeatable), e.g. --dns ftp.example.com=127.0.0.1
     #[arg(long = "dns", value_name = "NAME=ADDR", value_parser = parse_dns)]
     dns: Vec<(String, IpAddr)>,
+    /// Send every connection the module opens to ADDR[:PORT] to another address instead
+    /// (repeatable), e.g. --route 18.133.144.142:5055=127.0.0.1:40001: the address twin of --dns.
+    #[arg(long = "route", value_name = "ADDR[:PORT]=ADDR[:PORT]")]
+    route: Vec<ubx_modem::services::toolkit::route::Route>,
+    /// Let listening sockets (AT+USOLI) bind this address instead of 127.0.0.1; anything but
+    /// loopback is reachable from the network.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    socket_listen: IpAddr,
     /// Write every byte in and out of every terminal to FILE as JSON lines.
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
@@ -190,6 +198,12 @@ impl ModuleArgs {
 
     /// The module these flags describe (a fleet adapts it per module).
     fn config(&self) -> anyhow_like::Result<ModemConfig> {
+        if !self.socket_listen.is_loopback() {
+            eprintln!(
+                "warning: --socket-listen {}: sockets listening with AT+USOLI are reachable from the network",
+                self.socket_listen
+            );
+        }
         let model = self.model()?;
         let faults = match &self.faults {
             Some(path) => {
@@ -212,6 +226,8 @@ impl ModuleArgs {
             dns_overrides: self.dns.clone(),
             ftp_listing_cap: self.ftp_listing_cap,
             field,
+            routes: ubx_modem::services::toolkit::route::Routes(self.route.clone()),
+            listen_addr: self.socket_listen,
             ..ModemConfig::default()
         })
     }

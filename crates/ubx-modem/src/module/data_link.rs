@@ -130,6 +130,30 @@ impl LinkEnd {
         }
     }
 
+    /// Hands bytes to the host as [`LinkEnd::send`] does, but keeps the host's bytes that arrive
+    /// meanwhile in `from_host` (a two-way link: `+USODL`).
+    pub async fn send_keeping(
+        &mut self,
+        data: Vec<u8>,
+        from_host: &mut Vec<Vec<u8>>,
+    ) -> Result<(), HostGone> {
+        loop {
+            tokio::select! {
+                biased;
+                input = self.host.recv() => match input {
+                    Some(HostInput::Data(bytes)) => from_host.push(bytes),
+                    Some(HostInput::Left) => return Err(HostGone::Left),
+                    None => return Err(HostGone::HungUp),
+                },
+                permit = self.events.reserve() => {
+                    let permit = permit.map_err(|_| HostGone::HungUp)?;
+                    permit.send(LinkEvent::Data(data));
+                    return Ok(());
+                }
+            }
+        }
+    }
+
     /// Resolves when the host leaves (bytes it sends meanwhile are dropped).
     pub async fn host_gone(&mut self) -> HostGone {
         loop {

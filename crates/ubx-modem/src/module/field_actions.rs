@@ -93,6 +93,7 @@ pub async fn apply(shared: &Arc<Shared>, action: ModuleAction) {
                 shared.broadcast(format!("+CGEV: NW PDN DEACT {cid}"));
             }
             crate::families::psd::sync(shared);
+            crate::services::socket::bearer_sync(shared);
         }
         ModuleAction::Deregister => {
             {
@@ -104,6 +105,7 @@ pub async fn apply(shared: &Arc<Shared>, action: ModuleAction) {
             lost_bearer(shared);
             crate::families::network::registration_changed(shared);
             crate::families::psd::sync(shared);
+            crate::services::socket::bearer_sync(shared);
         }
         ModuleAction::Register => {
             {

@@ -9,7 +9,7 @@ use ubx_at::{Command, CommandError, Handler, Outcome, PayloadRequest, Settings};
 use crate::families::{dns, fs, general, network, pdp, power, psd, security, sim};
 use crate::module::data_link;
 use crate::module::state::{Ctx, Shared, TerminalId};
-use crate::services::ftp;
+use crate::services::{ftp, socket};
 
 /// Executes commands for one terminal against the shared module.
 pub struct ModemHandler {
@@ -81,6 +81,7 @@ impl Handler for ModemHandler {
             .or_else(|| dns::execute(&ctx, cmd))
             .or_else(|| fs::execute(&ctx, cmd))
             .or_else(|| ftp::execute(&ctx, cmd))
+            .or_else(|| socket::execute(&ctx, cmd))
             .unwrap_or(Outcome::Failed(CommandError::Syntax));
         if let Some(link) = ctx.link.take() {
             self.link = Some(link);
@@ -90,6 +91,8 @@ impl Handler for ModemHandler {
         }
         // A command may have taken a PSD profile's bearer away (`+CGACT=0`, `+CFUN=4`).
         psd::sync(&self.shared);
+        // ... and with it the sockets' bearer.
+        socket::bearer_sync(&self.shared);
         outcome
     }
 
@@ -102,6 +105,7 @@ impl Handler for ModemHandler {
         };
         match request.command.name.as_str() {
             "+USECMNG" => security::payload_received(&ctx, request, data),
+            "+USOWR" | "+USOST" => socket::payload_received(&ctx, request, data),
             _ => fs::payload_received(&ctx, request, data),
         }
     }

@@ -41,6 +41,7 @@ pub struct Model {
     pub psd: Psd,
     pub dns: Dns,
     pub ftp: Ftp,
+    pub sockets: Sockets,
     pub file_system: FileSystem,
 }
 
@@ -161,6 +162,31 @@ impl DirectLink {
             ok_after_disconnect: self.ok_after_disconnect,
         }
     }
+}
+
+/// The socket service (`+USO*`, services/socket/).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sockets {
+    /// How many sockets the module has: ids `0..count`.
+    pub count: u8,
+    /// Largest `<length>` of a `+USOWR` / `+USOST` / `+USORD` / `+USORF` (string and binary).
+    pub max_data: usize,
+    /// Largest `<length>` in hex mode (`+UDCONF=1,1`).
+    pub max_hex_data: usize,
+    /// Received bytes a socket holds before the module stops reading from the peer.
+    pub receive_buffer: usize,
+    /// Bytes a socket holds for sending: a `+USOWR` beyond what is free answers a shorter
+    /// `<length>`.
+    pub send_buffer: usize,
+    /// `+USOCO`'s fourth parameter (`+UUSOCO`).
+    pub async_connect: bool,
+    /// `+USOCL`'s second parameter (`+UUSOCL` after `OK`).
+    pub async_close: bool,
+    /// `+USOCR`'s `<local_port>`.
+    pub local_port: bool,
+    /// Test answers, by command (`"+USOCR" = "+USOCR: (6,17),(1-65535)"`).
+    pub tests: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -15,6 +15,8 @@ use crate::module::model::{self, Model};
 use crate::module::state::{Power, Shared, State, TerminalId};
 use crate::services::ftp;
 use crate::services::ftp::state::FtpState;
+use crate::services::socket::state::SocketState;
+use crate::services::toolkit::route::Routes;
 
 /// How to build a module.
 #[derive(Debug, Clone)]
@@ -36,6 +38,11 @@ pub struct ModemConfig {
     pub field: ubx_field::FieldConfig,
     /// The rate `AT+IPR?` shows at start (`--baud`); 115200 when `None`.
     pub ipr: Option<u32>,
+    /// `--route` rules: every connection the module opens to a matching address goes to the
+    /// rule's target.
+    pub routes: Routes,
+    /// Where `+USOLI` listens: 127.0.0.1 unless `--socket-listen` says otherwise.
+    pub listen_addr: IpAddr,
 }
 
 /// The serial number in a module's IMEI unless one is given.
@@ -56,6 +63,8 @@ impl Default for ModemConfig {
             ftp_listing_cap: ftp::DEFAULT_LISTING_CAP,
             field: ubx_field::FieldConfig::default(),
             ipr: None,
+            routes: Routes::default(),
+            listen_addr: IpAddr::from([127, 0, 0, 1]),
         }
     }
 }
@@ -96,6 +105,7 @@ impl Modem {
             psd: psd::PsdState::new(config.model),
             fs: fs::FsState::default(),
             ftp: FtpState::default(),
+            socket: SocketState::default(),
         };
         let (field, actions) = ubx_field::Field::new(&config.field);
         let (power, _) = tokio::sync::watch::channel(Power::On);
@@ -112,6 +122,8 @@ impl Modem {
                 dns: dns::Dns::new(config.dns_overrides, Some(field)),
                 listing_cap: config.ftp_listing_cap,
                 direct_links: Default::default(),
+                routes: config.routes,
+                listen_addr: config.listen_addr,
                 urc_sinks: Mutex::new(HashMap::new()),
                 next_terminal: AtomicU64::new(1),
             }),

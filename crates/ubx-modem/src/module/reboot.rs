@@ -22,6 +22,7 @@ pub fn reset_to_power_on(shared: &Shared) {
     psd::reboot(&mut state, shared.model);
     state.fs = fs::FsState::default();
     state.ftp.power_cycle();
+    state.socket.power_cycle();
     // A retrieve cut by the reboot leaves no half-written file that would look complete.
     if let Some(name) = state.ftp.writing.take() {
         drop(state);

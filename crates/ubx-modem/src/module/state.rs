@@ -22,7 +22,9 @@ use crate::module::data_link;
 pub use crate::module::ids::TerminalId;
 use crate::module::model::Model;
 use crate::services::ftp::state::FtpState;
+use crate::services::socket::state::SocketState;
 use crate::services::toolkit::arbiter::Arbiter;
+use crate::services::toolkit::route::Routes;
 
 /// The mutable state of the module, behind one lock. Commands hold it only while they run,
 /// which is never longer than a few microseconds: nothing blocks inside.
@@ -37,6 +39,7 @@ pub struct State {
     pub psd: PsdState,
     pub fs: FsState,
     pub ftp: FtpState,
+    pub socket: SocketState,
 }
 
 /// Whether the module is powered (a `module reboot` fault takes it away for a while).
@@ -59,6 +62,10 @@ pub struct Shared {
     pub listing_cap: usize,
     /// The module's one direct link, across every service.
     pub direct_links: Arbiter,
+    /// `--route` rules, applied to every connection the module opens.
+    pub routes: Routes,
+    /// Where listening sockets (`+USOLI`) bind: loopback unless asked otherwise.
+    pub listen_addr: std::net::IpAddr,
     pub(crate) urc_sinks: Mutex<HashMap<TerminalId, mpsc::UnboundedSender<Vec<u8>>>>,
     pub(crate) next_terminal: AtomicU64,
 }

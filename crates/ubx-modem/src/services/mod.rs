@@ -2,4 +2,5 @@
 //! "Adding an internet service").
 
 pub mod ftp;
+pub mod socket;
 pub mod toolkit;

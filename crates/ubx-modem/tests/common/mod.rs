@@ -11,7 +11,7 @@ use ubx_modem::{Modem, ModemConfig};
 use ubx_transcript::Transcript;
 
 /// Options a transcript can ask for in its header comments:
-/// `# fs-size: N` and `# dns: NAME=ADDR`.
+/// `# fs-size: N`, `# dns: NAME=ADDR` and `# route: ADDR[:PORT]=ADDR[:PORT]`.
 pub fn config_from_header(text: &str) -> ModemConfig {
     let mut config = ModemConfig::default();
     for line in text
@@ -20,6 +20,12 @@ pub fn config_from_header(text: &str) -> ModemConfig {
     {
         if let Some(size) = line.strip_prefix("# fs-size:") {
             config.fs_size = size.trim().parse().expect("fs-size");
+        }
+        if let Some(route) = line.strip_prefix("# route:") {
+            config
+                .routes
+                .0
+                .push(route.trim().parse().expect("route ADDR[:PORT]=ADDR[:PORT]"));
         }
         if let Some(dns) = line.strip_prefix("# dns:") {
             let (name, addr) = dns.trim().split_once('=').expect("dns NAME=ADDR");
@@ -86,6 +92,26 @@ pub async fn run_file_as(path: &Path, model: &'static Model) -> Result<Modem, St
             .replace("{ftp-user}", &server.user)
             .replace("{ftp-password}", &server.password);
         Some(server)
+    } else {
+        None
+    };
+    // `# socket-servers: echo`: TCP, UDP and TLS echo servers on loopback; `{tcp-echo-port}`,
+    // `{udp-echo-port}` and `{tls-echo-port}` name their ports (a `# route:` header may use them).
+    let _echo = if text.lines().any(|l| l.trim() == "# socket-servers: echo") {
+        let tcp = test_servers::sockets::TcpEcho::start()
+            .await
+            .map_err(|e| e.to_string())?;
+        let udp = test_servers::sockets::UdpEcho::start()
+            .await
+            .map_err(|e| e.to_string())?;
+        let tls = test_servers::sockets::TlsEcho::start()
+            .await
+            .map_err(|e| e.to_string())?;
+        text = text
+            .replace("{tcp-echo-port}", &tcp.addr().port().to_string())
+            .replace("{udp-echo-port}", &udp.addr().port().to_string())
+            .replace("{tls-echo-port}", &tls.addr().port().to_string());
+        Some((tcp, udp, tls))
     } else {
         None
     };

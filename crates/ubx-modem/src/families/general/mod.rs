@@ -37,8 +37,8 @@ fn ok() -> Reply {
 /// The commands of this family (besides [`SETTINGS`]).
 const COMMANDS: &[&str] = &[
     "I", "H", "&C", "&K", "&S", "&W", "&Y", "+CGMI", "+GMI", "+CGMM", "+GMM", "+CGMR", "+GMR",
-    "+CGSN", "+GSN", "+CFUN", "+IPR", "+CSCS", "+UDCONF", "+UGPIOC", "+UGPIOR", "+USOCL",
-    "+CPWROFF", "+CCLK", "+CSGT",
+    "+CGSN", "+GSN", "+CFUN", "+IPR", "+CSCS", "+UDCONF", "+UGPIOC", "+UGPIOR", "+CPWROFF",
+    "+CCLK", "+CSGT",
 ];
 
 /// Executes a general command, or `None` when `cmd` belongs to another family.
@@ -102,8 +102,6 @@ fn run(ctx: &Ctx, cmd: &Command) -> Reply {
         ("+UGPIOR", _) => ugpior(ctx, kind),
         ("+CCLK", _) => cclk(ctx, kind),
         ("+CSGT", _) => csgt(ctx, kind),
-        // No sockets exist; drivers close leftovers and ignore the error.
-        ("+USOCL", CommandKind::Set(_)) => Err(CmeError::OperationNotAllowed.into()),
         ("+CPWROFF", CommandKind::Action) => ok(),
         (n, _) => match SETTINGS.iter().find(|s| s.name == n) {
             Some(setting) => simple(ctx, setting, kind),

@@ -166,5 +166,8 @@ fn failure(e: ConnectError) -> FtpFailure {
     match e {
         ConnectError::NoBearer => FtpFailure::NoActiveContext,
         ConnectError::SecurityProfile => FtpFailure::SecurityProfile,
+        ConnectError::Unresolved => FtpFailure::Dns,
+        ConnectError::Handshake => FtpFailure::Tls,
+        ConnectError::Io(_) => FtpFailure::ConnectionRefused,
     }
 }

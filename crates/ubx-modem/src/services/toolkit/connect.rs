@@ -2,8 +2,8 @@
 //!
 //! 1. **name → address**: the module's resolver (`--dns` overrides first, then the host's,
 //!    under the field's DNS delays and faults);
-//! 2. **address rewriting** (`--route`): added by the socket service's work, here;
-//! 3. **the egress check** (`--egress`): added by the hardening work, here;
+//! 2. **address rewriting** (`--route`, [`super::route`]);
+//! 3. **the egress check** (`--egress`): the hardening work adds it here;
 //! 4. **the bearer**: the service's PDP context must be active; its PDP type chooses the
 //!    address family;
 //! 5. **the field layer**: every socket goes through [`ubx_field::socket::FieldLayer`], the
@@ -13,15 +13,21 @@
 //! A service gets its connection options only from [`Connection`]; `scripts/check-shape` fails
 //! if a file of `services/` outside this one builds connect options or opens a socket itself.
 
+use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use ftp_client::{ConnectOptions, TlsOptions};
-use ubx_field::socket::FieldLayer;
+use ftp_client::{BoxSocket, ConnectOptions, SocketLayer, SocketRole, TlsOptions};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpSocket, TcpStream, UdpSocket};
+use ubx_field::Field;
+use ubx_field::socket::{FieldLayer, FieldSocket};
 
 use crate::families::pdp::state::PdpType;
 use crate::families::psd;
 use crate::families::security;
 use crate::module::state::Shared;
+use crate::services::toolkit::route::Routes;
 
 /// Why a connection cannot be opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +36,34 @@ pub enum ConnectError {
     NoBearer,
     /// The security profile names credentials that cannot be used.
     SecurityProfile,
+    /// The name has no address of the bearer's family.
+    Unresolved,
+    /// The TLS handshake failed.
+    Handshake,
+    /// The connection could not be made.
+    Io(io::ErrorKind),
 }
+
+/// The layer under every connection a service opens: steps 2 and 5.
+struct PathLayer {
+    field: FieldLayer,
+    routes: Routes,
+}
+
+impl SocketLayer for PathLayer {
+    fn wrap(&self, tcp: TcpStream, role: SocketRole) -> BoxSocket {
+        self.field.wrap(tcp, role)
+    }
+
+    fn route(&self, addr: SocketAddr) -> SocketAddr {
+        self.routes.apply(addr)
+    }
+}
+
+/// A byte stream a service reads and writes: a TCP connection under the field, maybe TLS.
+pub trait ServiceStream: AsyncRead + AsyncWrite + Send + Unpin {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> ServiceStream for T {}
 
 /// TLS as a service asks for it: the security profile and the server name to check.
 #[derive(Debug, Clone)]
@@ -83,13 +116,140 @@ impl Connection {
     ) -> Result<ConnectOptions, ConnectError> {
         let tls = tls.map(|request| self.tls(&request)).transpose()?;
         let mut opts = ConnectOptions::new(host, port, user, password);
-        // 1. name → address (2 and 3 join here).
+        // 1. name → address.
         opts.resolver = Arc::new(self.shared.dns.clone());
-        // 5. the field layer.
-        opts.socket_layer = Some(Arc::new(FieldLayer(self.shared.field.clone())));
+        // 2. and 5.: the routes and the field layer.
+        opts.socket_layer = Some(Arc::new(PathLayer {
+            field: FieldLayer(self.shared.field.clone()),
+            routes: self.shared.routes.clone(),
+        }));
         // 6. TLS.
         opts.tls = tls;
         Ok(opts)
+    }
+
+    /// A TCP connection to `host:port` (a name or an address), from `local_port` when given:
+    /// steps 1 to 6. Returns the stream and the peer it reached.
+    pub async fn tcp(
+        &self,
+        host: &str,
+        port: u16,
+        local_port: Option<u16>,
+        tls: Option<TlsRequest>,
+    ) -> Result<(Box<dyn ServiceStream>, SocketAddr), ConnectError> {
+        let tls = tls.map(|request| self.tls(&request)).transpose()?;
+        let addr = self.address(host, port).await?;
+        let socket = match addr {
+            SocketAddr::V4(_) => TcpSocket::new_v4(),
+            SocketAddr::V6(_) => TcpSocket::new_v6(),
+        }
+        .map_err(|e| ConnectError::Io(e.kind()))?;
+        if let Some(local) = local_port {
+            let any: IpAddr = match addr {
+                SocketAddr::V4(_) => IpAddr::from([0u8; 4]),
+                SocketAddr::V6(_) => IpAddr::from([0u16; 8]),
+            };
+            socket
+                .bind(SocketAddr::new(any, local))
+                .map_err(|e| ConnectError::Io(e.kind()))?;
+        }
+        // The radio's round trip before the handshake completes.
+        let rtt = self.shared.field.link.spec().rtt;
+        if !rtt.is_zero() {
+            tokio::time::sleep(rtt).await;
+        }
+        let tcp = socket
+            .connect(addr)
+            .await
+            .map_err(|e| ConnectError::Io(e.kind()))?;
+        let _ = tcp.set_nodelay(true);
+        // 5. the field layer: `socket` faults act on it.
+        let field = FieldSocket::module_socket(tcp, self.shared.field.clone());
+        // 6. TLS.
+        let Some(options) = tls else {
+            return Ok((Box::new(field), addr));
+        };
+        let (connector, name) = ftp_client::client_connector(&options, host)
+            .map_err(|_| ConnectError::SecurityProfile)?;
+        let stream = connector.connect(name, field).await.map_err(|e| {
+            tracing::info!(error = %e, "socket TLS handshake failed");
+            ConnectError::Handshake
+        })?;
+        Ok((Box::new(stream), addr))
+    }
+
+    /// Steps 1 to 4 for a UDP peer: the address datagrams to `host:port` go to.
+    pub async fn udp_peer(&self, host: &str, port: u16) -> Result<SocketAddr, ConnectError> {
+        self.address(host, port).await
+    }
+
+    /// A UDP socket bound to `local_port` (any port when `None`) on the bearer's family.
+    pub fn udp(&self, local_port: Option<u16>) -> Result<UdpSocket, ConnectError> {
+        let any: IpAddr = match self.pdp_type {
+            PdpType::Ipv6 => IpAddr::from([0u16; 8]),
+            PdpType::Ip | PdpType::Ipv4v6 => IpAddr::from([0u8; 4]),
+        };
+        let std = std::net::UdpSocket::bind(SocketAddr::new(any, local_port.unwrap_or(0)))
+            .map_err(|e| ConnectError::Io(e.kind()))?;
+        std.set_nonblocking(true)
+            .map_err(|e| ConnectError::Io(e.kind()))?;
+        UdpSocket::from_std(std).map_err(|e| ConnectError::Io(e.kind()))
+    }
+
+    /// A TCP listener on `port` of the module's listening address (loopback unless the
+    /// module was started to listen further).
+    pub fn listen(&self, port: u16) -> Result<std::net::TcpListener, ConnectError> {
+        let listener = std::net::TcpListener::bind(SocketAddr::new(self.shared.listen_addr, port))
+            .map_err(|e| ConnectError::Io(e.kind()))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| ConnectError::Io(e.kind()))?;
+        Ok(listener)
+    }
+
+    /// Sends one datagram on a socket [`Connection::udp`] bound, at once: a direct system
+    /// call, not the reactor's readiness, so a send never waits for the runtime to notice the
+    /// socket is writable.
+    pub fn send_datagram(udp: &UdpSocket, data: &[u8], to: SocketAddr) -> io::Result<usize> {
+        socket2::SockRef::from(udp).send_to(data, &to.into())
+    }
+
+    /// A connection a listener accepted, under the field (step 5).
+    pub fn accepted(field: &Arc<Field>, tcp: TcpStream) -> Box<dyn ServiceStream> {
+        let _ = tcp.set_nodelay(true);
+        Box::new(FieldSocket::module_socket(tcp, field.clone()))
+    }
+
+    /// Steps 1, 2 and 4: the name resolved on the bearer's family, then routed.
+    async fn address(&self, host: &str, port: u16) -> Result<SocketAddr, ConnectError> {
+        let wanted = |ip: &IpAddr| match self.pdp_type {
+            PdpType::Ip => ip.is_ipv4(),
+            PdpType::Ipv6 => ip.is_ipv6(),
+            PdpType::Ipv4v6 => true,
+        };
+        let ip = match host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+        {
+            Ok(ip) => ip,
+            Err(_) => {
+                let ips = self
+                    .shared
+                    .dns
+                    .lookup(host)
+                    .await
+                    .map_err(|_| ConnectError::Unresolved)?;
+                // IPv4 first on a dual-stack bearer (as FTP's default preference).
+                let mut ips: Vec<IpAddr> = ips.into_iter().filter(wanted).collect();
+                ips.sort_by_key(|ip| ip.is_ipv6());
+                ips.first().copied().ok_or(ConnectError::Unresolved)?
+            }
+        };
+        if !wanted(&ip) {
+            return Err(ConnectError::Unresolved);
+        }
+        Ok(self.shared.routes.apply(SocketAddr::new(ip, port)))
     }
 
     /// Step 6: the TLS options of a security profile.
