@@ -78,7 +78,9 @@ pub struct FieldSocket<S> {
     bytes: u64,
     reported: u64,
     stall_until: Option<Instant>,
-    stall_sleep: Pin<Box<Sleep>>,
+    /// The stall's timer, one per direction: a reader and a writer polling from two tasks
+    /// (a socket split in halves) each keep their own waker.
+    stall_sleep: [Pin<Box<Sleep>>; 2],
     limit: Option<u64>,
     /// A reply line to put in place of the server's next one, and what of that line was read.
     reply: Option<(Vec<u8>, bool)>,
@@ -123,7 +125,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> FieldSocket<S> {
             bytes: 0,
             reported: 0,
             stall_until: None,
-            stall_sleep: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            stall_sleep: [
+                Box::pin(tokio::time::sleep(Duration::ZERO)),
+                Box::pin(tokio::time::sleep(Duration::ZERO)),
+            ],
             limit: None,
             reply: None,
             replaced: Vec::new(),
@@ -157,7 +162,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> FieldSocket<S> {
     }
 
     /// Applies what the field says now; `Some` when the call must return at once.
-    fn conditions<T>(&mut self, cx: &mut Context<'_>) -> Option<Poll<io::Result<T>>> {
+    fn conditions<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        reading: bool,
+    ) -> Option<Poll<io::Result<T>>> {
         if self.health == Health::Open && self.field.generation() != self.generation {
             // The bearer under the connection went away.
             self.reset();
@@ -201,8 +210,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> FieldSocket<S> {
         }
         if let Some(until) = self.stall_until {
             if Instant::now() < until {
-                self.stall_sleep.as_mut().reset(until);
-                if self.stall_sleep.as_mut().poll(cx).is_pending() {
+                let sleep = &mut self.stall_sleep[usize::from(reading)];
+                sleep.as_mut().reset(until);
+                if sleep.as_mut().poll(cx).is_pending() {
                     return Some(Poll::Pending);
                 }
             }
@@ -391,7 +401,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> AsyncRead for FieldSocket<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if let Some(early) = this.conditions(cx) {
+        if let Some(early) = this.conditions(cx, true) {
             return early;
         }
         if this.health == Health::Closed {
@@ -488,7 +498,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> AsyncWrite for FieldSocket<S> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        if let Some(early) = this.conditions(cx) {
+        if let Some(early) = this.conditions(cx, false) {
             return early;
         }
         if this.health == Health::Closed {
@@ -543,7 +553,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> AsyncWrite for FieldSocket<S> {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if let Some(early) = this.conditions(cx) {
+        if let Some(early) = this.conditions(cx, false) {
             return early;
         }
         match this.drain_tx(cx) {
@@ -557,7 +567,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> AsyncWrite for FieldSocket<S> {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if let Some(early) = this.conditions(cx) {
+        if let Some(early) = this.conditions(cx, false) {
             return early;
         }
         match this.drain_tx(cx) {

@@ -352,3 +352,90 @@ async fn direct_link_carries_both_ways_and_counts_against_ftp() {
         .await;
     host.expect_within(b"\r\n+UUSORD: 0,2\r\n", 5).await;
 }
+
+fn socket_fault(modem: &Modem, action: ubx_modem::field::spec::Action, after: Option<u64>) {
+    use ubx_modem::field::spec::{FaultSpec, Target};
+    let spec = FaultSpec {
+        target: Some(Target::Socket),
+        action: Some(action),
+        after_bytes: after,
+        duration_ms: (action == ubx_modem::field::spec::Action::Stall).then_some(800),
+        ..FaultSpec::default()
+    };
+    modem
+        .field()
+        .faults
+        .add(spec.validate(modem.max_cid()).expect("valid fault"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_faults_reset_and_stall_a_connection() {
+    use ubx_modem::field::spec::Action;
+    let echo = TcpEcho::start().await.unwrap();
+    let modem = modem();
+    let mut host = host(&modem).await;
+    host.cmd("AT+USOCR=6", b"\r\n+USOCR: 0\r\n\r\nOK\r\n").await;
+    host.ok(&format!("AT+USOCO=0,\"127.0.0.1\",{}", echo.addr().port()))
+        .await;
+    // A stall: the echo arrives, late.
+    socket_fault(&modem, Action::Stall, None);
+    let sent = tokio::time::Instant::now();
+    host.cmd("AT+USOWR=0,4,\"slow\"", b"\r\n+USOWR: 0,4\r\n\r\nOK\r\n")
+        .await;
+    host.expect_within(b"\r\n+UUSORD: 0,4\r\n", 5).await;
+    assert!(
+        sent.elapsed() >= Duration::from_millis(700),
+        "{:?}",
+        sent.elapsed()
+    );
+    host.cmd("AT+USORD=0,4", b"\r\n+USORD: 0,4,\"slow\"\r\n\r\nOK\r\n")
+        .await;
+    // A reset once the socket has moved 8 bytes (it has): the next write resets the
+    // connection; the socket closes with +UUSOCL and is gone.
+    socket_fault(&modem, Action::Reset, Some(8));
+    host.cmd("AT+USOWR=0,4,\"more\"", b"\r\n+USOWR: 0,4\r\n\r\nOK\r\n")
+        .await;
+    host.expect_within(b"\r\n+UUSOCL: 0\r\n", 5).await;
+    host.cmd("AT+USOWR=0,1,\"x\"", b"\r\n+CME ERROR: 3\r\n")
+        .await;
+    host.cmd("AT+USOER", b"\r\n+USOER: 9\r\n\r\nOK\r\n").await;
+    host.ok("AT").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_that_never_reads_stops_the_reader_and_memory_stays_bounded() {
+    let echo = TcpEcho::start().await.unwrap();
+    let modem = modem();
+    let mut host = host(&modem).await;
+    host.cmd("AT+USOCR=6", b"\r\n+USOCR: 0\r\n\r\nOK\r\n").await;
+    host.ok(&format!("AT+USOCO=0,\"127.0.0.1\",{}", echo.addr().port()))
+        .await;
+    let chunk = "x".repeat(1000);
+    let mut accepted = 0usize;
+    let mut refused = 0;
+    // Write far more than the buffers hold without reading anything back.
+    for _ in 0..400 {
+        host.send(&format!("AT+USOWR=0,1000,\"{chunk}\"")).await;
+        loop {
+            let line = host.urc_line(5).await;
+            if line == "OK" {
+                break;
+            }
+            if line.starts_with("+CME ERROR") {
+                refused += 1;
+                break;
+            }
+            if let Some(n) = line.strip_prefix("+USOWR: 0,") {
+                accepted += n.parse::<usize>().unwrap();
+            }
+        }
+        if refused > 3 {
+            break;
+        }
+    }
+    // The module stopped taking bytes: its receive buffer (64 KiB) and send buffer (16 KiB),
+    // and the kernels' socket buffers, hold what it took; nothing grows beyond that.
+    assert!(refused > 0, "every write was taken: {accepted} bytes");
+    assert!(accepted < 16 << 20, "{accepted}");
+    host.cmd("AT+USOER", b"\r\n+USOER: 11\r\n\r\nOK\r\n").await;
+}

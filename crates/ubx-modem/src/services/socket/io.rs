@@ -44,7 +44,7 @@ pub(crate) fn start_tcp(
         cap,
     ));
     io.keep(reader.abort_handle());
-    let writer = tokio::spawn(write_tcp(io.clone(), wr));
+    let writer = tokio::spawn(write_tcp(Arc::downgrade(shared), id, io.clone(), wr));
     io.keep_writer(writer.abort_handle());
     io
 }
@@ -95,7 +95,12 @@ async fn read_tcp(
     }
 }
 
-async fn write_tcp(io: Arc<Io>, mut wr: WriteHalf<Box<dyn ServiceStream>>) {
+async fn write_tcp(
+    shared: Weak<Shared>,
+    id: u8,
+    io: Arc<Io>,
+    mut wr: WriteHalf<Box<dyn ServiceStream>>,
+) {
     loop {
         let notified = io.outgoing.notified();
         let (chunk, closing) = {
@@ -121,9 +126,20 @@ async fn write_tcp(io: Arc<Io>, mut wr: WriteHalf<Box<dyn ServiceStream>>) {
         match written {
             Ok(()) => io.lock().sent += chunk.len() as u64,
             Err(e) => {
-                let mut b = io.lock();
-                b.failure.get_or_insert(SocketError::from_io(&e));
-                b.tx.clear();
+                // The connection is gone (a reset, a fault): the reader stops too, and the host
+                // hears +UUSOCL once it has read what arrived before.
+                let drained = {
+                    let mut b = io.lock();
+                    b.failure.get_or_insert(SocketError::from_io(&e));
+                    b.tx.clear();
+                    b.ended = true;
+                    b.rx.is_empty() && !b.linked && !b.closing
+                };
+                io.close();
+                io.incoming.notify_one();
+                if let (true, Some(shared)) = (drained, shared.upgrade()) {
+                    closed_by_peer(&shared, id, &io);
+                }
                 return;
             }
         }
