@@ -43,6 +43,10 @@
 //! For the module's socket service there are plain socket peers in [`sockets`]: TCP, UDP and TLS
 //! echo servers and a client that connects to a socket the module listens on.
 //!
+//! For the module's HTTP client service there is an HTTP/1.1 server in [`http`] (plain or HTTPS,
+//! files in memory, recorded requests, fault paths), and Python's `http.server` as an
+//! independent reference ([`http::python_http_server`]).
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), test_servers::Error> {
 //! use test_servers::{Kind, ServerOptions, start};
@@ -54,6 +58,7 @@
 //! ```
 
 pub mod fake;
+pub mod http;
 mod pki;
 mod ports;
 mod process;

@@ -8,6 +8,7 @@
 //! ECDSA.
 
 use std::io;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -22,6 +23,20 @@ pub(crate) struct ServerPki {
     pub(crate) chain: Vec<CertificateDer<'static>>,
     /// The leaf's private key (PKCS#8).
     pub(crate) key: PrivateKeyDer<'static>,
+}
+
+impl ServerPki {
+    /// A rustls server configuration (ring provider, TLS 1.2 and 1.3, no client
+    /// authentication) that sends [`chain`](Self::chain) with [`key`](Self::key).
+    pub(crate) fn server_config(&self) -> io::Result<rustls::ServerConfig> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(io::Error::other)?
+            .with_no_client_auth()
+            .with_single_cert(self.chain.clone(), self.key.clone_key())
+            .map_err(io::Error::other)
+    }
 }
 
 /// The names the leaf is valid for.

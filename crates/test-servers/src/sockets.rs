@@ -222,7 +222,7 @@ impl TlsEcho {
     /// TLS echo server on `bind` (port 0 for an ephemeral port).
     pub async fn start_on(bind: SocketAddr, mode: EchoMode) -> io::Result<Self> {
         let pki = pki::localhost_pki()?;
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config(&pki)?));
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(pki.server_config()?));
         let listener = TcpListener::bind(bind).await?;
         let addr = listener.local_addr()?;
         let counters = Arc::new(Counters::default());
@@ -399,14 +399,4 @@ async fn udp_echo(socket: UdpSocket, counters: Arc<Counters>) {
         Counters::bump(&counters.bytes, n as u64);
         let _ = socket.send_to(&buf[..n], peer).await;
     }
-}
-
-fn server_config(pki: &pki::ServerPki) -> io::Result<rustls::ServerConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(io::Error::other)?
-        .with_no_client_auth()
-        .with_single_cert(pki.chain.clone(), pki.key.clone_key())
-        .map_err(io::Error::other)
 }

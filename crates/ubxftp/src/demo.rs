@@ -94,6 +94,36 @@ async fn start_server(root: &Path) -> Result<SocketAddr> {
     Ok(addr)
 }
 
+/// An HTTP server on loopback serving the demo's files (GET, HEAD) for the HTTP lines.
+async fn start_http(root: &Path) -> Result<SocketAddr> {
+    use axum::extract::{Path as UrlPath, State};
+    use axum::http::StatusCode;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("demo HTTP server: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let root = root.to_path_buf();
+    let app = axum::Router::new()
+        .route(
+            "/{*path}",
+            axum::routing::get(
+                |State(root): State<std::path::PathBuf>, UrlPath(path): UrlPath<String>| async move {
+                    // Only the plain names of the demo folder: no `..`, no absolute paths.
+                    let safe = path.split('/').all(|p| !p.is_empty() && p != "." && p != "..");
+                    match safe.then(|| std::fs::read(root.join(&path))) {
+                        Some(Ok(body)) => (StatusCode::OK, body),
+                        _ => (StatusCode::NOT_FOUND, b"not found\n".to_vec()),
+                    }
+                },
+            ),
+        )
+        .with_state(root);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(addr)
+}
+
 /// A TCP echo server on loopback for the socket lines of the demo.
 async fn start_echo() -> Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -116,6 +146,7 @@ pub async fn run(module: ModuleArgs, transports: TransportArgs) -> Result<()> {
     write_samples(dir.path()).map_err(|e| format!("demo files: {e}"))?;
     let server = start_server(dir.path()).await?;
     let echo = start_echo().await?;
+    let web = start_http(dir.path()).await?;
     let (modem, tracer) = module.build()?;
 
     // Configure the profile through a terminal of the module, as a host would.
@@ -173,10 +204,17 @@ pub async fn run(module: ModuleArgs, transports: TransportArgs) -> Result<()> {
          \n  AT+USOWR=0,5,\"hello\"                    send             -> +UUSORD: 0,5\
          \n  AT+USORD=0,5                            read the echo\
          \n  AT+USOCL=0                              close\
+         \n\nAnd an HTTP server at {web} (its files are the FTP server's):\n\
+         \n  AT+UHTTP=0,0,\"{web_ip}\"                the server\
+         \n  AT+UHTTP=0,5,{web_port}                      its port\
+         \n  AT+UHTTPC=0,1,\"/readme.txt\",\"page.txt\"  GET into a module file -> +UUHTTPCR: 0,1,1\
+         \n  AT+URDFILE=\"page.txt\"                   the response: status line, headers, body\
          \n\nCtrl-D or Ctrl-C ends the demo.\n",
         model.identity.model,
         echo_ip = echo.ip(),
         echo_port = echo.port(),
+        web_ip = web.ip(),
+        web_port = web.port(),
     );
     let transports = TransportArgs {
         stdio: true,

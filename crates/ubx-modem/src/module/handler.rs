@@ -9,7 +9,7 @@ use ubx_at::{Command, CommandError, Handler, Outcome, PayloadRequest, Settings};
 use crate::families::{dns, fs, general, network, pdp, power, psd, security, sim};
 use crate::module::data_link;
 use crate::module::state::{Ctx, Shared, TerminalId};
-use crate::services::{ftp, socket};
+use crate::services::{ftp, http, socket};
 
 /// Executes commands for one terminal against the shared module.
 pub struct ModemHandler {
@@ -82,6 +82,7 @@ impl Handler for ModemHandler {
             .or_else(|| fs::execute(&ctx, cmd))
             .or_else(|| ftp::execute(&ctx, cmd))
             .or_else(|| socket::execute(&ctx, cmd))
+            .or_else(|| http::execute(&ctx, cmd))
             .unwrap_or(Outcome::Failed(CommandError::Syntax));
         if let Some(link) = ctx.link.take() {
             self.link = Some(link);

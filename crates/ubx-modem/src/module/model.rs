@@ -42,6 +42,7 @@ pub struct Model {
     pub dns: Dns,
     pub ftp: Ftp,
     pub sockets: Sockets,
+    pub http: Http,
     pub file_system: FileSystem,
 }
 
@@ -162,6 +163,21 @@ impl DirectLink {
             ok_after_disconnect: self.ok_after_disconnect,
         }
     }
+}
+
+/// The HTTP client service (`+UHTTP`, `+UHTTPC`, `+UHTTPER`, services/http/).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Http {
+    /// Profiles `0..profiles` (LEXI-R10: only 0).
+    pub profiles: u8,
+    /// `+UHTTP` op codes.
+    pub uhttp_ops: Vec<i64>,
+    /// `+UHTTPC` `<http_command>` codes (6 and 7: direct link).
+    pub uhttpc_ops: Vec<i64>,
+    /// `AT+UHTTP=?`, `AT+UHTTPC=?`.
+    pub uhttp_test: String,
+    pub uhttpc_test: String,
 }
 
 /// The socket service (`+USO*`, services/socket/).

@@ -15,6 +15,7 @@ use crate::module::model::{self, Model};
 use crate::module::state::{Power, Shared, State, TerminalId};
 use crate::services::ftp;
 use crate::services::ftp::state::FtpState;
+use crate::services::http::state::HttpState;
 use crate::services::socket::state::SocketState;
 use crate::services::toolkit::route::Routes;
 
@@ -106,6 +107,7 @@ impl Modem {
             fs: fs::FsState::default(),
             ftp: FtpState::default(),
             socket: SocketState::default(),
+            http: HttpState::new(config.model.http.profiles),
         };
         let (field, actions) = ubx_field::Field::new(&config.field);
         let (power, _) = tokio::sync::watch::channel(Power::On);

@@ -23,6 +23,7 @@ pub fn reset_to_power_on(shared: &Shared) {
     state.fs = fs::FsState::default();
     state.ftp.power_cycle();
     state.socket.power_cycle();
+    state.http.power_cycle();
     // A retrieve cut by the reboot leaves no half-written file that would look complete.
     if let Some(name) = state.ftp.writing.take() {
         drop(state);

@@ -22,6 +22,7 @@ use crate::module::data_link;
 pub use crate::module::ids::TerminalId;
 use crate::module::model::Model;
 use crate::services::ftp::state::FtpState;
+use crate::services::http::state::HttpState;
 use crate::services::socket::state::SocketState;
 use crate::services::toolkit::arbiter::Arbiter;
 use crate::services::toolkit::route::Routes;
@@ -40,6 +41,7 @@ pub struct State {
     pub fs: FsState,
     pub ftp: FtpState,
     pub socket: SocketState,
+    pub http: HttpState,
 }
 
 /// Whether the module is powered (a `module reboot` fault takes it away for a while).

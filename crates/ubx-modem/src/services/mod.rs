@@ -2,5 +2,6 @@
 //! "Adding an internet service").
 
 pub mod ftp;
+pub mod http;
 pub mod socket;
 pub mod toolkit;

@@ -143,7 +143,7 @@ async fn run(shared: Arc<Shared>, terminal: TerminalId, request: Request, mut li
         triggers,
     } = request;
     // Whatever happens below (a panic included), the service is free again afterwards.
-    let running = Running::<Ftp>::start(&shared, op.code());
+    let running = Running::<Ftp>::start(&shared, op.code(), 0);
     let outcome = if op == FtpOp::DirectRetrieve {
         retrieve(&shared, &mut link, &name, offset, inactivity).await
     } else {

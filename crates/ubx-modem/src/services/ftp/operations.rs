@@ -234,7 +234,7 @@ async fn run(
     operation: Operation,
     suspend: Option<watch::Receiver<bool>>,
 ) {
-    let running = Running::<Ftp>::start(&shared, op.code());
+    let running = Running::<Ftp>::start(&shared, op.code(), 0);
     let outcome = perform(&shared, terminal, op, operation, suspend).await;
     let code = op.code();
     let mut urcs = Vec::new();

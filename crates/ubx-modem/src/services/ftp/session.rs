@@ -21,7 +21,7 @@ pub struct Ftp;
 
 impl Service for Ftp {
     const NAME: &'static str = "ftp";
-    fn slot(state: &mut State) -> &mut ServiceSlot {
+    fn slot(state: &mut State, _instance: usize) -> &mut ServiceSlot {
         &mut state.ftp.slot
     }
 }

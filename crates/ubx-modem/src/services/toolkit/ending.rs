@@ -11,8 +11,9 @@ use crate::services::toolkit::slot::{LastError, ServiceSlot};
 pub trait Service {
     /// The service's name in logs.
     const NAME: &'static str;
-    /// Where the service's slot is in the module state.
-    fn slot(state: &mut State) -> &mut ServiceSlot;
+    /// Where the slot of the service's `instance` (an HTTP profile; 0 for a service with one)
+    /// is in the module state.
+    fn slot(state: &mut State, instance: usize) -> &mut ServiceSlot;
 }
 
 /// An operation of service `S` while it runs: the fault engine knows it started, and the
@@ -20,16 +21,19 @@ pub trait Service {
 /// panicked or was abandoned.
 pub struct Running<S: Service> {
     shared: Arc<Shared>,
+    instance: usize,
     ended: bool,
     service: PhantomData<S>,
 }
 
 impl<S: Service> Running<S> {
-    /// Operation `op` starts (its slot was claimed before the command's answer).
-    pub fn start(shared: &Arc<Shared>, op: i64) -> Running<S> {
+    /// Operation `op` of the service's `instance` starts (its slot was claimed before the
+    /// command's answer).
+    pub fn start(shared: &Arc<Shared>, op: i64, instance: usize) -> Running<S> {
         shared.field.faults.operation_started(op);
         Running {
             shared: shared.clone(),
+            instance,
             ended: false,
             service: PhantomData,
         }
@@ -50,7 +54,7 @@ impl<S: Service> Running<S> {
         {
             let mut state = self.shared.state();
             tidy(&mut state);
-            let slot = S::slot(&mut state);
+            let slot = S::slot(&mut state, self.instance);
             slot.record(outcome);
             slot.release();
         }
@@ -67,7 +71,7 @@ impl<S: Service> Drop for Running<S> {
     fn drop(&mut self) {
         if !self.ended {
             self.shared.field.faults.operation_ended();
-            S::slot(&mut self.shared.state()).release();
+            S::slot(&mut self.shared.state(), self.instance).release();
         }
     }
 }
