@@ -13,7 +13,7 @@
 //! | `/redirect?to=<target>[&code=<3xx>]` | `302` (or `301`/`303`/`307`/`308`) with `Location: <target>` (percent-decoded; default `/`) |
 //! | `/status/<code>` | that status (`200..=599`) with a short text body (none for `204`/`304`) |
 //! | `/slow/<bytes>[?rate=<bytes_per_sec>]` | `200`, `Content-Length: <bytes>`, pattern bytes sent at that rate (default [`DEFAULT_RATE`]): headers at once, then a tenth of a second's worth at a time |
-//! | `/truncated/<bytes>` | `200`, `Content-Length: <bytes>`, but only the first `<bytes> / 2` pattern bytes, then the connection is closed (for TLS without `close_notify`) |
+//! | `/truncated/<bytes>` | `200`, `Content-Length: <bytes>`, but only the first `<bytes> / 2` pattern bytes, then the connection is closed once they are flushed (for TLS without `close_notify`); `/truncated/0` says `Connection: close` |
 //! | `/chunked/<bytes>[?chunk=<size>]` | `200`, `Transfer-Encoding: chunked`, `<bytes>` pattern bytes in chunks of `<size>` (1..=65536) or, by default, of 1, 2, 3, 10, 100, 1000, 4096 and 65536 bytes in turn |
 //! | `/pattern/<bytes>` | `200`, `Content-Length: <bytes>`, pattern bytes made on the fly (any size: nothing is held in memory) |
 //!
@@ -541,34 +541,42 @@ fn special(
     let (kind, arg) = path.strip_prefix('/')?.split_once('/')?;
     let response = match kind {
         "status" => status(arg),
-        "slow" => count(arg).and_then(|len| {
-            let rate = match query_param(query, "rate") {
-                Some(rate) => number(rate, "rate").and_then(|r| match r {
-                    0 => Err("rate must be at least 1".to_owned()),
-                    r => Ok(r),
-                })?,
-                None => DEFAULT_RATE,
-            };
-            Ok(pattern_reply(len, PatternBody::sized(len).paced(rate)))
-        }),
+        "slow" => slow(arg, query),
         "truncated" => count(arg).map(|len| truncated_reply(len, signal)),
-        "chunked" => count(arg).and_then(|len| {
-            let chunk = match query_param(query, "chunk") {
-                Some(size) => Some(
-                    number(size, "chunk")
-                        .ok()
-                        .and_then(|s| usize::try_from(s).ok())
-                        .filter(|s| (1..=body::MAX_FRAME).contains(s))
-                        .ok_or_else(|| format!("chunk must be 1..={}", body::MAX_FRAME))?,
-                ),
-                None => None,
-            };
-            Ok(chunked_reply(PatternBody::chunked(len, chunk)))
-        }),
+        "chunked" => chunked(arg, query),
         "pattern" => count(arg).map(|len| pattern_reply(len, PatternBody::sized(len))),
         _ => return None,
     };
     Some(response)
+}
+
+/// `/slow/<len>[?rate=<bytes_per_sec>]`.
+fn slow(arg: &str, query: &str) -> Result<Response<ReplyBody>, String> {
+    let len = count(arg)?;
+    let rate = match query_param(query, "rate") {
+        Some(rate) => number(rate, "rate")?,
+        None => DEFAULT_RATE,
+    };
+    if rate == 0 {
+        return Err("rate must be at least 1".to_owned());
+    }
+    Ok(pattern_reply(len, PatternBody::sized(len).paced(rate)))
+}
+
+/// `/chunked/<len>[?chunk=<size>]`.
+fn chunked(arg: &str, query: &str) -> Result<Response<ReplyBody>, String> {
+    let len = count(arg)?;
+    let chunk = match query_param(query, "chunk") {
+        Some(size) => Some(
+            number(size, "chunk")
+                .ok()
+                .and_then(|s| usize::try_from(s).ok())
+                .filter(|s| (1..=body::MAX_FRAME).contains(s))
+                .ok_or_else(|| format!("chunk must be 1..={}", body::MAX_FRAME))?,
+        ),
+        None => None,
+    };
+    Ok(chunked_reply(PatternBody::chunked(len, chunk)))
 }
 
 fn redirect(query: &str) -> Result<Response<ReplyBody>, String> {

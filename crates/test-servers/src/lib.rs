@@ -59,6 +59,7 @@
 
 pub mod fake;
 pub mod http;
+pub mod mqtt;
 mod pki;
 mod ports;
 mod process;

@@ -132,11 +132,11 @@ async fn urdfile(baud: u32, len: usize) {
     let (io, device) = tokio::io::duplex(1 << 20);
     let mm = m.clone();
     tokio::spawn(async move {
-        let lines = ubx_modem::driver::HostLines {
+        let lines = ubx_terminal::driver::HostLines {
             pace: Some(baud),
             ..Default::default()
         };
-        ubx_modem::driver::serve_with_lines(&mm, device, None, lines).await
+        ubx_terminal::driver::serve_with_lines(&mm, device, None, lines).await
     });
     let mut host = AtHost::from_stream(io);
     host.cmd("ATE0", b"ATE0\r\r\nOK\r\n").await;

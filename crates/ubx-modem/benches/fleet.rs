@@ -79,7 +79,7 @@ async fn main() {
         while let Ok((stream, _)) = listener.accept().await {
             let modem = accept_modems[i % accept_modems.len()].clone();
             i += 1;
-            tokio::spawn(async move { ubx_modem::driver::serve(&modem, stream, None).await });
+            tokio::spawn(async move { ubx_terminal::driver::serve(&modem, stream, None).await });
         }
     });
     let before = rss_kib();

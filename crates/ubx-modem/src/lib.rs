@@ -19,12 +19,12 @@
 //!
 //! The crate is three folders, each allowed to use only those after it:
 //!
-//! - [`services`]: the internet services (FTP today) on one toolkit ([`services::toolkit`]):
+//! - [`services`]: the internet services (FTP, sockets, HTTP, MQTT) on one toolkit ([`services::toolkit`]):
 //!   a profile, operations that end in a URC, a last-error table, the spool into a module file,
 //!   the module-wide direct-link rule, and the one path by which a service opens a connection;
 //! - [`families`]: the command families above, one folder each, its state in its `state.rs`;
 //! - [`module`]: the core — the state behind one lock, the dispatch of a command to its family,
-//!   the model data, the terminal driver.
+//!   the model data, the data link a terminal carries.
 //!
 //! Field conditions — the radio link, the UART's speed, and faults — are the `ubx-field` crate,
 //! under the module's sockets and terminals, so every family gets them without knowing; the
@@ -36,7 +36,7 @@
 //!
 //! Several terminals share one [`Modem`]: each gets a [`TerminalPort`] whose handler executes
 //! commands against the shared state and whose URC channel carries what background work (DNS,
-//! FTP) reports to the terminal that asked. [`module::driver::serve`] runs a terminal over any byte
+//! FTP) reports to the terminal that asked. The `ubx-terminal` crate runs a terminal over any byte
 //! stream; the transports of the `ubxftp` binary are thin adapters around it.
 
 pub mod families;
@@ -50,6 +50,6 @@ pub use module::modem::{
     DEFAULT_FS_SIZE, DEFAULT_IMEI_SERIAL, Modem, ModemConfig, ModemError, TerminalPort,
 };
 pub use module::state::{Power, TerminalId};
-pub use module::{data_link, driver, model, trace};
+pub use module::{data_link, model};
 pub use services::ftp;
 pub use ubx_field as field;

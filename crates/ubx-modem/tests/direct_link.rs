@@ -406,11 +406,12 @@ async fn traces_record_data_mode_bytes_as_data() {
     let server = libunftp().await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("trace.jsonl");
-    let tracer = ubx_modem::trace::Tracer::create(&path).unwrap();
+    let tracer = ubx_terminal::trace::Tracer::create(&path).unwrap();
     let modem = modem();
     let (io, device) = tokio::io::duplex(1 << 20);
     let (m, t) = (modem.clone(), tracer.clone());
-    let serve = tokio::spawn(async move { ubx_modem::driver::serve(&m, device, Some(&t)).await });
+    let serve =
+        tokio::spawn(async move { ubx_terminal::driver::serve(&m, device, Some(&t)).await });
     let mut host = AtHost::from_stream(io);
     host.cmd("ATE0", b"ATE0\r\r\nOK\r\n").await;
     login(&mut host, &server, true).await;
@@ -461,7 +462,7 @@ async fn a_host_that_reads_nothing_meets_the_inactivity_timeout() {
     let modem = modem();
     let (io, device) = tokio::io::duplex(64 * 1024);
     let m = modem.clone();
-    tokio::spawn(async move { ubx_modem::driver::serve(&m, device, None).await });
+    tokio::spawn(async move { ubx_terminal::driver::serve(&m, device, None).await });
     let mut host = AtHost::from_stream(io);
     host.cmd("ATE0", b"ATE0\r\r\nOK\r\n").await;
     login(&mut host, &server, true).await;
@@ -484,11 +485,11 @@ async fn dtr_drop_ends_a_store() {
     let (dtr, dtr_rx) = tokio::sync::watch::channel(true);
     let m = modem.clone();
     tokio::spawn(async move {
-        let lines = ubx_modem::driver::HostLines {
+        let lines = ubx_terminal::driver::HostLines {
             dtr: Some(dtr_rx),
             ..Default::default()
         };
-        ubx_modem::driver::serve_with_lines(&m, device, None, lines).await
+        ubx_terminal::driver::serve_with_lines(&m, device, None, lines).await
     });
     let mut host = AtHost::from_stream(io);
     host.cmd("ATE0", b"ATE0\r\r\nOK\r\n").await;

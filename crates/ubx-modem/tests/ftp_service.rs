@@ -225,12 +225,13 @@ async fn the_password_never_appears_in_responses_or_traces() {
     let server = libunftp(ServerOptions::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let trace_path = dir.path().join("trace.jsonl");
-    let tracer = ubx_modem::trace::Tracer::create(&trace_path).unwrap();
+    let tracer = ubx_terminal::trace::Tracer::create(&trace_path).unwrap();
     let modem = modem();
     let (io, device) = tokio::io::duplex(1 << 20);
     let m = modem.clone();
     let t = tracer.clone();
-    let serve = tokio::spawn(async move { ubx_modem::driver::serve(&m, device, Some(&t)).await });
+    let serve =
+        tokio::spawn(async move { ubx_terminal::driver::serve(&m, device, Some(&t)).await });
     let mut host = AtHost::from_stream(io);
     host.cmd("ATE0", b"ATE0\r\r\nOK\r\n").await;
     login(&mut host, &server, true).await;

@@ -6,8 +6,8 @@ mod common;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use ubx_modem::trace::Tracer;
 use ubx_modem::{Modem, ModemConfig};
+use ubx_terminal::trace::Tracer;
 
 fn modem() -> Modem {
     Modem::new(ModemConfig::default()).unwrap()
@@ -172,7 +172,8 @@ async fn trace_records_bytes_but_never_the_ftp_password() {
     let (mut host, device) = tokio::io::duplex(4096);
     let m = modem.clone();
     let t = tracer.clone();
-    let serve = tokio::spawn(async move { ubx_modem::driver::serve(&m, device, Some(&t)).await });
+    let serve =
+        tokio::spawn(async move { ubx_terminal::driver::serve(&m, device, Some(&t)).await });
     // Byte by byte, as a person types, so the password is split across many reads.
     for b in b"AT+UFTP=3,\"hunter2\"\r\nAT+CGAUTH=1,1,\"me\",\"hunter3\"\r\nAT+CGMI\r\n" {
         host.write_all(&[*b]).await.unwrap();

@@ -178,7 +178,7 @@ pub async fn run(module: ModuleArgs, transports: TransportArgs) -> Result<()> {
     let (mut host, device) = tokio::io::duplex(4096);
     let m = modem.clone();
     let setup_terminal =
-        tokio::spawn(async move { ubx_modem::driver::serve(&m, device, None).await });
+        tokio::spawn(async move { ubx_terminal::driver::serve(&m, device, None).await });
     transcript
         .run(&mut host)
         .await

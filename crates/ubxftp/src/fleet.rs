@@ -491,7 +491,7 @@ async fn run_module(
         let (mut host, device) = tokio::io::duplex(64 * 1024);
         let m = modem.clone();
         let terminal =
-            tokio::spawn(async move { ubx_modem::driver::serve(&m, device, None).await });
+            tokio::spawn(async move { ubx_terminal::driver::serve(&m, device, None).await });
         // This pass's latencies as plain samples, recorded into the fleet's histograms at the
         // end: a histogram per step per module would cost ~190 KiB each (1 µs to 1 h at 3
         // significant digits), megabytes per module.

@@ -24,8 +24,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use ubx_modem::field::spec::LinkSpec;
 use ubx_modem::model::Model;
-use ubx_modem::trace::Tracer;
 use ubx_modem::{Modem, ModemConfig};
+use ubx_terminal::trace::Tracer;
 use ubx_transcript::Transcript;
 
 #[derive(Parser)]
@@ -462,9 +462,9 @@ async fn script(
         None => {
             let (modem, tracer) = module.build()?;
             let (mut host, device) = tokio::io::duplex(1 << 20);
-            tokio::spawn(
-                async move { ubx_modem::driver::serve(&modem, device, tracer.as_ref()).await },
-            );
+            tokio::spawn(async move {
+                ubx_terminal::driver::serve(&modem, device, tracer.as_ref()).await
+            });
             transcript.run(&mut host).await
         }
         Some(target) if target.starts_with("tcp://") => {

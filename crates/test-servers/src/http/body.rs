@@ -42,7 +42,7 @@ fn pattern_frame(offset: u64, len: usize) -> Bytes {
 /// The pattern bytes `offset .. offset + len`: byte `i` of a pattern body is `i % 256`.
 pub fn pattern(offset: u64, len: usize) -> Vec<u8> {
     (0..len as u64)
-        .map(|i| ((offset + i) % 256) as u8)
+        .map(|i| (offset.wrapping_add(i) % 256) as u8)
         .collect()
 }
 

@@ -9,7 +9,7 @@ use ubx_at::{Command, CommandError, Handler, Outcome, PayloadRequest, Settings};
 use crate::families::{dns, fs, general, network, pdp, power, psd, security, sim};
 use crate::module::data_link;
 use crate::module::state::{Ctx, Shared, TerminalId};
-use crate::services::{ftp, http, socket};
+use crate::services::{ftp, http, mqtt, socket};
 
 /// Executes commands for one terminal against the shared module.
 pub struct ModemHandler {
@@ -83,6 +83,7 @@ impl Handler for ModemHandler {
             .or_else(|| ftp::execute(&ctx, cmd))
             .or_else(|| socket::execute(&ctx, cmd))
             .or_else(|| http::execute(&ctx, cmd))
+            .or_else(|| mqtt::execute(&ctx, cmd))
             .unwrap_or(Outcome::Failed(CommandError::Syntax));
         if let Some(link) = ctx.link.take() {
             self.link = Some(link);
@@ -107,6 +108,7 @@ impl Handler for ModemHandler {
         match request.command.name.as_str() {
             "+USECMNG" => security::payload_received(&ctx, request, data),
             "+USOWR" | "+USOST" => socket::payload_received(&ctx, request, data),
+            "+UMQTTC" => mqtt::payload_received(&ctx, request, data),
             _ => fs::payload_received(&ctx, request, data),
         }
     }

@@ -1,12 +1,10 @@
 //! The module core: its state behind one lock ([`state`]), the dispatch of a command to the
 //! family or service that owns it ([`handler`]), the module as its users hold it ([`modem`]),
 //! the model data ([`model`]), a reboot ([`reboot`]) and the faults that change the module
-//! ([`field_actions`]); and the terminal side: the driver that runs a terminal over a byte stream
-//! ([`driver`]), the data link of a direct-link operation ([`data_link`]) and the trace
-//! ([`trace`]).
+//! ([`field_actions`]); and the data link of a direct-link operation ([`data_link`]), which
+//! the terminal driver (the `ubx-terminal` crate) carries.
 
 pub mod data_link;
-pub mod driver;
 pub mod field_actions;
 pub mod handler;
 pub mod ids;
@@ -14,4 +12,3 @@ pub mod model;
 pub mod modem;
 pub mod reboot;
 pub mod state;
-pub mod trace;

@@ -16,6 +16,7 @@ use crate::module::state::{Power, Shared, State, TerminalId};
 use crate::services::ftp;
 use crate::services::ftp::state::FtpState;
 use crate::services::http::state::HttpState;
+use crate::services::mqtt::state::MqttState;
 use crate::services::socket::state::SocketState;
 use crate::services::toolkit::route::Routes;
 
@@ -108,6 +109,7 @@ impl Modem {
             ftp: FtpState::default(),
             socket: SocketState::default(),
             http: HttpState::new(config.model.http.profiles),
+            mqtt: MqttState::default(),
         };
         let (field, actions) = ubx_field::Field::new(&config.field);
         let (power, _) = tokio::sync::watch::channel(Power::On);

@@ -24,6 +24,7 @@ pub fn reset_to_power_on(shared: &Shared) {
     state.ftp.power_cycle();
     state.socket.power_cycle();
     state.http.power_cycle();
+    state.mqtt.power_cycle();
     // A retrieve cut by the reboot leaves no half-written file that would look complete.
     if let Some(name) = state.ftp.writing.take() {
         drop(state);

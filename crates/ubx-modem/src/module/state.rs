@@ -23,6 +23,7 @@ pub use crate::module::ids::TerminalId;
 use crate::module::model::Model;
 use crate::services::ftp::state::FtpState;
 use crate::services::http::state::HttpState;
+use crate::services::mqtt::state::MqttState;
 use crate::services::socket::state::SocketState;
 use crate::services::toolkit::arbiter::Arbiter;
 use crate::services::toolkit::route::Routes;
@@ -42,6 +43,7 @@ pub struct State {
     pub ftp: FtpState,
     pub socket: SocketState,
     pub http: HttpState,
+    pub mqtt: MqttState,
 }
 
 /// Whether the module is powered (a `module reboot` fault takes it away for a while).

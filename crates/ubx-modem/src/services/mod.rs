@@ -3,5 +3,6 @@
 
 pub mod ftp;
 pub mod http;
+pub mod mqtt;
 pub mod socket;
 pub mod toolkit;

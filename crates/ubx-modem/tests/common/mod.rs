@@ -53,7 +53,7 @@ pub fn modem_with_link(spec: &str) -> Modem {
 pub fn connect(modem: &Modem) -> DuplexStream {
     let (host, device) = tokio::io::duplex(1 << 20);
     let modem = modem.clone();
-    tokio::spawn(async move { ubx_modem::driver::serve(&modem, device, None).await });
+    tokio::spawn(async move { ubx_terminal::driver::serve(&modem, device, None).await });
     host
 }
 

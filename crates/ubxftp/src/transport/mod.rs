@@ -1,7 +1,7 @@
 //! Transports: thin adapters that turn a TCP connection, a pseudo-terminal, a serial port or the
-//! console into a byte stream for [`ubx_modem::driver::serve`]. None of them knows anything of AT.
+//! console into a byte stream for [`ubx_terminal::driver::serve`]. None of them knows anything of AT.
 
-use ubx_modem::driver::HostLines;
+use ubx_terminal::driver::HostLines;
 
 /// The lines of a transport with no modem lines: pacing at `--baud`, if given.
 pub fn paced(pace: Option<u32>) -> HostLines {

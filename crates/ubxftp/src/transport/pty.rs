@@ -26,7 +26,7 @@ use nix::sys::termios::{self, SetArg};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::oneshot;
 use ubx_modem::Modem;
-use ubx_modem::trace::Tracer;
+use ubx_terminal::trace::Tracer;
 
 use super::fd_executor::{Executor, Stopper, Wants};
 
@@ -171,7 +171,7 @@ pub async fn serve(pty: Pty, modem: Modem, tracer: Option<Tracer>, pace: Option<
             };
             let lines = super::paced(pace);
             let terminal =
-                ubx_modem::driver::serve_with_lines(&modem, stream, tracer.as_ref(), lines);
+                ubx_terminal::driver::serve_with_lines(&modem, stream, tracer.as_ref(), lines);
             match executor.block_on(&runtime, pty.master.as_fd(), &pty.wants, terminal) {
                 Ok(Some(Err(e))) | Err(e) => tracing::warn!(error = %e, "pty terminal ended"),
                 Ok(Some(Ok(()))) | Ok(None) => {}

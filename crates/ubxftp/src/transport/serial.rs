@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::watch;
 use tokio_serial::{SerialPort, SerialPortBuilderExt, SerialStream};
 use ubx_modem::Modem;
-use ubx_modem::trace::Tracer;
+use ubx_terminal::trace::Tracer;
 
 /// A serial port's rate without `--baud` (the drivers' common default).
 pub const DEFAULT_BAUD: u32 = 115_200;
@@ -32,12 +32,13 @@ pub fn open(dev: &str, baud: u32) -> tokio_serial::Result<SerialStream> {
 pub async fn serve(port: SerialStream, modem: Modem, tracer: Option<Tracer>) {
     let (port, dtr, baud) = DtrWatch::new(port);
     // The port's own rate paces it: no pacing on top.
-    let lines = ubx_modem::driver::HostLines {
+    let lines = ubx_terminal::driver::HostLines {
         dtr: Some(dtr),
         baud: Some(baud),
         pace: None,
     };
-    if let Err(e) = ubx_modem::driver::serve_with_lines(&modem, port, tracer.as_ref(), lines).await
+    if let Err(e) =
+        ubx_terminal::driver::serve_with_lines(&modem, port, tracer.as_ref(), lines).await
     {
         tracing::warn!(error = %e, "serial terminal ended");
     }

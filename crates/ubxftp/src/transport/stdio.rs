@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use nix::sys::termios::{self, LocalFlags, SetArg};
 use tokio::io::{AsyncRead, ReadBuf};
 use ubx_modem::Modem;
-use ubx_modem::trace::Tracer;
+use ubx_terminal::trace::Tracer;
 
 /// stdin with LF turned into CR.
 struct ConsoleIn<R> {
@@ -68,7 +68,7 @@ pub async fn serve(modem: Modem, tracer: Option<Tracer>, pace: Option<u32>) {
     let stream = tokio::io::join(input, tokio::io::stdout());
     let lines = super::paced(pace);
     if let Err(e) =
-        ubx_modem::driver::serve_with_lines(&modem, stream, tracer.as_ref(), lines).await
+        ubx_terminal::driver::serve_with_lines(&modem, stream, tracer.as_ref(), lines).await
     {
         tracing::warn!(error = %e, "console terminal ended");
     }

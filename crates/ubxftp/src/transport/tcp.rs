@@ -4,7 +4,7 @@ use std::io;
 
 use tokio::net::TcpListener;
 use ubx_modem::Modem;
-use ubx_modem::trace::Tracer;
+use ubx_terminal::trace::Tracer;
 
 /// Binds `HOST:PORT` (a bare port binds loopback) and prints `tcp://HOST:PORT` with the real port.
 pub async fn bind(addr: &str) -> io::Result<TcpListener> {
@@ -32,9 +32,13 @@ pub async fn accept_loop(
                 tokio::spawn(async move {
                     tracing::info!(%peer, "TCP terminal connected");
                     let lines = super::paced(pace);
-                    if let Err(e) =
-                        ubx_modem::driver::serve_with_lines(&modem, stream, tracer.as_ref(), lines)
-                            .await
+                    if let Err(e) = ubx_terminal::driver::serve_with_lines(
+                        &modem,
+                        stream,
+                        tracer.as_ref(),
+                        lines,
+                    )
+                    .await
                     {
                         tracing::info!(%peer, error = %e, "TCP terminal ended");
                     }

@@ -286,13 +286,14 @@ async fn accept(
             state.socket.sockets.insert(id, socket);
             id
         };
+        let (local_ip, local_port) =
+            local.map_or((String::new(), 0), |a| (a.ip().to_string(), a.port()));
+        // +UUSOLI first: what the peer sends is announced after it.
+        shared.urc(owner, uusoli(id, peer, listening, &local_ip, local_port));
         let io = start_tcp(&shared, id, owner, Connection::accepted(&field, tcp));
         if let Some(socket) = shared.state().socket.sockets.get_mut(&id) {
             socket.io = Some(io);
         }
-        let (local_ip, local_port) =
-            local.map_or((String::new(), 0), |a| (a.ip().to_string(), a.port()));
-        shared.urc(owner, uusoli(id, peer, listening, &local_ip, local_port));
     }
 }
 

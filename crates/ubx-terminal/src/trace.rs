@@ -17,8 +17,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use regex::bytes::Regex;
 
-use crate::module::ids::TerminalId;
 use ubx_at::text::escape;
+use ubx_modem::TerminalId;
 
 /// Commands whose string parameter is a secret, and which parameter.
 const SECRET_PATTERNS: &[&str] = &[

@@ -4,7 +4,7 @@
 //! [`ubx_at::Terminal`] bound to the module, writes back what the terminal produces, delivers the
 //! URCs addressed to this terminal, wakes the terminal when a timer runs out (a payload stall,
 //! the escape guard time), and carries a direct link's data between the host and the operation
-//! (see [`crate::module::data_link`]). The PTY, serial, TCP and console transports of the binary all call
+//! (see [`ubx_modem::data_link`]). The PTY, serial, TCP and console transports of the binary all call
 //! it with their own stream; the serial transport also reports the host's DTR line and follows
 //! `AT+IPR` ([`serve_with_lines`]).
 //!
@@ -34,10 +34,10 @@ use tokio::sync::{mpsc, watch};
 use ubx_at::{CmeError, Event, Outcome, Terminal};
 use ubx_field::uart::Uart;
 
-use crate::module::data_link::{HostInput, LinkEvent, LinkPort};
-use crate::module::modem::{Modem, TerminalPort};
-use crate::module::state::{Power, TerminalId};
-use crate::module::trace::{TerminalTrace, Tracer};
+use crate::trace::{TerminalTrace, Tracer};
+use ubx_modem::data_link::{HostInput, LinkEvent, LinkPort};
+use ubx_modem::{Modem, TerminalPort};
+use ubx_modem::{Power, TerminalId};
 
 /// Read buffer of an idle terminal: a command line fits. It grows while reads fill it (a payload
 /// streaming in) and shrinks back when the host is quiet again, so thousands of idle terminals

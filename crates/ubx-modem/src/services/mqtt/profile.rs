@@ -1,0 +1,166 @@
+//! `+UMQTT` (the profile: `AT+UMQTT=<op>,<value>...` sets, `AT+UMQTT=<op>` reads
+//! `+UMQTT: <op>,<value>`) and `+UMQTTNV` (0 factory, 1 from NVM, 2 to NVM).
+
+use ubx_at::{CmeError, CommandError, Params, Response};
+
+use crate::families::security::state::PROFILES;
+use crate::module::state::Ctx;
+use crate::services::mqtt::state::Profile;
+
+/// Longest client id, server name, user, password, topic or will message.
+const MAX_TEXT: usize = 256;
+
+/// Text at `i`: UTF-8 with no control character.
+pub(crate) fn text(p: &Params, i: usize) -> Result<String, CommandError> {
+    let raw = p.req_str(i)?;
+    let s = std::str::from_utf8(raw).map_err(|_| CmeError::InvalidCharacters)?;
+    if s.len() > MAX_TEXT {
+        return Err(CmeError::TextTooLong.into());
+    }
+    if s.chars().any(char::is_control) {
+        return Err(CmeError::InvalidCharacters.into());
+    }
+    Ok(s.to_string())
+}
+
+/// Hex digits at `i`, as bytes (strict: an even count of 0-9, a-f, A-F).
+pub(crate) fn hex(p: &Params, i: usize) -> Result<Vec<u8>, CommandError> {
+    let raw = p.req_str(i)?;
+    let bad = || CommandError::from(CmeError::InvalidCharacters);
+    if raw.len() % 2 != 0 || raw.len() > 2 * MAX_TEXT * 2 {
+        return Err(bad());
+    }
+    raw.chunks(2)
+        .map(|pair| {
+            let digit = |c: u8| (c as char).to_digit(16);
+            Some((digit(pair[0])? * 16 + digit(pair[1])?) as u8)
+        })
+        .collect::<Option<Vec<u8>>>()
+        .ok_or_else(bad)
+}
+
+fn number(p: &Params, i: usize, max: i64) -> Result<i64, CommandError> {
+    let v = p.req_num(i)?;
+    if (0..=max).contains(&v) {
+        Ok(v)
+    } else {
+        Err(CmeError::OperationNotSupported.into())
+    }
+}
+
+/// `AT+UMQTT=<op>[,<value>[,<value2>]]`.
+pub(crate) fn umqtt(ctx: &Ctx, p: &Params) -> Result<Response, CommandError> {
+    p.at_most(3)?;
+    let op = p.req_num(0)?;
+    let mut state = ctx.shared.state();
+    let profile = &mut state.mqtt.profile;
+    if !p.present(1) {
+        return read(profile, op);
+    }
+    set(profile, op, p)?;
+    Ok(Response::ok())
+}
+
+fn set(profile: &mut Profile, op: i64, p: &Params) -> Result<(), CommandError> {
+    let bad = || CommandError::from(CmeError::OperationNotSupported);
+    let port = |i: usize| -> Result<Option<u16>, CommandError> {
+        match p.num(i)? {
+            None => Ok(None),
+            Some(v) => u16::try_from(v)
+                .ok()
+                .filter(|v| *v != 0)
+                .map(Some)
+                .ok_or_else(bad),
+        }
+    };
+    match op {
+        0 => profile.client_id = text(p, 1)?,
+        1 => profile.local_port = port(1)?.ok_or_else(bad).map(Some)?,
+        2 => {
+            let name = text(p, 1)?;
+            if name.is_empty() || name.contains([' ', '/', '@']) {
+                return Err(bad());
+            }
+            profile.port = port(2)?;
+            profile.server_name = name;
+            profile.server_ip.clear();
+        }
+        3 => {
+            let ip = text(p, 1)?;
+            ip.parse::<std::net::IpAddr>().map_err(|_| bad())?;
+            profile.port = port(2)?;
+            profile.server_ip = ip;
+            profile.server_name.clear();
+        }
+        4 => {
+            profile.user = text(p, 1)?;
+            profile.password = if p.present(2) {
+                text(p, 2)?
+            } else {
+                String::new()
+            };
+        }
+        6 => profile.will_qos = number(p, 1, 2)? as u8,
+        7 => profile.will_retain = number(p, 1, 1)? == 1,
+        8 => profile.will_topic = text(p, 1)?,
+        9 => {
+            profile.will_message = match p.num(2)? {
+                None | Some(0) => text(p, 1)?.into_bytes(),
+                Some(1) => hex(p, 1)?,
+                Some(_) => return Err(bad()),
+            }
+        }
+        10 => profile.keep_alive = number(p, 1, 65535)? as u16,
+        11 => {
+            profile.secure = match (number(p, 1, 1)?, p.num(2)?) {
+                (0, _) => None,
+                (_, None) => Some(0),
+                (_, Some(sec)) => Some(
+                    u8::try_from(sec)
+                        .ok()
+                        .filter(|s| usize::from(*s) < PROFILES)
+                        .ok_or_else(bad)?,
+                ),
+            }
+        }
+        12 => profile.clean_session = number(p, 1, 1)? == 1,
+        _ => return Err(bad()),
+    }
+    Ok(())
+}
+
+fn read(profile: &Profile, op: i64) -> Result<Response, CommandError> {
+    let value = match op {
+        0 => format!("\"{}\"", profile.client_id),
+        1 => profile.local_port.unwrap_or(0).to_string(),
+        2 => format!("\"{}\",{}", profile.server_name, profile.port()),
+        3 => format!("\"{}\",{}", profile.server_ip, profile.port()),
+        // The password is never shown.
+        4 => format!("\"{}\"", profile.user),
+        6 => profile.will_qos.to_string(),
+        7 => u8::from(profile.will_retain).to_string(),
+        8 => format!("\"{}\"", profile.will_topic),
+        9 => format!("\"{}\"", String::from_utf8_lossy(&profile.will_message)),
+        10 => profile.keep_alive.to_string(),
+        11 => match profile.secure {
+            Some(sec) => format!("1,{sec}"),
+            None => "0".to_string(),
+        },
+        12 => u8::from(profile.clean_session).to_string(),
+        _ => return Err(CmeError::OperationNotSupported.into()),
+    };
+    Ok(Response::line(format!("+UMQTT: {op},{value}")))
+}
+
+/// `AT+UMQTTNV=<0|1|2>`: factory, from NVM, to NVM.
+pub(crate) fn umqttnv(ctx: &Ctx, p: &Params) -> Result<Response, CommandError> {
+    p.at_most(1)?;
+    let mut state = ctx.shared.state();
+    match p.req_num(0)? {
+        0 => state.mqtt.profile = Profile::default(),
+        1 => state.mqtt.profile = state.mqtt.stored.clone().unwrap_or_default(),
+        2 => state.mqtt.stored = Some(state.mqtt.profile.clone()),
+        _ => return Err(CmeError::OperationNotSupported.into()),
+    }
+    Ok(Response::ok())
+}
