@@ -179,3 +179,175 @@ async fn bad_input_and_failures() {
     host.cmd("AT+UHTTP=0,3", b"\r\n+UHTTP: 0,\"\"\r\n\r\nOK\r\n")
         .await;
 }
+
+async fn pointed_at(modem: &Modem, server: &test_servers::http::HttpServer) -> AtHost {
+    let mut host = AtHost::connect(modem).await;
+    host.ok("AT+CMEE=1").await;
+    host.ok("AT+UHTTP=0,0,\"127.0.0.1\"").await;
+    host.ok(&format!("AT+UHTTP=0,5,{}", server.addr().port()))
+        .await;
+    host
+}
+
+/// Runs `AT+UHTTPC=...` and expects `+UUHTTPCR: 0,<cmd>,<result>`.
+async fn request(host: &mut AtHost, line: &str, cmd: u32, result: u32) {
+    host.ok(line).await;
+    host.expect_within(
+        format!("\r\n+UUHTTPCR: 0,{cmd},{result}\r\n").as_bytes(),
+        10,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_method_against_the_test_server() {
+    let server = test_servers::http::HttpServer::start().await.unwrap();
+    server.put_file_with_type("/data.json", "application/json", b"{\"a\":1}".to_vec());
+    let modem = modem();
+    let mut host = pointed_at(&modem, &server).await;
+    host.ok("AT+UHTTP=0,9,\"X-Device: ubx\"").await;
+    request(&mut host, "AT+UHTTPC=0,1,\"/data.json\",\"get.txt\"", 1, 1).await;
+    let get = file(&mut host, "get.txt").await;
+    assert!(get.starts_with("HTTP/1.1 200 OK\r\n"), "{get:?}");
+    assert!(
+        get.contains("\r\nContent-Type: application/json\r\n"),
+        "{get:?}"
+    );
+    assert!(get.ends_with("\r\n\r\n{\"a\":1}"), "{get:?}");
+    // PUT a module file, POST data, DELETE.
+    host.send("AT+UDWNFILE=\"body.bin\",5").await;
+    host.expect(b">").await;
+    use tokio::io::AsyncWriteExt;
+    host.io.write_all(b"12345").await.unwrap();
+    host.expect(b"\r\nOK\r\n").await;
+    request(
+        &mut host,
+        "AT+UHTTPC=0,3,\"/up.bin\",\"put.txt\",\"body.bin\",2",
+        3,
+        1,
+    )
+    .await;
+    assert_eq!(server.file("/up.bin").as_deref(), Some(&b"12345"[..]));
+    request(
+        &mut host,
+        "AT+UHTTPC=0,5,\"/form\",\"post.txt\",\"a=1&b=2\",0",
+        5,
+        1,
+    )
+    .await;
+    assert_eq!(server.file("/form").as_deref(), Some(&b"a=1&b=2"[..]));
+    assert!(
+        file(&mut host, "post.txt")
+            .await
+            .ends_with("\r\n\r\na=1&b=2")
+    );
+    request(&mut host, "AT+UHTTPC=0,2,\"/up.bin\",\"del.txt\"", 2, 1).await;
+    assert!(server.file("/up.bin").is_none());
+    // POST of a file as multipart/form-data, wrapped as the module does.
+    request(
+        &mut host,
+        "AT+UHTTPC=0,4,\"/multi\",\"m.txt\",\"body.bin\",3",
+        4,
+        1,
+    )
+    .await;
+    let multi = String::from_utf8(server.file("/multi").unwrap()).unwrap();
+    assert!(
+        multi.contains("name=\"file_post\"")
+            && multi.contains("\r\n\r\n12345\r\n--U1Blox2Http3Unique4Boundary5--"),
+        "{multi:?}"
+    );
+    // What the server saw: the Host, the custom header, the content types.
+    let seen = server.requests();
+    let put = seen.iter().find(|r| r.method == "PUT").unwrap();
+    assert_eq!(
+        put.header("host"),
+        Some(format!("127.0.0.1:{}", server.addr().port()).as_str())
+    );
+    assert_eq!(put.header("x-device"), Some("ubx"));
+    assert_eq!(put.header("content-type"), Some("application/octet-stream"));
+    assert_eq!(put.header("content-length"), Some("5"));
+    let form = seen.iter().find(|r| r.path == "/form").unwrap();
+    assert_eq!(
+        form.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    // A redirect is a response, not followed; an error status is a response too.
+    request(
+        &mut host,
+        "AT+UHTTPC=0,1,\"/redirect?to=/data.json\",\"r.txt\"",
+        1,
+        1,
+    )
+    .await;
+    assert!(
+        file(&mut host, "r.txt")
+            .await
+            .starts_with("HTTP/1.1 302 Found\r\n")
+    );
+    request(&mut host, "AT+UHTTPC=0,1,\"/status/503\",\"s.txt\"", 1, 1).await;
+    assert!(file(&mut host, "s.txt").await.starts_with("HTTP/1.1 503 "));
+    // A body cut short: the request fails, no file is left, +UHTTPER says the connection broke.
+    request(
+        &mut host,
+        "AT+UHTTPC=0,1,\"/truncated/100000\",\"t.txt\"",
+        1,
+        0,
+    )
+    .await;
+    host.cmd("AT+UHTTPER=0", b"\r\n+UHTTPER: 0,1,7\r\n\r\nOK\r\n")
+        .await;
+    host.cmd("AT+URDFILE=\"t.txt\"", b"\r\n+CME ERROR: 1612\r\n")
+        .await;
+    // A chunked body arrives whole.
+    request(&mut host, "AT+UHTTPC=0,1,\"/chunked/5000\",\"c.txt\"", 1, 1).await;
+    host.cmd("AT+UHTTPER=0", b"\r\n+UHTTPER: 0,0,0\r\n\r\nOK\r\n")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_follows_the_security_profile() {
+    let server = test_servers::http::HttpServer::start_tls().await.unwrap();
+    server.put_file("/secret.txt", b"ok".to_vec());
+    // A name the certificate does not carry, resolved to the server (as --dns does).
+    let modem = Modem::new(ModemConfig {
+        dns_overrides: vec![("other.example".into(), "127.0.0.1".parse().unwrap())],
+        ..ModemConfig::default()
+    })
+    .unwrap();
+    let mut host = AtHost::connect(&modem).await;
+    host.ok("AT+CMEE=1").await;
+    let ca = server.ca_pem().unwrap().to_string();
+    host.send(&format!("AT+USECMNG=0,0,\"ca\",{}", ca.len()))
+        .await;
+    host.expect(b">").await;
+    use tokio::io::AsyncWriteExt;
+    host.io.write_all(ca.as_bytes()).await.unwrap();
+    let imported = host.urc_line(5).await;
+    assert!(imported.starts_with("+USECMNG: 0,0,\"ca\","), "{imported}");
+    host.expect(b"\r\nOK\r\n").await;
+    // Profile 0: chain and host name checked against "ca". Profile 1: a root that is not it.
+    host.ok("AT+USECPRF=0,0,2").await;
+    host.ok("AT+USECPRF=0,3,\"ca\"").await;
+    host.ok("AT+USECPRF=1,0,1").await;
+    host.ok("AT+USECPRF=1,3,\"other\"").await;
+    host.ok("AT+UHTTP=0,1,\"localhost\"").await;
+    host.ok(&format!("AT+UHTTP=0,5,{}", server.addr().port()))
+        .await;
+    host.ok("AT+UHTTP=0,6,1,0").await;
+    host.cmd("AT+UHTTP=0,6", b"\r\n+UHTTP: 0,1,0\r\n\r\nOK\r\n")
+        .await;
+    request(&mut host, "AT+UHTTPC=0,1,\"/secret.txt\",\"s.txt\"", 1, 1).await;
+    assert!(file(&mut host, "s.txt").await.ends_with("\r\n\r\nok"));
+    // A foreign root: refused, +UHTTPER says TLS.
+    host.ok("AT+UHTTP=0,6,1,1").await;
+    request(&mut host, "AT+UHTTPC=0,1,\"/secret.txt\",\"f.txt\"", 1, 0).await;
+    host.cmd("AT+UHTTPER=0", b"\r\n+UHTTPER: 0,1,5\r\n\r\nOK\r\n")
+        .await;
+    // Another host name than the certificate's (level 2 checks it).
+    host.ok("AT+UHTTP=0,6,1,0").await;
+    host.ok("AT+UHTTP=0,1,\"other.example\"").await;
+    request(&mut host, "AT+UHTTPC=0,1,\"/secret.txt\",\"n.txt\"", 1, 0).await;
+    host.cmd("AT+UHTTPER=0", b"\r\n+UHTTPER: 0,1,5\r\n\r\nOK\r\n")
+        .await;
+}

@@ -115,6 +115,27 @@ pub async fn run_file_as(path: &Path, model: &'static Model) -> Result<Modem, St
     } else {
         None
     };
+    // `# http-server: files`: test-servers' HTTP server with `/hello.txt`; `{http-port}`.
+    let _http = if text.lines().any(|l| l.trim() == "# http-server: files") {
+        let http = test_servers::http::HttpServer::start()
+            .await
+            .map_err(|e| e.to_string())?;
+        http.put_file_with_type("/hello.txt", "text/plain", b"hello, module\n".to_vec());
+        text = text.replace("{http-port}", &http.addr().port().to_string());
+        Some(http)
+    } else {
+        None
+    };
+    // `# mqtt-broker: mosquitto`: a broker on loopback; `{mqtt-port}`.
+    let _broker = if text.lines().any(|l| l.trim() == "# mqtt-broker: mosquitto") {
+        let broker = test_servers::mqtt::Mosquitto::start()
+            .await
+            .map_err(|e| e.to_string())?;
+        text = text.replace("{mqtt-port}", &broker.addr().port().to_string());
+        Some(broker)
+    } else {
+        None
+    };
     let config = ModemConfig {
         model,
         ..config_from_header(&text)
