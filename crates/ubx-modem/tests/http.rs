@@ -351,3 +351,42 @@ async fn https_follows_the_security_profile() {
     host.cmd("AT+UHTTPER=0", b"\r\n+UHTTPER: 0,1,5\r\n\r\nOK\r\n")
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_fault_mid_body_ends_with_the_documented_error() {
+    use ubx_modem::field::spec::{Action, FaultSpec, Target};
+    let server = test_servers::http::HttpServer::start().await.unwrap();
+    let modem = modem();
+    let mut host = pointed_at(&modem, &server).await;
+    // HTTP's connections are the module's own: `socket` faults act on them.
+    let spec = FaultSpec {
+        target: Some(Target::Socket),
+        action: Some(Action::Reset),
+        after_bytes: Some(200_000),
+        ..FaultSpec::default()
+    };
+    modem
+        .field()
+        .faults
+        .add(spec.validate(modem.max_cid()).expect("valid fault"));
+    request(
+        &mut host,
+        "AT+UHTTPC=0,1,\"/pattern/1000000\",\"big.bin\"",
+        1,
+        0,
+    )
+    .await;
+    host.cmd("AT+UHTTPER=0", b"\r\n+UHTTPER: 0,1,7\r\n\r\nOK\r\n")
+        .await;
+    // Nothing half-written is left under the name.
+    host.cmd("AT+URDFILE=\"big.bin\"", b"\r\n+CME ERROR: 1612\r\n")
+        .await;
+    // The next request, with the fault spent, completes.
+    request(
+        &mut host,
+        "AT+UHTTPC=0,1,\"/pattern/1000\",\"small.bin\"",
+        1,
+        1,
+    )
+    .await;
+}
