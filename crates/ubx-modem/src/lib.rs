@@ -1,21 +1,24 @@
-//! # ubx-modem — an emulated u-blox LEXI-R10
+//! # ubx-modem — an emulated u-blox LEXI-R10 (and four other models)
 //!
-//! The module behind the AT terminals: its state (PDP contexts, FTP profile, recorded settings),
-//! its file system, and one file per AT command family, in the shape of Nordic's Serial LTE
-//! Modem:
+//! The module behind the AT terminals: its state (PDP contexts, service profiles, recorded
+//! settings), and one folder per AT command family or internet service, in the shape of
+//! Nordic's Serial LTE Modem:
 //!
 //! | file | commands |
 //! |---|---|
-//! | [`families::general`] | `ATI`, `+CGMI`…`+CGSN`, `+CFUN`, `+IPR`, `+CCLK`, `+CSGT`, GPIOs, bring-up settings |
+//! | [`families::general`] | `ATI`, `+CGMI`…`+CGSN`, `+CFUN`, `+IPR`, `+CCLK`, `+CSGT`, GPIOs (`+UGPIOC`, `+UGPIOR`, `+UGPIOW`), `+UFOTASTAT`, bring-up settings |
 //! | [`families::sim`] | `+CPIN`, `+CIMI`, `+CCID`, `+CRSM` |
-//! | [`families::network`] | `+CREG`/`+CGREG`/`+CEREG`, `+COPS`, `+CSQ`, `+UCGED`, `+CSCON`, `+CEER`, `+UMNOPROF`, `+UBANDMASK` |
+//! | [`families::network`] | `+CREG`/`+CGREG`/`+CEREG`, `+COPS`, `+CSQ`, `+UCGED`, `+CSCON`, `+CEER`, `+UMNOPROF`, `+UBANDMASK`, `+UBANDCONF`, `+URAT` |
 //! | [`families::power`] | `+CPSMS`, `+UPSMR` |
 //! | [`families::security`] | `+USECMNG` (certificate store), `+USECPRF` (security profiles FTPS uses) |
-//! | [`families::pdp`] | `+CGDCONT`, `+CGACT`, `+CGPADDR`, `+CGATT`, `+CGAUTH` |
+//! | [`families::pdp`] | `+CGDCONT`, `+CGACT`, `+CGPADDR`, `+CGATT`, `+CGAUTH`, `+UAUTHREQ`, `+CGCONTRDP` |
 //! | [`families::psd`] | `+UPSD`, `+UPSDA`, `+UPSND` (PSD profiles, on the models that have them) |
 //! | [`families::dns`] | `+UDNSRN`, and the resolver the FTP service shares |
 //! | [`families::fs`] | `+UDWNFILE`, `+URDFILE`, `+ULSTFILE`, … and LEXI-R10's `+FOPEN` handle set |
 //! | [`services::ftp`] | `+UFTP`, `+UFTPC`, `+UFTPER` (direct link through [`module::data_link`]) |
+//! | [`services::socket`] | `+USOCR`, `+USOCO`, `+USOWR`, `+USOST`, `+USORD`, `+USORF`, `+USOCL`, `+USOER`, `+USOCTL`, `+USOSO`, `+USOGO`, `+USOSEC`, `+USOLI`, `+USODL` |
+//! | [`services::http`] | `+UHTTP`, `+UHTTPC`, `+UHTTPER` |
+//! | [`services::mqtt`] | `+UMQTT`, `+UMQTTC`, `+UMQTTER`, `+UMQTTNV` |
 //!
 //! The crate is three folders, each allowed to use only those after it:
 //!

@@ -6,7 +6,8 @@
 //! into a transcript by hand.
 //!
 //! Secrets never reach the file: bytes are held per terminal and direction until a line ends, and
-//! the quoted passwords of `+UFTP=3` and `+CGAUTH` — also in the echo — are replaced by `***`
+//! the quoted passwords of `+UFTP=3`, `+CGAUTH`, `+UAUTHREQ`, `+UPSD` op 3, `+USECPRF` op 7,
+//! `+UHTTP` op 3 and `+UMQTT` op 4 — also in the echo — are replaced by `***`
 //! before writing.
 
 use std::fs::File;
@@ -26,6 +27,18 @@ const SECRET_PATTERNS: &[&str] = &[
     r#"(?i)(\+UFTP\s*=\s*3\s*,\s*")[^"\r\n]*"#,
     // AT+CGAUTH=<cid>,<auth>,"<user>","<password>"
     r#"(?i)(\+CGAUTH\s*=[^,\r\n]*,[^,\r\n]*,\s*"[^"\r\n]*"\s*,\s*")[^"\r\n]*"#,
+    // AT+UAUTHREQ=<cid>,<auth>,"<a>","<b>": user and password, in either order per model:
+    // both strings are masked.
+    r#"(?i)(\+UAUTHREQ\s*=[^,\r\n]*,[^,\r\n]*,\s*")[^"\r\n]*"#,
+    r#"(?i)(\+UAUTHREQ\s*=[^,\r\n]*,[^,\r\n]*,\s*"[^"\r\n]*"\s*,\s*")[^"\r\n]*"#,
+    // AT+UPSD=<profile>,3,"<password>"
+    r#"(?i)(\+UPSD\s*=[^,\r\n]*,\s*3\s*,\s*")[^"\r\n]*"#,
+    // AT+USECPRF=<profile>,7,"<key password>"
+    r#"(?i)(\+USECPRF\s*=[^,\r\n]*,\s*7\s*,\s*")[^"\r\n]*"#,
+    // AT+UHTTP=<profile>,3,"<password>"
+    r#"(?i)(\+UHTTP\s*=[^,\r\n]*,\s*3\s*,\s*")[^"\r\n]*"#,
+    // AT+UMQTT=4,"<user>","<password>"
+    r#"(?i)(\+UMQTT\s*=\s*4\s*,\s*"[^"\r\n]*"\s*,\s*")[^"\r\n]*"#,
 ];
 
 /// Hold at most this many bytes before writing a record even without a line end.
@@ -144,5 +157,45 @@ impl Drop for TerminalTrace {
                 self.tracer.write(self.term, dir, held);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_secret_is_masked_in_input_and_echo() {
+        let dir = std::env::temp_dir().join(format!("ubx-trace-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("trace.jsonl");
+        let tracer = Tracer::create(&path).unwrap();
+        let lines: &[&str] = &[
+            "AT+UFTP=3,\"ftp-pw\"\r",
+            "AT+CGAUTH=1,1,\"user\",\"cg-pw\"\r",
+            "AT+UAUTHREQ=1,1,\"ua-a\",\"ua-b\"\r",
+            "AT+UPSD=0,3,\"psd-pw\"\r",
+            "AT+USECPRF=0,7,\"key-pw\"\r",
+            "AT+UHTTP=0,3,\"http-pw\"\r",
+            "AT+UMQTT=4,\"mq-user\",\"mq-pw\"\r",
+        ];
+        {
+            let mut term = tracer.terminal(1);
+            for line in lines {
+                term.input(line.as_bytes());
+                term.output(line.as_bytes());
+            }
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for secret in [
+            "ftp-pw", "cg-pw", "ua-a", "ua-b", "psd-pw", "key-pw", "http-pw", "mq-pw",
+        ] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+        assert!(
+            text.contains("mq-user") && text.contains("AT+UHTTP=0,3"),
+            "{text}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -44,6 +44,12 @@ pub struct Model {
     pub sockets: Sockets,
     pub http: Http,
     pub file_system: FileSystem,
+    /// `+URAT`, where the model has it.
+    #[serde(default)]
+    pub rat: Option<Rat>,
+    /// `+CCLK`.
+    #[serde(default)]
+    pub clock: Clock,
 }
 
 /// What the module says about itself.
@@ -87,6 +93,61 @@ pub struct Pdp {
     /// An LTE module attaches with its default EPS bearer (cid 1) up; a 2G/3G module attaches
     /// with no context active.
     pub default_bearer: bool,
+    /// `+UAUTHREQ`'s form, where the model has the command.
+    #[serde(default)]
+    pub uauthreq: Option<Uauthreq>,
+}
+
+/// The order of `+UAUTHREQ`'s two strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CredentialOrder {
+    /// `<username>,<password>` (SARA-R5, SARA-U201).
+    UserPassword,
+    /// `<password>,<username>` (SARA-R4, LARA-R6: ubxlib and Arduino MKRNB send the password
+    /// first).
+    PasswordUser,
+}
+
+/// `AT+UAUTHREQ=<cid>,<auth_type>[,<string>,<string>]`: a context's authentication.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Uauthreq {
+    /// The `<auth_type>`s the set command accepts (0 none, 1 PAP, 2 CHAP, 3 automatic).
+    pub auth_types: Vec<i64>,
+    /// Both strings must be given, empty ones included (`AT+UAUTHREQ=1,0,"",""`); otherwise they
+    /// may be left out (`AT+UAUTHREQ=1,0`).
+    pub credentials_required: bool,
+    /// Which of the two strings is the user name.
+    pub order: CredentialOrder,
+    /// `AT+UAUTHREQ=?`.
+    pub test: String,
+}
+
+/// `+URAT`: the radio access technologies the module may use, in order of preference.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rat {
+    /// The `<AcT>` values each position accepts, in the model's own numbering: one list per
+    /// position, so the set command takes at most as many `<AcT>`s as there are lists.
+    pub values: Vec<Vec<i64>>,
+    /// The factory setting, which `AT+URAT?` prints until it is set.
+    pub factory: Vec<i64>,
+    /// `AT+URAT=?`.
+    pub test: String,
+    /// The set command needs the radio off (`+CFUN=0`); otherwise `operation not allowed`.
+    #[serde(default)]
+    pub radio_off: bool,
+}
+
+/// `+CCLK`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Clock {
+    /// The set command's time is UTC, and the read command prints local time, the set time plus
+    /// its zone (LEXI-R10); otherwise the time is read back as it was set.
+    #[serde(default)]
+    pub set_is_utc: bool,
 }
 
 /// How the model's packet switched data profiles (`+UPSD`, `+UPSDA`, `+UPSND`) work.
@@ -264,6 +325,26 @@ impl Model {
         if !(1..=248).contains(&self.file_system.file_name_max) {
             return Err("file_system.file_name_max must be 1..=248".into());
         }
+        if self.has("+UAUTHREQ") != self.pdp.uauthreq.is_some() {
+            return Err("pdp.uauthreq must be given exactly when commands lists +UAUTHREQ".into());
+        }
+        if self.has("+URAT") != self.rat.is_some() {
+            return Err("rat must be given exactly when commands lists +URAT".into());
+        }
+        if let Some(rat) = &self.rat {
+            let fits = !rat.factory.is_empty()
+                && rat.factory.len() <= rat.values.len()
+                && rat
+                    .factory
+                    .iter()
+                    .zip(&rat.values)
+                    .all(|(v, allowed)| allowed.contains(v));
+            if !fits {
+                return Err(
+                    "rat.factory must be one value of each rat.values list, in order".into(),
+                );
+            }
+        }
         Ok(())
     }
 
@@ -378,6 +459,41 @@ mod tests {
             );
         }
         assert!(Model::by_name(DEFAULT_MODEL).is_some());
+    }
+
+    /// A built-in file with one edit, for the consistency rules.
+    fn edited(file: &str, from: &str, to: &str) -> Result<Model, ModelError> {
+        let (_, text) = MODEL_FILES
+            .iter()
+            .find(|(f, _)| *f == file)
+            .unwrap_or_else(|| panic!("no {file}"));
+        assert!(text.contains(from), "{file} has no {from:?}");
+        Model::from_toml(&text.replacen(from, to, 1))
+    }
+
+    #[test]
+    fn uauthreq_and_rat_go_with_their_commands() {
+        // LEXI-R10 has neither: naming the command without its form is refused.
+        let lexi = |to| edited("lexi-r10.toml", "\"+CGAUTH\",", to);
+        assert!(lexi("\"+CGAUTH\", \"+UAUTHREQ\",").is_err());
+        assert!(lexi("\"+CGAUTH\", \"+URAT\",").is_err());
+        // SARA-R5 has both: the form without the command is refused too.
+        assert!(edited("sara-r5.toml", "\"+UAUTHREQ\",", "").is_err());
+        assert!(edited("sara-r5.toml", "\"+URAT\",", "").is_err());
+        // A factory RAT outside the values, or more of them than positions.
+        assert!(edited("sara-r5.toml", "factory = [7]", "factory = [9]").is_err());
+        assert!(edited("sara-r5.toml", "factory = [7]", "factory = [7, 8]").is_err());
+        assert!(edited("sara-r5.toml", "factory = [7]", "factory = []").is_err());
+        let order = edited(
+            "sara-r4.toml",
+            "order = \"password-user\"",
+            "order = \"user\"",
+        );
+        assert!(order.is_err());
+        let r4 = Model::by_name("sara-r4").and_then(|m| m.pdp.uauthreq.as_ref());
+        assert_eq!(r4.map(|u| u.order), Some(CredentialOrder::PasswordUser));
+        assert!(Model::by_name("lexi-r10").is_some_and(|m| m.clock.set_is_utc));
+        assert!(Model::by_name("sara-r5").is_some_and(|m| !m.clock.set_is_utc));
     }
 
     #[test]

@@ -37,8 +37,8 @@ fn ok() -> Reply {
 /// The commands of this family (besides [`SETTINGS`]).
 const COMMANDS: &[&str] = &[
     "I", "H", "&C", "&K", "&S", "&W", "&Y", "+CGMI", "+GMI", "+CGMM", "+GMM", "+CGMR", "+GMR",
-    "+CGSN", "+GSN", "+CFUN", "+IPR", "+CSCS", "+UDCONF", "+UGPIOC", "+UGPIOR", "+CPWROFF",
-    "+CCLK", "+CSGT",
+    "+CGSN", "+GSN", "+CFUN", "+IPR", "+CSCS", "+UDCONF", "+UGPIOC", "+UGPIOR", "+UGPIOW",
+    "+CPWROFF", "+CCLK", "+CSGT",
 ];
 
 /// Executes a general command, or `None` when `cmd` belongs to another family.
@@ -100,6 +100,7 @@ fn run(ctx: &Ctx, cmd: &Command) -> Reply {
         ("+UDCONF", _) => keyed(ctx, "+UDCONF", kind, |s| &mut s.general.udconf),
         ("+UGPIOC", _) => keyed(ctx, "+UGPIOC", kind, |s| &mut s.general.gpio),
         ("+UGPIOR", _) => ugpior(ctx, kind),
+        ("+UGPIOW", _) => ugpiow(ctx, kind),
         ("+CCLK", _) => cclk(ctx, kind),
         ("+CSGT", _) => csgt(ctx, kind),
         ("+CPWROFF", CommandKind::Action) => ok(),
@@ -290,6 +291,33 @@ fn ugpior(ctx: &Ctx, kind: &CommandKind) -> Reply {
     }
 }
 
+/// `+UGPIOW=<gpio_id>,<level>`: drives a pin that `+UGPIOC=<id>,0` made an output, so that
+/// `+UGPIOR` reads the level back (ubxlib's `uCellGpioSet`); any other pin → `operation not
+/// allowed`.
+fn ugpiow(ctx: &Ctx, kind: &CommandKind) -> Reply {
+    match kind {
+        CommandKind::Set(p) => {
+            p.at_most(2)?;
+            let id = p.req_num(0)?;
+            let level = p.req_num(1)?;
+            if !(0..=255).contains(&id) || !(0..=1).contains(&level) {
+                return Err(CmeError::OperationNotSupported.into());
+            }
+            let mut state = ctx.shared.state();
+            match state.general.gpio.get_mut(&id) {
+                Some(values) if values.first() == Some(&0) => {
+                    values.resize(values.len().max(2), 0);
+                    values[1] = level;
+                    Ok(Response::ok())
+                }
+                _ => Err(CmeError::OperationNotAllowed.into()),
+            }
+        }
+        CommandKind::Test => Ok(Response::line("+UGPIOW: (0-255),(0-1)")),
+        _ => Err(CommandError::Syntax),
+    }
+}
+
 /// Longest `+CSGT` greeting text (SARA-R4 manual: 49 characters).
 const GREETING_MAX: usize = 49;
 
@@ -340,6 +368,11 @@ fn cclk(ctx: &Ctx, kind: &CommandKind) -> Reply {
     match kind {
         CommandKind::Read => {
             let (now, tz) = match ctx.shared.state().general.clock {
+                // LEXI-R10 (`clock.set_is_utc`): the time set is UTC, the time read is local.
+                Some((set, tz, at)) if ctx.shared.model.clock.set_is_utc => (
+                    set + at.elapsed() + time::Duration::minutes(15 * i64::from(tz)),
+                    tz,
+                ),
                 Some((set, tz, at)) => (set + at.elapsed(), tz),
                 None => {
                     let utc = OffsetDateTime::now_utc();

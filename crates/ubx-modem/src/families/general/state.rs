@@ -51,6 +51,14 @@ pub(crate) const SETTINGS: &[SimpleSetting] = &[
         factory: &[0, 0],
         test: "+CGEREP: (0-2),(0-1)",
     },
+    // ubxlib's uCellFotaSetStatusCallback() (u_cell_fota.c): the FOTA status URCs on or off.
+    // The emulated network never updates the firmware, so no `+UFOTASTAT:` URC comes.
+    SimpleSetting {
+        name: "+UFOTASTAT",
+        ranges: &[(0, 1)],
+        factory: &[0],
+        test: "+UFOTASTAT: (0-1)",
+    },
 ];
 
 #[derive(Debug)]

@@ -1,6 +1,7 @@
 //! Network service: registration (`+CREG`, `+CGREG`, `+CEREG`), the operator (`+COPS`), signal
 //! and serving cell (`+CSQ`, `+UCGED`), signalling connection (`+CSCON`), the last reject cause
-//! (`+CEER`), the MNO profile (`+UMNOPROF`) and the band mask (`+UBANDMASK`).
+//! (`+CEER`), the MNO profile (`+UMNOPROF`), the bands (`+UBANDMASK`, and LEXI-R10's
+//! `+UBANDCONF`) and the radio access technologies (`+URAT`, where the model has it).
 //!
 //! The emulated module is camped on one LTE cell of the test network 001/01 (the IMSI's
 //! MCC/MNC): every answer below describes that cell, consistently — its tracking area and cell
@@ -73,6 +74,8 @@ const COMMANDS: &[&str] = &[
     "+CEER",
     "+UMNOPROF",
     "+UBANDMASK",
+    "+UBANDCONF",
+    "+URAT",
 ];
 
 /// Executes a network-service command, or `None` when `cmd` belongs to another family.
@@ -94,6 +97,8 @@ pub(crate) fn execute(ctx: &Ctx, cmd: &Command) -> Option<Outcome> {
             _ => Err(CommandError::Syntax),
         },
         "+UMNOPROF" => umnoprof(ctx, kind),
+        "+UBANDCONF" => bandconf(ctx, kind),
+        "+URAT" => urat(ctx, kind),
         _ => bandmask(ctx, kind),
     };
     Some(reply.into())
@@ -411,6 +416,84 @@ fn bandmask(ctx: &Ctx, kind: &CommandKind) -> Reply {
                 return Err(CmeError::OperationNotSupported.into());
             }
             ctx.shared.state().network.bandmask = (low, high);
+            Ok(Response::ok())
+        }
+        CommandKind::Action => Err(CommandError::Syntax),
+    }
+}
+
+/// LTE bands `+UBANDCONF` names: 1–128, as `+UBANDMASK`'s two masks hold them.
+const BANDS: std::ops::RangeInclusive<i64> = 1..=128;
+
+/// `+UBANDCONF` (LEXI-R10): the bands as a list of band numbers, `AT+UBANDCONF=2,5,8,20`, read
+/// back in ascending order as `+UBANDCONF: 2,5,8,20`. It sets the same bands as `+UBANDMASK`'s
+/// RAT 0 (docs/FIDELITY.md).
+fn bandconf(ctx: &Ctx, kind: &CommandKind) -> Reply {
+    match kind {
+        CommandKind::Read => {
+            let (low, high) = ctx.shared.state().network.bandmask;
+            let bands: Vec<String> = (0..128u32)
+                .filter(|bit| match bit {
+                    0..64 => low & (1 << bit) != 0,
+                    _ => high & (1 << (bit - 64)) != 0,
+                })
+                .map(|bit| (bit + 1).to_string())
+                .collect();
+            Ok(Response::line(format!("+UBANDCONF: {}", bands.join(","))))
+        }
+        CommandKind::Test => Ok(Response::line("+UBANDCONF: (1-128)")),
+        CommandKind::Set(p) => {
+            // At least one band (`AT+UBANDCONF=` is a syntax error).
+            p.req_num(0)?;
+            let (mut low, mut high) = (0u64, 0u64);
+            for i in 0..p.len() {
+                let band = p.req_num(i)?;
+                if !BANDS.contains(&band) {
+                    return Err(CmeError::OperationNotSupported.into());
+                }
+                match band - 1 {
+                    bit @ 0..64 => low |= 1 << bit,
+                    bit => high |= 1 << (bit - 64),
+                }
+            }
+            ctx.shared.state().network.bandmask = (low, high);
+            Ok(Response::ok())
+        }
+        CommandKind::Action => Err(CommandError::Syntax),
+    }
+}
+
+/// `+URAT=<AcT>[,<AcT>…]`: the radio access technologies in order of preference, in the model's
+/// numbering and ranges ([`crate::module::model::Rat`]). The emulated cell does not change with
+/// them: the setting is recorded and read back (docs/FIDELITY.md).
+fn urat(ctx: &Ctx, kind: &CommandKind) -> Reply {
+    let Some(rat) = ctx.shared.model.rat.as_ref() else {
+        return Err(CommandError::Syntax);
+    };
+    match kind {
+        CommandKind::Read => {
+            let state = ctx.shared.state();
+            let values = state.network.urat.as_deref().unwrap_or(&rat.factory);
+            let values: Vec<String> = values.iter().map(i64::to_string).collect();
+            Ok(Response::line(format!("+URAT: {}", values.join(","))))
+        }
+        CommandKind::Test => Ok(Response::line(rat.test.as_str())),
+        CommandKind::Set(p) => {
+            p.at_most(rat.values.len())?;
+            p.req_num(0)?;
+            let mut values = Vec::new();
+            for (i, allowed) in rat.values.iter().enumerate().take(p.len()) {
+                let act = p.req_num(i)?;
+                if !allowed.contains(&act) || values.contains(&act) {
+                    return Err(CmeError::OperationNotSupported.into());
+                }
+                values.push(act);
+            }
+            let mut state = ctx.shared.state();
+            if rat.radio_off && state.general.cfun != 0 {
+                return Err(CmeError::OperationNotAllowed.into());
+            }
+            state.network.urat = Some(values);
             Ok(Response::ok())
         }
         CommandKind::Action => Err(CommandError::Syntax),

@@ -20,8 +20,10 @@ pub struct NetworkState {
     pub mno_profile: i64,
     /// The network dropped the module (a `network deregister` fault) until it registers again.
     pub lost: bool,
-    /// `+UBANDMASK` for RAT 0: bands 1–64 and 65–128.
+    /// `+UBANDMASK` for RAT 0: bands 1–64 and 65–128 (also what `+UBANDCONF` sets and reads).
     pub bandmask: (u64, u64),
+    /// `+URAT`, once set; the model's factory setting until then.
+    pub urat: Option<Vec<i64>>,
 }
 
 impl Default for NetworkState {
@@ -37,6 +39,7 @@ impl Default for NetworkState {
             mno_profile: 90,
             bandmask: (FACTORY_BANDS, 0),
             lost: false,
+            urat: None,
         }
     }
 }

@@ -1,4 +1,6 @@
-//! Packet switched data: PDP context definitions, activation and addresses.
+//! Packet switched data: PDP context definitions, activation and addresses, the parameters the
+//! network gave an active context (`+CGCONTRDP`), and authentication (`+CGAUTH`, and `+UAUTHREQ`
+//! in the model's form).
 //!
 //! An LTE module attaches with its default EPS bearer up, so at start cid 1 is defined
 //! (`IPV4V6`, empty APN) and active. Its addresses are the host's own: the IPv4 and IPv6 source
@@ -15,8 +17,16 @@ pub mod state;
 
 pub use state::{Context, ContextAddrs, PdpState, PdpType};
 
+use crate::module::model::CredentialOrder;
 use crate::module::state::Ctx;
 use crate::module::state::State;
+
+/// The APN the network gives a context defined without one (the default EPS bearer's), as
+/// `+CGCONTRDP` reports it (docs/FIDELITY.md).
+pub const NETWORK_APN: &str = "ubxftp";
+
+/// Longest `+UAUTHREQ` user name or password (SARA-R4 manual R09 §13.15.3: 64).
+const CREDENTIAL_MAX: usize = 64;
 
 /// Radio off or detach: every context goes down.
 pub(crate) fn detach(state: &mut State) {
@@ -46,7 +56,7 @@ type Reply = Result<Response, CommandError>;
 pub(crate) fn execute(ctx: &Ctx, cmd: &Command) -> Option<Outcome> {
     matches!(
         cmd.name.as_str(),
-        "+CGDCONT" | "+CGACT" | "+CGPADDR" | "+CGATT" | "+CGAUTH"
+        "+CGDCONT" | "+CGACT" | "+CGPADDR" | "+CGATT" | "+CGAUTH" | "+UAUTHREQ" | "+CGCONTRDP"
     )
     .then(|| run(ctx, cmd).into())
 }
@@ -70,8 +80,130 @@ fn run(ctx: &Ctx, cmd: &Command) -> Reply {
             CommandKind::Read => Ok(Response::ok()),
             CommandKind::Action => Err(CommandError::Syntax),
         },
+        "+UAUTHREQ" => uauthreq(ctx, &cmd.kind),
+        "+CGCONTRDP" => cgcontrdp(ctx, &cmd.kind),
         _ => Err(CommandError::Syntax),
     }
+}
+
+/// `AT+UAUTHREQ=<cid>,<auth_type>[,<string>,<string>]`, in the model's form
+/// ([`crate::module::model::Uauthreq`]): its authentication types, whether the two strings must
+/// be given, and which of them is the user name (logged; the password never is). Nothing
+/// authenticates against a network here: the command is checked and accepted for a defined,
+/// inactive context (SARA-R4 manual R09
+/// §13.15: an error for a context that is active or not defined).
+fn uauthreq(ctx: &Ctx, kind: &CommandKind) -> Reply {
+    let Some(form) = ctx.shared.model.pdp.uauthreq.as_ref() else {
+        return Err(CommandError::Syntax);
+    };
+    let p = match kind {
+        CommandKind::Test => return Ok(Response::line(form.test.as_str())),
+        CommandKind::Set(p) => p,
+        CommandKind::Read | CommandKind::Action => return Err(CommandError::Syntax),
+    };
+    p.at_most(4)?;
+    let cid = cid_param(ctx, p.req_num(0)?)?;
+    let auth_type = p.req_num(1)?;
+    if !form.auth_types.contains(&auth_type) {
+        return Err(CmeError::OperationNotSupported.into());
+    }
+    let (first, second) = (p.str(2)?, p.str(3)?);
+    if first.is_some() != second.is_some() || (form.credentials_required && first.is_none()) {
+        return Err(CommandError::Syntax);
+    }
+    let (user, password) = match form.order {
+        CredentialOrder::UserPassword => (first, second),
+        CredentialOrder::PasswordUser => (second, first),
+    };
+    for text in [user, password].into_iter().flatten() {
+        if text.len() > CREDENTIAL_MAX {
+            return Err(CmeError::TextTooLong.into());
+        }
+        if text.iter().any(|b| b.is_ascii_control()) {
+            return Err(CmeError::InvalidCharacters.into());
+        }
+    }
+    match ctx.shared.state().pdp.contexts.get(&cid) {
+        Some(c) if !c.active => {}
+        _ => return Err(CmeError::OperationNotAllowed.into()),
+    }
+    // The log names the user; the password is never written.
+    let user = String::from_utf8_lossy(user.unwrap_or_default());
+    tracing::info!(cid, auth_type, %user, "context authentication set");
+    Ok(Response::ok())
+}
+
+/// `+CGCONTRDP[=<cid>]` (3GPP TS 27.007 §10.1.23): the parameters the network gave each active
+/// context, one line per address family: `<cid>,<bearer_id>,"<APN>","<address>.<mask>",
+/// "<gateway>","<DNS>","<DNS>"`, addresses in dotted decimal.
+fn cgcontrdp(ctx: &Ctx, kind: &CommandKind) -> Reply {
+    let state = ctx.shared.state();
+    let active = |cid: &u8| state.pdp.active_addrs(*cid).is_some();
+    match kind {
+        CommandKind::Test => {
+            let cids: Vec<String> = state
+                .pdp
+                .contexts
+                .keys()
+                .filter(|c| active(c))
+                .map(u8::to_string)
+                .collect();
+            Ok(Response::line(format!("+CGCONTRDP: ({})", cids.join(","))))
+        }
+        CommandKind::Action => Ok(Response::lines(
+            state
+                .pdp
+                .contexts
+                .keys()
+                .flat_map(|cid| dynamic_params(&state, *cid)),
+        )),
+        CommandKind::Set(p) => {
+            p.at_most(1)?;
+            drop(state);
+            let cid = cid_param(ctx, p.req_num(0)?)?;
+            Ok(Response::lines(dynamic_params(&ctx.shared.state(), cid)))
+        }
+        CommandKind::Read => Err(CommandError::Syntax),
+    }
+}
+
+/// The `+CGCONTRDP` lines of `cid`: none unless it is active; IPv4 first.
+fn dynamic_params(state: &State, cid: u8) -> Vec<String> {
+    let (Some(addrs), Some(context)) = (state.pdp.active_addrs(cid), state.pdp.contexts.get(&cid))
+    else {
+        return Vec::new();
+    };
+    let apn = if context.apn.is_empty() {
+        NETWORK_APN
+    } else {
+        context.apn.as_str()
+    };
+    // EPS bearer ids start at 5 (3GPP TS 24.007 §11.2.3.1.5).
+    let head = format!("+CGCONTRDP: {cid},{},\"{apn}\"", u16::from(cid) + 4);
+    let mut lines = Vec::new();
+    if let Some(v4) = addrs.v4 {
+        let [a, b, c, d] = v4.octets();
+        lines.push(format!(
+            "{head},\"{a}.{b}.{c}.{d}.255.255.255.255\",\"0.0.0.0\",\"0.0.0.0\",\"0.0.0.0\""
+        ));
+    }
+    if let Some(v6) = addrs.v6 {
+        let dotted = |bytes: &[u8]| {
+            bytes
+                .iter()
+                .map(u8::to_string)
+                .collect::<Vec<_>>()
+                .join(".")
+        };
+        let mask = [[255u8; 8], [0u8; 8]].concat();
+        let zero = dotted(&[0u8; 16]);
+        lines.push(format!(
+            "{head},\"{}.{}\",\"{zero}\",\"{zero}\",\"{zero}\"",
+            dotted(&v6.octets()),
+            dotted(&mask)
+        ));
+    }
+    lines
 }
 
 /// Validates a cid against the model's range.
