@@ -40,6 +40,10 @@ pub struct FleetArgs {
     /// Module i listens on BASE+i (each connection is a terminal of that module).
     #[arg(long, value_name = "HOST:BASE")]
     tcp: Option<String>,
+    /// Allow --tcp on an address that is not loopback: whoever reaches a port drives its module,
+    /// with no password, and can make it connect anywhere.
+    #[arg(long, requires = "tcp")]
+    tcp_remote: bool,
     /// One pseudo-terminal per module (small fleets), listed in --pty-map.
     #[arg(long, requires = "pty_map")]
     pty: bool,
@@ -68,12 +72,8 @@ pub struct FleetArgs {
     /// Write the JSON report here (`ubxftp report FILE` prints it).
     #[arg(long, value_name = "FILE", requires = "script")]
     report: Option<PathBuf>,
-    /// Serve the control API (per module: /modems/{i}/...; the fleet: /fleet).
-    #[arg(long, value_name = "HOST:PORT")]
-    control: Option<String>,
-    /// Allow --control on an address that is not loopback.
-    #[arg(long, requires = "control")]
-    control_remote: bool,
+    #[command(flatten)]
+    control: crate::control::ControlArgs,
     #[command(flatten)]
     module: ModuleArgs,
 }
@@ -255,19 +255,23 @@ pub async fn run(args: FleetArgs) -> anyhow_like::Result<()> {
             args.count
         ));
     }
+    // A fleet that serves until stopped ends cleanly on SIGINT or SIGTERM (a pod's stop), its
+    // control token's file removed; handlers first, so a signal right after the ready lines is
+    // caught. A load test keeps the default: a signal ends it at once.
+    let stop = match script {
+        None => Some(crate::shutdown_signal().map_err(|e| format!("signals: {e}"))?),
+        Some(_) => None,
+    };
     // Ports before modules: a fleet that cannot listen does not start.
     let listeners = match &args.tcp {
         Some(spec) => Some(bind_all(spec, &args)?),
         None => None,
     };
-    let control = match &args.control {
-        Some(addr) => Some(crate::control::bind(addr, args.control_remote).await?),
-        None => None,
-    };
+    let control = crate::control::bind(&args.control).await?;
     let started = Instant::now();
     let built = build(&args)?;
     let modules = Modules::of_fleet(built.modules, args.count);
-    tracing::info!(count = modules.0.len(), took = ?started.elapsed(), "fleet built");
+    tracing::info!(count = modules.all.len(), took = ?started.elapsed(), "fleet built");
     let mut tasks = tokio::task::JoinSet::new();
     if let Some((host, listeners)) = listeners {
         let first = listeners
@@ -276,7 +280,7 @@ pub async fn run(args: FleetArgs) -> anyhow_like::Result<()> {
         let last = listeners
             .last()
             .map(|(i, l)| (*i, l.local_addr().map(|a| a.port())));
-        for ((_, listener), (_, modem)) in listeners.into_iter().zip(modules.0.iter()) {
+        for ((_, listener), (_, modem)) in listeners.into_iter().zip(modules.all.iter()) {
             let listener =
                 tokio::net::TcpListener::from_std(listener).map_err(|e| format!("--tcp: {e}"))?;
             tasks.spawn(crate::transport::tcp::accept_loop(
@@ -289,13 +293,13 @@ pub async fn run(args: FleetArgs) -> anyhow_like::Result<()> {
         if let (Some((_, Ok(a))), Some((_, Ok(b)))) = (first, last) {
             println!(
                 "fleet: {} modules on tcp://{host}:{a}..{b}",
-                modules.0.len()
+                modules.all.len()
             );
         }
     }
     if let Some(map) = &args.pty_map {
         let mut paths = serde_json::Map::new();
-        for (index, modem) in modules.0.iter() {
+        for (index, modem) in modules.all.iter() {
             let pty = crate::transport::pty::Pty::open(None)
                 .map_err(|e| format!("--pty (module {index}): {e}"))?;
             paths.insert(
@@ -308,13 +312,15 @@ pub async fn run(args: FleetArgs) -> anyhow_like::Result<()> {
             .map_err(|e| format!("--pty-map {}: {e}", map.display()))?;
         println!(
             "fleet: {} modules on PTYs, map in {}",
-            modules.0.len(),
+            modules.all.len(),
             map.display()
         );
     }
-    if let Some(listener) = control {
-        println!("{}", crate::control::ready_line(&listener));
-        tasks.spawn(crate::control::serve(listener, modules.clone()));
+    if let Some(bound) = control {
+        for line in bound.ready_lines() {
+            println!("{line}");
+        }
+        tasks.spawn(crate::control::serve(bound, modules.clone()));
     }
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
@@ -333,7 +339,9 @@ pub async fn run(args: FleetArgs) -> anyhow_like::Result<()> {
             Ok(())
         }
         None => {
-            let _ = tokio::signal::ctrl_c().await;
+            if let Some(stop) = stop {
+                stop.await;
+            }
             tasks.abort_all();
             Ok(())
         }
@@ -371,6 +379,13 @@ fn bind_all(
         listener
             .set_nonblocking(true)
             .map_err(|e| format!("--tcp: port {port}: {e}"))?;
+        if out.is_empty() {
+            let ip = listener
+                .local_addr()
+                .map_err(|e| format!("--tcp: port {port}: {e}"))?
+                .ip();
+            crate::transport::tcp::exposed("--tcp", spec, ip, args.tcp_remote)?;
+        }
         out.push((index, listener));
     }
     Ok((host.to_string(), out))
@@ -409,11 +424,11 @@ async fn load(args: &FleetArgs, modules: &Modules, script: &str, id: FleetId) ->
     let steps = Arc::new(Mutex::new(Steps::new()));
     let lines: Arc<Vec<String>> = Arc::new(script.lines().map(str::to_string).collect());
     let bytes = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let total = modules.0.len();
+    let total = modules.all.len();
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let progress = tokio::spawn(progress(done.clone(), total));
     let mut runs = tokio::task::JoinSet::new();
-    for (n, (index, modem)) in modules.0.iter().enumerate() {
+    for (n, (index, modem)) in modules.all.iter().enumerate() {
         if let Some(rate) = args.ramp
             && rate > 0.0
         {
@@ -449,7 +464,7 @@ async fn load(args: &FleetArgs, modules: &Modules, script: &str, id: FleetId) ->
     let passed = outcomes.values().filter(|o| *o == "pass").count();
     let bytes = bytes.load(std::sync::atomic::Ordering::Relaxed);
     let ftp_data_bytes: u64 = modules
-        .0
+        .all
         .iter()
         .map(|(_, m)| m.field().faults.data_bytes_total())
         .sum();

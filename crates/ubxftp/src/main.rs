@@ -7,7 +7,7 @@
 //! ubxftp demo                                a module, an FTP server and the console
 //! ubxftp models                              the models --model accepts
 //! ubxftp serve --tcp 127.0.0.1:0 --link lte-m --baud 115200 --control 127.0.0.1:0
-//! ubxftp ctl http://127.0.0.1:PORT fault add target=ftp-data action=reset on_op=4
+//! ubxftp ctl 127.0.0.1:PORT fault add target=ftp-data action=reset on_op=4   (token: docs/SECURITY.md)
 //! ```
 
 mod control;
@@ -83,13 +83,7 @@ enum Command {
         out: Option<PathBuf>,
     },
     /// Talk to a running module's control API (--control): faults, the link, its state.
-    Ctl {
-        /// The API's address, as printed by `serve` (`http://127.0.0.1:PORT`).
-        url: String,
-        /// `faults`, `faults clear`, `fault add KEY=VALUE...`, `link [SPEC]`, `state`.
-        #[arg(num_args = 1.., required = true)]
-        words: Vec<String>,
-    },
+    Ctl(control::ctl::CtlArgs),
 }
 
 /// What the module is.
@@ -142,6 +136,10 @@ struct TransportArgs {
     /// Accept AT terminals over TCP (each connection is one more terminal). Port 0 picks a free port.
     #[arg(long, value_name = "HOST:PORT")]
     tcp: Vec<String>,
+    /// Allow --tcp on an address that is not loopback: whoever reaches the port drives the
+    /// module, with no password, and can make it connect anywhere.
+    #[arg(long, requires = "tcp")]
+    tcp_remote: bool,
     /// Create a pseudo-terminal and print its path.
     #[arg(long)]
     pty: bool,
@@ -159,12 +157,8 @@ struct TransportArgs {
     /// Use the console (stdin/stdout) as a terminal.
     #[arg(long)]
     stdio: bool,
-    /// Serve the control API (faults, link, state) on HOST:PORT; port 0 picks one.
-    #[arg(long, value_name = "HOST:PORT")]
-    control: Option<String>,
-    /// Allow --control on an address that is not loopback.
-    #[arg(long, requires = "control")]
-    control_remote: bool,
+    #[command(flatten)]
+    control: control::ControlArgs,
 }
 
 fn parse_link(text: &str) -> Result<LinkSpec, String> {
@@ -333,7 +327,7 @@ fn main() -> ExitCode {
                 list_models();
                 Ok(())
             }
-            Command::Ctl { url, words } => control::ctl::run(&url, &words).await,
+            Command::Ctl(args) => control::ctl::run(&args).await,
             Command::Fleet(args) => fleet::run(args).await,
             Command::Report { files, out } => report_command(&files, out.as_deref()),
         }
@@ -374,14 +368,9 @@ async fn run_transports(
     let stop = shutdown_signal().map_err(|e| format!("signals: {e}"))?;
     let mut tasks = tokio::task::JoinSet::new();
     // The control API first: a refused address stops the start before any terminal is up.
-    let control = match &t.control {
-        Some(addr) => Some(control::bind(addr, t.control_remote).await?),
-        None => None,
-    };
+    let control = control::bind(&t.control).await?;
     for addr in &t.tcp {
-        let listener = transport::tcp::bind(addr)
-            .await
-            .map_err(|e| format!("--tcp {addr}: {e}"))?;
+        let listener = transport::tcp::bind(addr, t.tcp_remote).await?;
         tasks.spawn(transport::tcp::accept_loop(
             listener,
             modem.clone(),
@@ -418,12 +407,11 @@ async fn run_transports(
             t.baud,
         ))
     });
-    if let Some(listener) = control {
-        println!("{}", control::ready_line(&listener));
-        tasks.spawn(control::serve(
-            listener,
-            control::Modules::one(modem.clone()),
-        ));
+    if let Some(bound) = control {
+        for line in bound.ready_lines() {
+            println!("{line}");
+        }
+        tasks.spawn(control::serve(bound, control::Modules::one(modem.clone())));
     }
     use std::io::Write;
     let _ = std::io::stdout().flush();

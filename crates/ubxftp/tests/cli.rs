@@ -690,13 +690,14 @@ fn the_control_api_and_ctl_share_one_validator() {
             "--link",
             "lte-m",
         ],
-        2,
+        3,
     );
     let url = server.line_with("control: ");
+    // `ctl` finds the token in the file `serve` wrote for the port.
     let ctl = |words: &[&str]| {
         let mut args = vec!["ctl", url.as_str()];
         args.extend_from_slice(words);
-        ubxftp(&args)
+        server.ubxftp(&args)
     };
     let out = ctl(&["fault", "add", "target=ftp-data", "action=reset", "on_op=4"]);
     assert!(
@@ -741,10 +742,7 @@ fn the_control_api_and_ctl_share_one_validator() {
     // A fleet's paths address module 0 here; another id is not found.
     let out = ctl(&["state"]);
     assert!(out.status.success());
-    let out = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
-        .args(["ctl", &format!("{url}/modems/3"), "faults"])
-        .output()
-        .unwrap();
+    let out = server.ubxftp(&["ctl", &format!("{url}/modems/3"), "faults"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("404"));
 }

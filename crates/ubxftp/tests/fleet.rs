@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -205,32 +205,25 @@ fn read_until(s: &mut impl Read, end: &[u8]) -> Vec<u8> {
 #[test]
 fn a_port_per_module_each_its_own_imei_and_a_control_api_for_all() {
     let base = free_base(3);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
-        .args([
-            "fleet",
+    let server = support::Server::start_with(
+        "fleet",
+        &[
             "--count",
             "3",
             "--tcp",
             &format!("127.0.0.1:{base}"),
             "--control",
             "127.0.0.1:0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut lines = Vec::new();
-    for _ in 0..2 {
-        let mut l = String::new();
-        out.read_line(&mut l).unwrap();
-        lines.push(l.trim().to_string());
-    }
+        ],
+        3,
+    );
+    let lines = &server.lines;
     assert_eq!(
         lines[0],
         format!("fleet: 3 modules on tcp://127.0.0.1:{base}..{}", base + 2)
     );
     let url = lines[1].strip_prefix("control: ").unwrap().to_string();
+    assert!(lines[2].starts_with("control token: "), "{lines:?}");
     let imei = |port: u16| {
         let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
         s.write_all(b"ATE0\r\nAT+CGSN\r\n").unwrap();
@@ -244,13 +237,12 @@ fn a_port_per_module_each_its_own_imei_and_a_control_api_for_all() {
     assert_eq!(imei(base), "004402090000005");
     assert_eq!(imei(base + 1), "004402090000013");
     assert_eq!(imei(base + 2), "004402090000021");
-    let out = ubxftp(&["ctl", &format!("{url}/modems/2"), "state"]);
+    let out = server.ubxftp(&["ctl", &format!("{url}/modems/2"), "state"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"model\":\"lexi-r10\""));
     // The short paths need a single module.
-    let out = ubxftp(&["ctl", &url, "faults"]);
+    let out = server.ubxftp(&["ctl", &url, "faults"]);
     assert!(!out.status.success());
-    let _ = child.kill();
-    let _ = child.wait();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("400"));
 }
 
 #[test]
@@ -291,15 +283,16 @@ fn a_share_of_the_fleet_gets_a_fault() {
             "--control",
             "127.0.0.1:0",
         ],
-        2,
+        3,
     );
-    let url = server.line_with("control: ");
-    let answer = post_json(
-        &format!("{url}/fleet/faults"),
-        r#"{"modems": "30%", "target": "dns", "action": "fail"}"#,
+    let (status, answer) = server.api(
+        "POST",
+        "/fleet/faults",
+        Some(r#"{"modems": "30%", "target": "dns", "action": "fail"}"#),
     );
+    assert_eq!(status, 201, "{answer}");
     assert_eq!(answer["modems"].as_array().unwrap().len(), 3, "{answer}");
-    let fleet = get_json(&format!("{url}/fleet"));
+    let (_, fleet) = server.api("GET", "/fleet", None);
     assert_eq!(fleet["modules"], 10);
     assert_eq!(fleet["states"]["registered"], 10);
     let _ = server.child.kill();
@@ -332,26 +325,13 @@ fn a_pty_per_module_listed_in_a_map() {
     let _ = server.child.kill();
 }
 
-/// `GET url`, as JSON (`null` when the answer is not JSON).
-fn get_json(url: &str) -> serde_json::Value {
-    let out = Command::new("curl").args(["-s", url]).output().unwrap();
-    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
-}
-
-/// `POST body` to `url`; the answer, which must be JSON.
-fn post_json(url: &str, body: &str) -> serde_json::Value {
-    let out = Command::new("curl")
-        .args(["-s", "-X", "POST", "-d", body, url])
-        .output()
-        .unwrap();
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// The modules of a fleet of `count`, served by the control API at `url`, that have a fault.
-fn modules_with_faults(url: &str, count: usize) -> Vec<usize> {
+/// The modules of a fleet of `count`, served by `server`'s control API, that have a fault.
+fn modules_with_faults(server: &support::Server, count: usize) -> Vec<usize> {
     (0..count)
         .filter(|i| {
-            get_json(&format!("{url}/modems/{i}/faults"))
+            server
+                .api("GET", &format!("/modems/{i}/faults"), None)
+                .1
                 .as_array()
                 .is_some_and(|faults| !faults.is_empty())
         })
@@ -386,17 +366,17 @@ fn a_fault_file_gives_each_fault_its_share_in_shards_as_in_one_process() {
             args.extend(["--shard".into(), s.into()]);
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        support::Server::start_with("fleet", &args, 2)
+        support::Server::start_with("fleet", &args, 3)
     };
     let mut one = start(None);
-    let url = one.line_with("control: ");
-    let in_one = modules_with_faults(&url, 20);
+    let in_one = modules_with_faults(&one, 20);
     // 30 % of 20 is 6 modules; modules 2 and 17 are named.
     assert!(in_one.contains(&2) && in_one.contains(&17), "{in_one:?}");
     // The API's share is the file's.
-    let answer = post_json(
-        &format!("{url}/fleet/faults"),
-        r#"{"modems": "30%", "target": "dns", "action": "fail"}"#,
+    let (_, answer) = one.api(
+        "POST",
+        "/fleet/faults",
+        Some(r#"{"modems": "30%", "target": "dns", "action": "fail"}"#),
     );
     let by_api: Vec<usize> = answer["modems"]
         .as_array()
@@ -415,7 +395,7 @@ fn a_fault_file_gives_each_fault_its_share_in_shards_as_in_one_process() {
     let mut in_shards = Vec::new();
     for shard in ["0/2", "1/2"] {
         let mut s = start(Some(shard));
-        in_shards.extend(modules_with_faults(&s.line_with("control: "), 20));
+        in_shards.extend(modules_with_faults(&s, 20));
         let _ = s.child.kill();
     }
     in_shards.sort_unstable();

@@ -2,8 +2,8 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// `ubxftp serve ARGS`, killed when dropped.
@@ -11,6 +11,8 @@ pub struct Server {
     pub child: Child,
     /// The lines it printed when its transports came up.
     pub lines: Vec<String>,
+    /// Its `$XDG_RUNTIME_DIR`, where `--control` writes the token file (and `ctl` finds it).
+    pub runtime_dir: tempfile::TempDir,
 }
 
 impl Server {
@@ -21,13 +23,34 @@ impl Server {
 
     /// Starts `ubxftp COMMAND ARGS` and reads stdout until `ready` lines were printed.
     pub fn start_with(command: &str, args: &[&str], ready: usize) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
-            .arg(command)
+        Server::start_limited(command, args, ready, None)
+    }
+
+    /// [`Server::start_with`], the process allowed at most `files` open file descriptors.
+    pub fn start_limited(command: &str, args: &[&str], ready: usize, files: Option<u64>) -> Server {
+        let runtime_dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ubxftp"));
+        cmd.arg(command)
             .args(args)
+            .env("XDG_RUNTIME_DIR", runtime_dir.path())
+            .env_remove("UBXFTP_CONTROL_TOKEN")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::inherit());
+        if let Some(files) = files {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is a plain system call, safe between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    nix::sys::resource::setrlimit(
+                        nix::sys::resource::Resource::RLIMIT_NOFILE,
+                        files,
+                        files,
+                    )
+                    .map_err(std::io::Error::from)
+                });
+            }
+        }
+        let mut child = cmd.spawn().unwrap();
         let mut out = BufReader::new(child.stdout.take().unwrap());
         let mut lines = Vec::new();
         for _ in 0..ready {
@@ -35,7 +58,11 @@ impl Server {
             out.read_line(&mut line).unwrap();
             lines.push(line.trim().to_string());
         }
-        Server { child, lines }
+        Server {
+            child,
+            lines,
+            runtime_dir,
+        }
     }
 
     /// The rest of the ready line that starts with `prefix`.
@@ -46,6 +73,71 @@ impl Server {
             .unwrap_or_else(|| panic!("{:?}", self.lines))
             .to_string()
     }
+}
+
+impl Server {
+    /// Runs `ubxftp ARGS` in this server's environment: `ctl` finds its token file.
+    pub fn ubxftp(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_ubxftp"))
+            .args(args)
+            .env("XDG_RUNTIME_DIR", self.runtime_dir.path())
+            .env_remove("UBXFTP_CONTROL_TOKEN")
+            .output()
+            .unwrap()
+    }
+
+    /// The control API's address, `HOST:PORT`.
+    pub fn control_addr(&self) -> String {
+        self.line_with("control: http://")
+    }
+
+    /// The control API's token, read from the file the server named.
+    pub fn token(&self) -> String {
+        let path = self.line_with("control token: ");
+        std::fs::read_to_string(path).unwrap().trim().to_string()
+    }
+
+    /// `METHOD PATH` on the control API with its token, a JSON body if any: the status and the
+    /// answer as JSON (`null` when empty or not JSON).
+    pub fn api(&self, method: &str, path: &str, body: Option<&str>) -> (u16, serde_json::Value) {
+        let addr = self.control_addr();
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nConnection: close\r\n",
+            self.token()
+        );
+        if let Some(body) = body {
+            head.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                body.len()
+            ));
+        }
+        let (status, text) = http(&addr, &format!("{head}\r\n{}", body.unwrap_or("")));
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
+}
+
+/// Sends `request` (a whole HTTP/1.1 request, with `Connection: close`) to `addr`: the answer's
+/// status and body.
+pub fn http(addr: &str, request: &str) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {answer:?}"));
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
 }
 
 impl Drop for Server {
