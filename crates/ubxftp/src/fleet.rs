@@ -369,6 +369,14 @@ fn bind_all(
             args.count
         ));
     }
+    // The address is checked before any port is taken: a refusal never depends on what else
+    // holds the ports.
+    let ip = std::net::ToSocketAddrs::to_socket_addrs(&format!("{host}:0"))
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .map(|a| a.ip())
+        .ok_or_else(|| format!("--tcp {spec}: {host:?} is not an address"))?;
+    crate::transport::tcp::exposed("--tcp", spec, ip, args.tcp_remote)?;
     let (shard, shards) = args.shard.unwrap_or((0, 1));
     let mut out = Vec::new();
     for index in (shard..args.count).step_by(shards) {
@@ -379,13 +387,6 @@ fn bind_all(
         listener
             .set_nonblocking(true)
             .map_err(|e| format!("--tcp: port {port}: {e}"))?;
-        if out.is_empty() {
-            let ip = listener
-                .local_addr()
-                .map_err(|e| format!("--tcp: port {port}: {e}"))?
-                .ip();
-            crate::transport::tcp::exposed("--tcp", spec, ip, args.tcp_remote)?;
-        }
         out.push((index, listener));
     }
     Ok((host.to_string(), out))
