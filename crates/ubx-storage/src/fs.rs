@@ -86,7 +86,7 @@
 //! # Example
 //!
 //! ```
-//! use ubx_modem::fs::storage::{FsError, ModuleFs};
+//! use ubx_storage::fs::{FsError, ModuleFs};
 //!
 //! let fs = ModuleFs::temporary(16)?; // a 16-byte module, removed on drop
 //! fs.append("hello.txt", b"Hello")?; // AT+UDWNFILE="hello.txt",5
