@@ -211,7 +211,20 @@ fn median(mut windows: Vec<Window>) -> Window {
     windows.swap_remove(windows.len() / 2)
 }
 
+/// Whether a window's CPU time is long enough to mean something (`/proc` counts in ticks of 10
+/// ms; a smoke run's window can be shorter than one).
+fn measurable(w: &Window) -> bool {
+    w.server_cpu >= Duration::from_millis(100)
+}
+
 fn report(what: &str, w: &Window) {
+    if !measurable(w) {
+        return println!(
+            "{what:<10} {} commands in {:.3} s: too short to measure CPU time",
+            w.commands,
+            w.wall.as_secs_f64()
+        );
+    }
     println!(
         "{what:<10} {:>9.0} commands/s  server CPU {:>5.1} %  {:>9.0} commands per server CPU-second \
          ({:>5.1} us CPU each)  load CPU {:>5.1} %",
@@ -276,9 +289,26 @@ fn main() {
             " (smoke run: figures mean nothing)"
         }
     );
+    let each = |windows: &[Window]| {
+        let v: Vec<String> = windows
+            .iter()
+            .map(|w| format!("{:.0}", w.per_cpu_second()))
+            .collect();
+        v.join(" / ")
+    };
+    if modules.iter().chain(&echoes).all(measurable) {
+        println!(
+            "each window, commands per server CPU-second: ubxftp {}, echo {}",
+            each(&modules),
+            each(&echoes)
+        );
+    }
     let (m, e) = (median(modules), median(echoes));
     report("ubxftp", &m);
     report("echo", &e);
+    if !(measurable(&m) && measurable(&e)) {
+        return;
+    }
     println!(
         "ratio ubxftp/echo: {:.2} of the echo's commands per CPU-second ({:.2}x the CPU per command)",
         m.per_cpu_second() / e.per_cpu_second(),
