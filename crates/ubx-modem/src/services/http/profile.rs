@@ -7,6 +7,7 @@ use ubx_at::{CmeError, CommandError, Params, Response};
 use crate::families::security::state::PROFILES;
 use crate::module::state::Ctx;
 use crate::services::http::state::Profile;
+use crate::services::toolkit::params;
 
 /// Longest server name, user, password or header (u-blox: 128 for names; ours for all).
 const MAX_TEXT: usize = 128;
@@ -22,15 +23,7 @@ pub(crate) fn profile_id(ctx: &Ctx, p: &Params) -> Result<usize, CommandError> {
 
 /// Text with no control character: CR and LF never reach a request line or a header.
 pub(crate) fn text(p: &Params, i: usize) -> Result<String, CommandError> {
-    let raw = p.req_str(i)?;
-    let s = std::str::from_utf8(raw).map_err(|_| CmeError::InvalidCharacters)?;
-    if s.len() > MAX_TEXT {
-        return Err(CmeError::TextTooLong.into());
-    }
-    if s.chars().any(char::is_control) {
-        return Err(CmeError::InvalidCharacters.into());
-    }
-    Ok(s.to_string())
+    params::text(p, i, MAX_TEXT)
 }
 
 /// `AT+UHTTP=<id>[,<op>[,<value>[,<value2>]]]`.

@@ -6,37 +6,23 @@ use ubx_at::{CmeError, CommandError, Params, Response};
 use crate::families::security::state::PROFILES;
 use crate::module::state::Ctx;
 use crate::services::mqtt::state::Profile;
+use crate::services::toolkit::params;
 
 /// Longest client id, server name, user, password, topic or will message.
 const MAX_TEXT: usize = 256;
 
 /// Text at `i`: UTF-8 with no control character.
 pub(crate) fn text(p: &Params, i: usize) -> Result<String, CommandError> {
-    let raw = p.req_str(i)?;
-    let s = std::str::from_utf8(raw).map_err(|_| CmeError::InvalidCharacters)?;
-    if s.len() > MAX_TEXT {
-        return Err(CmeError::TextTooLong.into());
-    }
-    if s.chars().any(char::is_control) {
-        return Err(CmeError::InvalidCharacters.into());
-    }
-    Ok(s.to_string())
+    params::text(p, i, MAX_TEXT)
 }
 
 /// Hex digits at `i`, as bytes (strict: an even count of 0-9, a-f, A-F).
 pub(crate) fn hex(p: &Params, i: usize) -> Result<Vec<u8>, CommandError> {
     let raw = p.req_str(i)?;
-    let bad = || CommandError::from(CmeError::InvalidCharacters);
-    if raw.len() % 2 != 0 || raw.len() > 2 * MAX_TEXT * 2 {
-        return Err(bad());
+    if raw.len() > 2 * MAX_TEXT * 2 {
+        return Err(CmeError::InvalidCharacters.into());
     }
-    raw.chunks(2)
-        .map(|pair| {
-            let digit = |c: u8| (c as char).to_digit(16);
-            Some((digit(pair[0])? * 16 + digit(pair[1])?) as u8)
-        })
-        .collect::<Option<Vec<u8>>>()
-        .ok_or_else(bad)
+    params::hex_digits(raw).ok_or_else(|| CmeError::InvalidCharacters.into())
 }
 
 fn number(p: &Params, i: usize, max: i64) -> Result<i64, CommandError> {

@@ -5,6 +5,7 @@ use ubx_at::{CmeError, CommandError, Params};
 
 use crate::module::state::{Ctx, State};
 use crate::services::socket::errors::SocketError;
+use crate::services::toolkit::params::hex_digits;
 
 /// The error a socket command answers: `+CME ERROR: operation not allowed` (`ERROR` under
 /// `+CMEE=0`), with the cause kept for `+USOER` (and for the socket's `+USOCTL=<s>,1`).
@@ -54,12 +55,7 @@ pub(crate) fn data(raw: &[u8], len: usize, hex: bool) -> Option<Vec<u8>> {
     if raw.len() != 2 * len {
         return None;
     }
-    raw.chunks(2)
-        .map(|pair| {
-            let digit = |c: u8| (c as char).to_digit(16);
-            Some((digit(pair[0])? * 16 + digit(pair[1])?) as u8)
-        })
-        .collect()
+    hex_digits(raw)
 }
 
 /// Data as the host reads it: raw, or hex digits in hex mode.

@@ -15,6 +15,7 @@
 pub mod arbiter;
 pub mod connect;
 pub mod ending;
+pub mod params;
 pub mod route;
 pub mod slot;
 
