@@ -329,10 +329,10 @@ fn symlink_at_the_fota_name_is_not_followed() {
     std::os::unix::fs::symlink(&target, folder.path().join(".ubxftp-fota")).expect("symlink");
     let fs = ModuleFs::open(folder.path(), 1000).expect("open");
     assert_eq!(fs.fota_size().expect("size"), 0);
-    assert!(matches!(
-        fs.fota_writer(false),
-        Err(FsError::NotRegularFile)
-    ));
+    // The image is written beside the name; putting it in place refuses the symlink.
+    let mut writer = fs.fota_writer(false).expect("writer");
+    writer.write_chunk(b"image").expect("chunk");
+    assert!(matches!(writer.commit(), Err(FsError::NotRegularFile)));
     assert!(fs.fota_md5_hex().expect("md5").is_none());
     fs.fota_clear().expect("clear is a no-op");
     assert_eq!(std::fs::read(&target).expect("target"), b"outside");
@@ -368,6 +368,7 @@ fn files_persist_across_reopen() {
         fs.append("kept", b"0123456789").expect("append");
         let mut fota = fs.fota_writer(false).expect("fota");
         fota.write_all(b"image").expect("fota write");
+        fota.commit().expect("fota commit");
     }
     // A file the user dropped in by hand, and one the module could not name.
     std::fs::write(folder.path().join("fs").join("preloaded"), b"abc").expect("preload");
@@ -474,7 +475,7 @@ fn fota_area_is_hidden_but_counted() {
     assert!(fs.fota_md5_hex().expect("md5").is_none());
     let mut writer = fs.fota_writer(false).expect("fota writer");
     writer.write_all(b"hello").expect("write");
-    drop(writer);
+    writer.commit().expect("commit");
     assert_eq!(fs.fota_size().expect("size"), 5);
     assert_eq!(fs.used(), 5);
     assert!(fs.list().expect("list").is_empty());

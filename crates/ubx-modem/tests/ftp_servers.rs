@@ -154,10 +154,12 @@ async fn retrieve_cut_by_a_killed_server_resumes_byte_identical() {
     let mut host = AtHost::connect(&modem).await;
     login(&mut host, &first, true).await;
     host.ok("AT+UFTPC=4,\"big.bin\",\"big.bin\"").await;
-    pause_when(&first, 0, || fs.size("big.bin").unwrap_or(0)).await;
+    pause_when(&first, 0, || fs.resume_offset("big.bin").unwrap_or(0)).await;
     first.kill();
     host.expect_within(b"\r\n+UUFTPCR: 4,0\r\n", 30).await;
-    let partial = fs.size("big.bin").unwrap();
+    // What arrived waits, hidden, for the resume; the name holds nothing that looks complete.
+    assert!(!fs.exists("big.bin"));
+    let partial = fs.resume_offset("big.bin").unwrap();
     assert!(partial > 0 && partial < BIG as u64, "partial {partial}");
     let second = server(Kind::Vsftpd, false).await;
     second.put_file("big.bin", &image).unwrap();
@@ -235,7 +237,7 @@ async fn fota_download_cut_and_resumed_has_the_right_md5_and_stays_hidden() {
     let mut host = AtHost::connect(&modem).await;
     login(&mut host, &first, true).await;
     host.ok("AT+UFTPC=100,\"fw.bin\"").await;
-    pause_when(&first, 0, || fs.fota_size().unwrap_or(0)).await;
+    pause_when(&first, 0, || fs.fota_partial_size().unwrap_or(0)).await;
     first.kill();
     assert_eq!(fota_final(&mut host, BIG).await, "0");
     let second = server(Kind::Vsftpd, false).await;
@@ -263,7 +265,7 @@ async fn fota_download_suspended_and_resumed() {
     let mut host = AtHost::connect(&modem).await;
     login(&mut host, &s, true).await;
     host.ok("AT+UFTPC=100,\"fw.bin\"").await;
-    pause_when(&s, 0, || fs.fota_size().unwrap_or(0)).await;
+    pause_when(&s, 0, || fs.fota_partial_size().unwrap_or(0)).await;
     // Progress URCs sent before the server froze.
     for line in host
         .drain(200)
@@ -282,7 +284,7 @@ async fn fota_download_suspended_and_resumed() {
     s.resume().unwrap();
     assert_eq!(fota_final(&mut host, BIG).await, "0");
     host.uftper(1, 13).await;
-    let stored = fs.fota_size().unwrap();
+    let stored = fs.fota_partial_size().unwrap();
     assert!(stored > 0 && stored < BIG as u64);
     host.ok("AT+UFTPC=100,\"fw.bin\",1").await;
     assert_eq!(

@@ -121,11 +121,11 @@ async fn retrieve_into_a_full_file_system_and_store_of_a_missing_file() {
     host.ftp("AT+UFTPC=4,\"big.bin\",\"big.bin\"", 4, 0, 20)
         .await;
     host.uftper(1, 8).await;
-    // What fitted stays, to the last byte, for a resume once there is room.
-    assert_eq!(
-        modem.filesystem().read("big.bin").unwrap(),
-        common::pattern(5000)[..1000]
-    );
+    // What fitted stays, to the last byte, hidden, for a resume once there is room; the name
+    // holds nothing that looks complete.
+    assert!(!modem.filesystem().exists("big.bin"));
+    assert_eq!(modem.filesystem().resume_offset("big.bin").unwrap(), 1000);
+    assert_eq!(modem.filesystem().free_space(), 0);
     host.ftp("AT+UFTPC=5,\"absent.bin\",\"x.bin\"", 5, 0, 20)
         .await;
     host.uftper(1, 9).await;
@@ -520,7 +520,7 @@ async fn releasing_the_resources_stops_a_running_fota_download() {
     host.expect_within(b"\r\n+UUFTPCR: 100,0\r\n", 10).await;
     host.uftper(1, 13).await;
     // Everything that arrived stays in the FOTA area, for a resume.
-    assert_eq!(modem.filesystem().fota_size().unwrap(), 100 * 1024);
+    assert_eq!(modem.filesystem().fota_partial_size().unwrap(), 100 * 1024);
     host.cmd("AT+UFTP?", FACTORY_PROFILE).await;
     host.ftp("AT+UFTPC=14", 14, 0, 20).await;
     host.uftper(1, 1).await;
@@ -668,8 +668,27 @@ async fn a_retrieve_cut_mid_way_keeps_what_arrived() {
     host.ftp("AT+UFTPC=4,\"big.bin\",\"big.bin\"", 4, 0, 20)
         .await;
     host.uftper(0, 426).await;
+    assert!(!modem.filesystem().exists("big.bin"));
     assert_eq!(
-        modem.filesystem().read("big.bin").unwrap(),
-        common::pattern(100 * 1024)
+        modem.filesystem().resume_offset("big.bin").unwrap(),
+        100 * 1024
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_beyond_the_remote_end_fails_and_leaves_the_file() {
+    let server = libunftp(ServerOptions::default()).await;
+    server.put_file("f.bin", common::pattern(1000)).unwrap();
+    let modem = modem();
+    let local = common::pattern(2000);
+    modem.filesystem().append("f.bin", &local).unwrap();
+    let mut host = AtHost::connect(&modem).await;
+    login(&mut host, &server, true).await;
+    host.ftp("AT+UFTPC=4,\"f.bin\",\"f.bin\",1", 4, 0, 20).await;
+    host.uftper(1, 20).await;
+    assert!(modem.filesystem().read("f.bin").unwrap() == local);
+    // At the end exactly, there is nothing left to fetch: a success that changes nothing.
+    server.put_file("f.bin", &local).unwrap();
+    host.ftp("AT+UFTPC=4,\"f.bin\",\"f.bin\",1", 4, 1, 20).await;
+    assert!(modem.filesystem().read("f.bin").unwrap() == local);
 }

@@ -225,3 +225,22 @@ async fn a_stalled_download_fails_after_20_s_and_leaves_the_file_unchanged() {
     assert_eq!(modem.filesystem().read("f").unwrap(), b"keep");
     host.quiet(100).await;
 }
+
+#[tokio::test]
+async fn a_handle_closed_and_reopened_between_prompt_and_payload_gets_none_of_it() {
+    let modem = modem();
+    let mut a = common::AtHost::connect(&modem).await;
+    let mut b = common::AtHost::connect(&modem).await;
+    a.cmd("AT+CMEE=2", b"\r\nOK\r\n").await;
+    a.cmd("AT+FOPEN=\"mine\",0", b"\r\n+FOPEN: 1\r\n\r\nOK\r\n")
+        .await;
+    a.cmd("AT+FWRITEHEX=1,4", b"\r\nCONNECT\r\n").await;
+    // Meanwhile another terminal closes handle 1 and gets the number again for its own file.
+    b.cmd("AT+FCLOSE=1", b"\r\nOK\r\n").await;
+    b.cmd("AT+FOPEN=\"theirs\",0", b"\r\n+FOPEN: 1\r\n\r\nOK\r\n")
+        .await;
+    a.io.write_all(b"abcd").await.unwrap();
+    a.expect(b"\r\n+CME ERROR: invalid index\r\n").await;
+    assert_eq!(modem.filesystem().read("theirs").unwrap(), b"");
+    assert_eq!(modem.filesystem().read("mine").unwrap(), b"");
+}

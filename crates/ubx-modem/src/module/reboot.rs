@@ -4,8 +4,9 @@ use crate::families::{fs, general, network, pdp, power, psd, sim};
 use crate::module::state::Shared;
 
 /// The module after a reboot: the state of power-on, with the file system (and the certificate
-/// store in it) and what was stored in NVM kept. Running FTP work is abandoned, and the file a
-/// retrieve was writing removed.
+/// store in it) and what was stored in NVM kept. Running FTP work is abandoned: a retrieve's
+/// name keeps its old file, and its partial stays hidden for a resume, as at a power cut
+/// (`ubx_storage::fs`, "durable"). The FOTA area is kept, and so is which download it holds.
 pub fn reset_to_power_on(shared: &Shared) {
     shared.field.faults.operation_ended();
     let mut state = shared.state();
@@ -25,10 +26,4 @@ pub fn reset_to_power_on(shared: &Shared) {
     state.socket.power_cycle();
     state.http.power_cycle();
     state.mqtt.power_cycle();
-    // A retrieve cut by the reboot leaves no half-written file that would look complete.
-    if let Some(name) = state.ftp.writing.take() {
-        drop(state);
-        tracing::info!(%name, "reboot: removing the file a retrieve was writing");
-        let _ = shared.fs.delete(&name);
-    }
 }

@@ -135,6 +135,8 @@ pub(crate) fn execute(ctx: &Ctx, cmd: &Command) -> Option<Outcome> {
             let name = name_param(&ctx.shared.fs, p, 0)?;
             tag_param(p, 1)?;
             fs.delete(&name).map_err(fs_error)?;
+            // A handle onto the deleted file must not write a new one into being.
+            ctx.shared.state().fs.forget(&name);
             Ok(Response::ok())
         })()
         .into(),
@@ -196,9 +198,9 @@ fn fwritehex_request(ctx: &Ctx, cmd: &Command) -> Result<PayloadRequest, Command
     if hex_len % 2 != 0 || hex_len > 4096 {
         return Err(CmeError::IncorrectParameters.into());
     }
-    if !ctx.shared.state().fs.handles.contains_key(&handle) {
-        return Err(CmeError::InvalidIndex.into());
-    }
+    let mut state = ctx.shared.state();
+    let opening = state.fs.open(handle)?.opening;
+    state.fs.awaiting.insert(ctx.terminal, (handle, opening));
     Ok(PayloadRequest {
         command: cmd.clone(),
         len: hex_len as usize,
@@ -227,10 +229,15 @@ pub(crate) fn payload_received(ctx: &Ctx, request: &PayloadRequest, data: Vec<u8
             Ok(Response::ok())
         }
         "+FWRITEHEX" => {
-            let bytes = decode_hex(&data).ok_or(CmeError::IncorrectParameters)?;
             let handle = p.req_num(0)?;
             let mut state = ctx.shared.state();
+            let awaited = state.fs.awaiting.remove(&ctx.terminal);
+            let bytes = decode_hex(&data).ok_or(CmeError::IncorrectParameters)?;
             let open = state.fs.open(handle)?;
+            // Closed (and perhaps opened again, by another terminal) since the prompt.
+            if awaited != Some((handle, open.opening)) {
+                return Err(CmeError::InvalidIndex.into());
+            }
             fs.write_at(&open.name, open.position, &bytes)
                 .map_err(fs_error)?;
             open.position += bytes.len() as u64;
@@ -242,7 +249,11 @@ pub(crate) fn payload_received(ctx: &Ctx, request: &PayloadRequest, data: Vec<u8
     result.into()
 }
 
+/// Two hex digits per byte, nothing else (no sign, which `from_str_radix` would take).
 fn decode_hex(text: &[u8]) -> Option<Vec<u8>> {
+    if !text.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
     text.chunks(2)
         .map(|pair| {
             let s = std::str::from_utf8(pair).ok()?;
@@ -315,6 +326,10 @@ fn fopen(ctx: &Ctx, kind: &CommandKind) -> Reply {
                 return Err(CmeError::OperationNotSupported.into());
             }
             let fs = &ctx.shared.fs;
+            // Refused before the file is made: a refused open leaves nothing behind.
+            if ctx.shared.state().fs.handles.len() >= MAX_OPEN_HANDLES {
+                return Err(CmeError::MemoryFull.into());
+            }
             if !fs.exists(&name) {
                 fs.append(&name, &[]).map_err(fs_error)?;
             }
@@ -322,6 +337,8 @@ fn fopen(ctx: &Ctx, kind: &CommandKind) -> Reply {
             if state.fs.handles.len() >= MAX_OPEN_HANDLES {
                 return Err(CmeError::MemoryFull.into());
             }
+            let opening = state.fs.next_opening;
+            state.fs.next_opening += 1;
             let handle = (1..)
                 .find(|h| !state.fs.handles.contains_key(h))
                 .unwrap_or(1);
@@ -331,6 +348,7 @@ fn fopen(ctx: &Ctx, kind: &CommandKind) -> Reply {
                     name,
                     position: 0,
                     terminal: ctx.terminal,
+                    opening,
                 },
             );
             Ok(Response::line(format!("+FOPEN: {handle}")))
@@ -379,7 +397,7 @@ fn handle_command(ctx: &Ctx, cmd: &Command) -> Reply {
         "+FDELETE" => {
             p.at_most(1)?;
             let name = open.name.clone();
-            state.fs.handles.retain(|_, f| f.name != name);
+            state.fs.forget(&name);
             fs.delete(&name).map_err(fs_error)?;
             Ok(Response::ok())
         }
@@ -389,11 +407,9 @@ fn handle_command(ctx: &Ctx, cmd: &Command) -> Reply {
 
 /// Closes the handles a terminal left open when it goes away.
 pub(crate) fn terminal_closed(shared: &Shared, terminal: TerminalId) {
-    shared
-        .state()
-        .fs
-        .handles
-        .retain(|_, f| f.terminal != terminal);
+    let mut state = shared.state();
+    state.fs.handles.retain(|_, f| f.terminal != terminal);
+    state.fs.awaiting.remove(&terminal);
 }
 
 /// The chapter: "only one direct link connection at a time" counts `+FREAD` and `+ULSTFILE`

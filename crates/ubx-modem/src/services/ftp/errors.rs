@@ -54,6 +54,9 @@ pub enum FtpFailure {
     Expired,
     /// The security profile names a certificate or key the store does not have.
     SecurityProfile,
+    /// A resume (`<retrieving_mode>` 1) from an offset beyond the remote file's end: the local
+    /// file is longer than the remote one, so it is not its start.
+    ResumeBeyondEnd,
 }
 
 /// Class of the module's own failures.
@@ -98,6 +101,7 @@ impl FtpFailure {
             FtpFailure::NameMismatch => local(17),
             FtpFailure::Expired => local(18),
             FtpFailure::SecurityProfile => local(19),
+            FtpFailure::ResumeBeyondEnd => local(20),
         }
     }
 

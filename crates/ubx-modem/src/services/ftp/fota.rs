@@ -69,7 +69,8 @@ pub(crate) async fn download(
     }
     let fs = &shared.fs;
     let offset = if resume {
-        fs.fota_size().map_err(|e| FtpFailure::from_fs(&e))?
+        fs.fota_partial_size()
+            .map_err(|e| FtpFailure::from_fs(&e))?
     } else {
         0
     };

@@ -193,15 +193,6 @@ fn background(ctx: &Ctx, op: FtpOp, p: &Params) -> Result<Response, CommandError
     let operation = parse(&ctx.shared.fs, op, p)?;
     let mut state = ctx.shared.state();
     state.ftp.slot.claim(op.code(), FtpFailure::Busy)?;
-    // A fresh retrieve's file is removed by a reboot; a resumed one keeps what it had.
-    if let Operation::Retrieve {
-        local,
-        resume: false,
-        ..
-    } = &operation
-    {
-        state.ftp.writing = Some(local.clone());
-    }
     let suspend = if let Operation::Fota { .. } = operation {
         let (tx, rx) = watch::channel(false);
         state.ftp.fota_suspend = Some(tx);
@@ -256,7 +247,6 @@ async fn run(
     };
     urcs.push(result.into_bytes());
     let tidy = |state: &mut crate::module::state::State| {
-        state.ftp.writing = None;
         if op == FtpOp::Fota {
             state.ftp.fota_suspend = None;
         }

@@ -2,16 +2,19 @@
 //! file system or the hidden FOTA area.
 //!
 //! The download is read on this task and written by the toolkit's spool, chunk by chunk on
-//! blocking threads, so the socket and the disk work side by side. What arrived before a
-//! failure, a suspend or a full file system is kept: a resume (`<retrieving_mode>` 1, or
-//! `AT+UFTPC=100,<file>,1`) continues from the size on disk with `REST`.
+//! blocking threads, so the socket and the disk work side by side. It goes into a hidden partial
+//! beside the name, which becomes the file only when the whole file is in
+//! ([`FileWriter::commit`]): until then the name keeps its old file, or nothing, whatever cuts the
+//! download (a failure, a suspend, a full file system, a reboot, `kill -9`). What arrived stays
+//! in the partial: a resume (`<retrieving_mode>` 1, or `AT+UFTPC=100,<file>,1`) continues from
+//! its size with `REST`.
 
 use std::sync::Arc;
 
 use ftp_client::{Download, FtpSession};
 use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
-use ubx_storage::fs::{FileWriter, FsError, ModuleFs};
+use ubx_storage::fs::{FileWriter, FsError, Leftover, ModuleFs};
 
 use crate::module::state::Shared;
 use crate::services::ftp::errors::FtpFailure;
@@ -31,15 +34,16 @@ impl Sink {
     /// Where the download starts: after what a resume already has.
     fn offset(&self, fs: &ModuleFs) -> Result<u64, FtpFailure> {
         match self {
-            Sink::File { name, resume: true } => Ok(fs.size(name).unwrap_or(0)),
-            Sink::Fota { resume: true } => fs.fota_size().map_err(|e| FtpFailure::from_fs(&e)),
+            Sink::File { name, resume: true } => fs.resume_offset(name),
+            Sink::Fota { resume: true } => fs.fota_partial_size(),
             Sink::File { resume: false, .. } | Sink::Fota { resume: false } => Ok(0),
         }
+        .map_err(|e| FtpFailure::from_fs(&e))
     }
 
     fn writer(&self, fs: &ModuleFs) -> Result<FileWriter, FsError> {
         match self {
-            Sink::File { name, resume } => fs.create_writer(name, *resume),
+            Sink::File { name, resume } => fs.staged_writer(name, Leftover::Resumable, *resume),
             Sink::Fota { resume } => fs.fota_writer(*resume),
         }
     }
@@ -96,6 +100,9 @@ pub(crate) async fn retrieve(
 ) -> Result<(), FtpFailure> {
     let fs = &shared.fs;
     let offset = sink.offset(fs)?;
+    if offset > 0 {
+        beyond_the_end(shared, session, s, remote, offset).await?;
+    }
     // Stopping a download early (suspend, full file system) goes through `finish`, which sends
     // ABOR and reads the server's replies, so the session stays usable for a resume.
     // Open the download before touching the local file, so a refused RETR leaves it as it was.
@@ -103,8 +110,6 @@ pub(crate) async fn retrieve(
         Ok(d) => d,
         Err(e) => return Err(failed(shared, session, e)),
     };
-    // A file this retrieve creates is removed again if nothing arrives (e.g. `150` then `550`).
-    let created = matches!(&sink, Sink::File { name, .. } if !fs.exists(name));
     let writer = match sink.writer(fs) {
         Ok(w) => w,
         Err(e) => {
@@ -117,36 +122,62 @@ pub(crate) async fn retrieve(
     let stop = receive(shared, &mut download, &mut spool, suspend, progress, offset).await;
     // Everything received is on disk (or the disk refused it) before anyone looks at the file.
     let (writer, written) = spool.finish().await;
-    let cleanup = || {
-        let nothing_written = writer.as_ref().is_some_and(|w| w.written() == 0);
-        if let (true, true, Sink::File { name, .. }) = (created, nothing_written, &sink) {
-            let _ = fs.delete(name);
-        }
+    // Cut short: what arrived stays in the hidden partial for a resume, unless nothing did.
+    let keep = |writer: Option<FileWriter>| match writer {
+        Some(w) if w.written() == 0 && offset == 0 => w.discard(),
+        _ => {}
     };
     match (stop, written) {
         (Stop::Network(e), _) => {
             let e = download.fail(e).await;
-            cleanup();
+            keep(writer);
             Err(failed(shared, session, e))
         }
         (Stop::Suspended, _) => {
             let _ = download.finish().await; // before the end: ABOR
+            keep(writer);
             Err(FtpFailure::Suspended)
         }
         (_, Err(e)) => {
             let _ = download.finish().await; // before the end: ABOR
+            keep(writer);
             Err(FtpFailure::from_fs(&e))
         }
         (Stop::Disk, Ok(())) => {
             // Not reached: the spool stops early only on a failed write (or a panic), and
             // `finish` reports both as an error, handled above.
             let _ = download.finish().await;
+            keep(writer);
             Err(FtpFailure::LocalFile)
         }
-        (Stop::End, Ok(())) => download.finish().await.map(|_| ()).map_err(|e| {
-            cleanup();
-            failed(shared, session, e)
-        }),
+        (Stop::End, Ok(())) => match download.finish().await {
+            Err(e) => {
+                keep(writer);
+                Err(failed(shared, session, e))
+            }
+            Ok(_) => match writer {
+                Some(w) => w.commit().map_err(|e| FtpFailure::from_fs(&e)),
+                None => Err(FtpFailure::LocalFile),
+            },
+        },
+    }
+}
+
+/// A resume from beyond the end of the remote file would append nothing and report success
+/// over a local file that is not the remote one: refused, with the local bytes left as they are.
+/// A server without `SIZE` is trusted.
+async fn beyond_the_end(
+    shared: &Arc<Shared>,
+    session: &Session,
+    s: &mut FtpSession,
+    remote: &str,
+    offset: u64,
+) -> Result<(), FtpFailure> {
+    match s.size(remote).await {
+        Ok(size) if offset > size => Err(FtpFailure::ResumeBeyondEnd),
+        Ok(_) => Ok(()),
+        Err(e) if e.reply_code().is_some() => Ok(()),
+        Err(e) => Err(failed(shared, session, e)),
     }
 }
 

@@ -21,8 +21,6 @@ pub struct FtpState {
     /// The remote file of a FOTA download that started and did not complete (suspended, cut,
     /// failed): the one `AT+UFTPC=100,<file>,1` may resume.
     pub(crate) fota_interrupted: Option<String>,
-    /// The module file a running retrieve writes, so a reboot removes what it half wrote.
-    pub(crate) writing: Option<String>,
 }
 
 impl std::fmt::Debug for FtpState {

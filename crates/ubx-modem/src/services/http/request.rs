@@ -14,7 +14,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use ubx_at::{CmeError, CommandError, Params};
-use ubx_storage::fs::{FsError, ModuleFs};
+use ubx_storage::fs::{FsError, Leftover, ModuleFs};
 
 use crate::families::fs::fs_error;
 use crate::module::state::Shared;
@@ -334,8 +334,9 @@ fn title_case(name: &str) -> String {
         .join("-")
 }
 
-/// The response, head and body, into module file `name`. A failure removes the file: nothing
-/// half-written looks like a complete response.
+/// The response, head and body, into module file `name`, written beside it and put in place
+/// whole: a failure (or a cut) leaves the name as it was, so nothing half-written looks like a
+/// complete response.
 pub(crate) async fn into_file(
     shared: &Shared,
     name: &str,
@@ -343,7 +344,9 @@ pub(crate) async fn into_file(
     idle: Duration,
 ) -> Result<(), HttpFailure> {
     let fs = &shared.fs;
-    let writer = fs.create_writer(name, false).map_err(|e| fs_failure(&e))?;
+    let writer = fs
+        .staged_writer(name, Leftover::Discarded, false)
+        .map_err(|e| fs_failure(&e))?;
     let mut spool = Spool::start(writer);
     let mut pending = head_bytes(&response);
     let outcome = loop {
@@ -361,15 +364,21 @@ pub(crate) async fn into_file(
             }
         }
     };
-    let (_, written) = spool.finish().await;
+    let (writer, written) = spool.finish().await;
     let outcome = match (outcome, written) {
         (Ok(()), Err(e)) | (Err(HttpFailure::LocalFile), Err(e)) => Err(fs_failure(&e)),
         (outcome, _) => outcome,
     };
-    if outcome.is_err() {
-        let _ = fs.delete(name);
+    match (outcome, writer) {
+        (Ok(()), Some(writer)) => writer.commit().map_err(|e| fs_failure(&e)),
+        (Ok(()), None) => Err(HttpFailure::LocalFile),
+        (Err(e), writer) => {
+            if let Some(writer) = writer {
+                writer.discard();
+            }
+            Err(e)
+        }
     }
-    outcome
 }
 
 /// Moves `pending` into the spool, chunk by chunk.

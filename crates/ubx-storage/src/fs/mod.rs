@@ -112,6 +112,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use md5::{Digest, Md5};
 
+mod durable;
+pub use durable::Leftover;
+
 /// Longest file name accepted unless the model says otherwise, in bytes: the LEXI-R10 value from
 /// u-blox's ubxlib module table (`cell/src/u_cell_private.c`).
 pub const MAX_FILE_NAME_LEN: usize = 63;
@@ -409,6 +412,7 @@ impl ModuleFs {
         let root = std::path::absolute(folder.as_ref()).map_err(FsError::Io)?;
         let exists = root.is_dir();
         let used = if exists {
+            durable::clean_at_start(&root);
             scan_used(&root, MAX_FILE_NAME_LEN)?
         } else {
             0
@@ -440,6 +444,7 @@ impl ModuleFs {
         capacity: u64,
         temporary: Option<tempfile::TempDir>,
     ) -> Result<Self, FsError> {
+        durable::clean_at_start(&root);
         let used = scan_used(&root, MAX_FILE_NAME_LEN)?;
         Ok(Self {
             shared: Arc::new(Shared {
@@ -608,6 +613,7 @@ impl ModuleFs {
             Entry::Other => return Err(FsError::NotRegularFile),
         };
         let current = size_before.unwrap_or(0);
+        let appending = offset.is_none();
         let offset = offset.unwrap_or(current);
         let end = offset
             .checked_add(data.len() as u64)
@@ -617,7 +623,13 @@ impl ModuleFs {
             return Err(FsError::NotEnoughSpace);
         }
         let file = open_for_writing(path, true)?;
-        let result = write_chunk_to(&file, offset, data, &mut used);
+        let result = if appending {
+            self.journaled(path, size_before, || {
+                write_chunk_to(&file, offset, data, &mut used)
+            })
+        } else {
+            write_chunk_to(&file, offset, data, &mut used)
+        };
         if result.is_err() && size_before.is_none() {
             // The file did not exist before: leave no empty file behind.
             let _ = std::fs::remove_file(path);
@@ -626,12 +638,19 @@ impl ModuleFs {
         result
     }
 
-    /// Deletes a file (`AT+UDELFILE`). A writer still open on it fails on its next chunk.
+    /// Deletes a file (`AT+UDELFILE`), and the hidden partial of an interrupted retrieve of
+    /// it (which is enough for success: it frees the space it held). A writer still open on
+    /// either fails on its next chunk.
     pub fn delete(&self, name: impl AsRef<[u8]>) -> Result<(), FsError> {
-        let path = self.path_of(name)?;
+        let path = self.path_of(name.as_ref())?;
+        let partial = self.discard_partials(self.check_name(name.as_ref())?)?;
         let mut used = self.shared.lock();
         let Entry::File { size } = entry_at(&path)? else {
-            return Err(FsError::NotFound);
+            return if partial {
+                Ok(())
+            } else {
+                Err(FsError::NotFound)
+            };
         };
         match std::fs::remove_file(&path) {
             Ok(()) => {
@@ -690,6 +709,7 @@ impl ModuleFs {
             append,
             position: if append { size } else { 0 },
             written: 0,
+            stage: None,
         })
     }
 
@@ -700,17 +720,7 @@ impl ModuleFs {
     }
 
     fn fota_path(&self) -> PathBuf {
-        // A lazy file system makes its folder for the image; if that fails, opening the file
-        // reports it.
-        let _ = self.ensure_root();
-        self.shared.root.join(FOTA_FILE_NAME)
-    }
-
-    /// Opens a streaming writer onto the hidden FOTA image (`AT+UFTPC=100`). The image counts
-    /// against the capacity but is invisible to [`list`](Self::list) and to every name-based
-    /// operation.
-    pub fn fota_writer(&self, append: bool) -> Result<FileWriter, FsError> {
-        self.writer_at(&self.fota_path(), append)
+        self.fota_path_of(FOTA_FILE_NAME)
     }
 
     /// Opens a streaming reader onto the hidden FOTA image.
@@ -746,8 +756,9 @@ impl ModuleFs {
         Ok(Some(hex_lower(&hasher.finalize())))
     }
 
-    /// Removes the FOTA image, if any.
+    /// Removes the FOTA image, and an unfinished one, if any.
     pub fn fota_clear(&self) -> Result<(), FsError> {
+        self.fota_discard_partial()?;
         let path = self.fota_path();
         let mut used = self.shared.lock();
         let Entry::File { size } = entry_at(&path)? else {
@@ -771,7 +782,9 @@ fn scan_used(root: &Path, name_limit: usize) -> Result<u64, FsError> {
         let entry = entry.map_err(FsError::Io)?;
         let file_name = entry.file_name();
         let bytes = file_name.as_encoded_bytes();
-        let counted = check_name_within(bytes, name_limit).is_ok() || file_name == FOTA_FILE_NAME;
+        // The internal files (the FOTA image, partials) count, as the module's hidden files do.
+        let counted = check_name_within(bytes, name_limit).is_ok()
+            || bytes.starts_with(RESERVED_PREFIX.as_bytes());
         if !counted {
             continue;
         }
@@ -815,6 +828,8 @@ pub struct FileWriter {
     append: bool,
     position: u64,
     written: u64,
+    /// Where a staged writer's file goes at [`commit`](Self::commit).
+    stage: Option<durable::Stage>,
 }
 
 impl FileWriter {
