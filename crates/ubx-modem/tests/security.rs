@@ -364,3 +364,197 @@ async fn a_leaf_for_another_host_fails_from_level_2() {
     )
     .await;
 }
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+/// A module with its file system in `dir`, and a terminal with verbose errors.
+async fn module_in(dir: &std::path::Path) -> (Modem, AtHost) {
+    let modem = Modem::new(ModemConfig {
+        fs_dir: Some(dir.to_path_buf()),
+        ..ModemConfig::default()
+    })
+    .unwrap();
+    let mut host = AtHost::connect(&modem).await;
+    host.ok("AT+CMEE=2").await;
+    (modem, host)
+}
+
+/// Symlinks and hard links planted in the store's folder (issue 20: they made an import
+/// overwrite an outside file and `+USECMNG=4` print an outside file's MD5): no command reads,
+/// replaces or removes through them, each answers `FILE NOT FOUND`, and the outside file keeps
+/// its bytes and its mode.
+#[tokio::test]
+async fn planted_symlinks_and_hard_links_are_refused_and_the_outside_is_untouched() {
+    use std::os::unix::fs::{MetadataExt, symlink};
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let (root, _, _) = other_pki();
+    let (linked_target, leak_target) = (outside.path().join("a"), outside.path().join("b"));
+    std::fs::write(&linked_target, b"an outside file").unwrap();
+    std::fs::write(&leak_target, b"another outside file").unwrap();
+    let modes = (mode(&linked_target), mode(&leak_target));
+    let (_modem, mut host) = module_in(dir.path()).await;
+    import(&mut host, 0, "root", root.as_bytes()).await;
+    let ca = dir.path().join(".ubxftp-security/CA");
+    symlink(&leak_target, ca.join("leak")).unwrap();
+    std::fs::hard_link(&linked_target, ca.join("linked")).unwrap();
+    for name in ["leak", "linked"] {
+        host.cmd(
+            &format!("AT+USECMNG=4,0,\"{name}\""),
+            b"\r\n+CME ERROR: FILE NOT FOUND\r\n",
+        )
+        .await;
+        host.cmd(&format!("AT+USECMNG=0,0,\"{name}\",{}", root.len()), b">")
+            .await;
+        host.io.write_all(root.as_bytes()).await.unwrap();
+        host.expect(b"\r\n+CME ERROR: FILE NOT FOUND\r\n").await;
+        host.cmd(
+            &format!("AT+USECMNG=2,0,\"{name}\""),
+            b"\r\n+CME ERROR: FILE NOT FOUND\r\n",
+        )
+        .await;
+    }
+    host.send("AT+USECMNG=3").await;
+    let list = host.read_until(b"\r\nOK\r\n").await;
+    assert!(list.contains("\"CA\",\"root\""), "{list}");
+    assert!(!list.contains("leak") && !list.contains("linked"), "{list}");
+    assert_eq!(std::fs::read(&linked_target).unwrap(), b"an outside file");
+    assert_eq!(
+        std::fs::read(&leak_target).unwrap(),
+        b"another outside file"
+    );
+    assert_eq!((mode(&linked_target), mode(&leak_target)), modes);
+    assert_eq!(std::fs::metadata(&linked_target).unwrap().nlink(), 2);
+    assert!(
+        std::fs::symlink_metadata(ca.join("leak"))
+            .unwrap()
+            .is_symlink()
+    );
+}
+
+/// Keys (and every item) are the owner's alone: 0600 in 0700 folders; a store left
+/// world-readable by an older version is put right the next time it is opened.
+#[tokio::test]
+async fn items_are_0600_in_0700_folders_and_an_old_store_is_put_right() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (root, _, key) = other_pki();
+    let (_modem, mut host) = module_in(dir.path()).await;
+    import(&mut host, 2, "key", key.as_bytes()).await;
+    import(&mut host, 0, "root", root.as_bytes()).await;
+    let store = dir.path().join(".ubxftp-security");
+    let paths = [
+        (store.clone(), 0o700),
+        (store.join("PK"), 0o700),
+        (store.join("CA"), 0o700),
+        (store.join("PK/key"), 0o600),
+        (store.join("CA/root"), 0o600),
+    ];
+    for (path, expected) in &paths {
+        assert_eq!(mode(path), *expected, "{}", path.display());
+    }
+    for (path, expected) in &paths {
+        let old = if *expected == 0o700 { 0o755 } else { 0o644 };
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(old)).unwrap();
+    }
+    host.send("AT+USECMNG=3").await;
+    host.read_until(b"\r\nOK\r\n").await;
+    for (path, expected) in &paths {
+        assert_eq!(mode(path), *expected, "{}", path.display());
+    }
+}
+
+/// `+USECPRF` op 2's suite bytes are exactly two hex digits: a sign (`"+1"` would have been
+/// taken as 0x01, making `"13","+1"` TLS_AES_128_GCM_SHA256) is refused, the profile unchanged.
+#[tokio::test]
+async fn a_suite_byte_with_a_sign_is_refused() {
+    let modem = Modem::new(ModemConfig::default()).unwrap();
+    let mut host = AtHost::connect(&modem).await;
+    host.ok("AT+CMEE=2").await;
+    for bytes in [
+        "\"13\",\"+1\"",
+        "\"+7\",\"2F\"",
+        "\"C0\",\"+F\"",
+        "\"C0\",\"-1\"",
+        "\"C0\",\" F\"",
+        "\"C0\",\"F\"",
+        "\"C0\",\"02F\"",
+    ] {
+        host.cmd(
+            &format!("AT+USECPRF=0,2,99,{bytes}"),
+            b"\r\n+CME ERROR: operation not supported\r\n",
+        )
+        .await;
+    }
+    host.cmd("AT+USECPRF=0,2", b"\r\n+USECPRF: 0,2,0\r\n\r\nOK\r\n")
+        .await;
+    host.ok("AT+USECPRF=0,2,99,\"13\",\"01\"").await;
+    host.ok("AT+USECPRF=0,2,100,\"c0\",\"2f\"").await;
+    host.cmd(
+        "AT+USECPRF=0,2",
+        b"\r\n+USECPRF: 0,2,99,\"C0\",\"2F\"\r\n\r\nOK\r\n",
+    )
+    .await;
+}
+
+/// TLS reads the store through the same checked open: a root reached through a symlink or a
+/// hard link, or a symlinked store folder, is a missing credential (`+UFTPER: 1,19`) — never
+/// an outside file loaded as the root (here a root the server does chain to, so following it
+/// would log in). The symlinked store refuses every `+USECMNG` command with `memory failure`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_never_loads_a_root_through_a_symlink_a_hard_link_or_a_symlinked_store() {
+    use std::os::unix::fs::symlink;
+    use ubx_storage::certs::{Kind as Item, Store};
+    let server = server_tls(Kind::Vsftpd).await;
+    let pem = std::fs::read(server.cert_pem.as_ref().unwrap()).unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    Store::beside(outside.path())
+        .import(Item::RootCa, b"server", &pem, None)
+        .unwrap();
+    let outside_store = outside.path().join(".ubxftp-security");
+    let outside_root = outside_store.join("CA/server");
+    let outside_der = std::fs::read(&outside_root).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (_modem, mut host) = module_in(dir.path()).await;
+    set_profile(&mut host, server.addr, &server.user, &server.password, true).await;
+    import(&mut host, 0, "server", &pem).await;
+    host.ok("AT+USECPRF=0,0,1").await;
+    host.ok("AT+USECPRF=0,3,\"server\"").await;
+    assert_eq!(login_result(&mut host, &server, "AT+UFTP=8,1,0").await, 1);
+    let store = dir.path().join(".ubxftp-security");
+    symlink(&outside_root, store.join("CA/leak")).unwrap();
+    std::fs::hard_link(&outside_root, store.join("CA/linked")).unwrap();
+    for name in ["leak", "linked"] {
+        host.ok(&format!("AT+USECPRF=0,3,\"{name}\"")).await;
+        assert_eq!(login_result(&mut host, &server, "AT+UFTP=8,1,0").await, 0);
+        host.uftper(1, 19).await;
+    }
+    // The store folder itself a symlink to the outside store.
+    std::fs::remove_dir_all(&store).unwrap();
+    symlink(&outside_store, &store).unwrap();
+    host.ok("AT+USECPRF=0,3,\"server\"").await;
+    assert_eq!(login_result(&mut host, &server, "AT+UFTP=8,1,0").await, 0);
+    host.uftper(1, 19).await;
+    let refused = b"\r\n+CME ERROR: memory failure\r\n";
+    host.cmd("AT+USECMNG=3", refused).await;
+    host.cmd("AT+USECMNG=4,0,\"server\"", refused).await;
+    host.cmd("AT+USECMNG=2,0,\"server\"", refused).await;
+    host.cmd(&format!("AT+USECMNG=0,0,\"new\",{}", pem.len()), b">")
+        .await;
+    host.io.write_all(&pem).await.unwrap();
+    host.expect(refused).await;
+    assert_eq!(std::fs::read(&outside_root).unwrap(), outside_der);
+    let mut outside_items: Vec<_> = std::fs::read_dir(outside_store.join("CA"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    outside_items.sort();
+    assert_eq!(outside_items, ["server"]);
+}

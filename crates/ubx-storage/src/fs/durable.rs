@@ -24,51 +24,14 @@
 //! it skips the flushes and the undo records, and only renames.
 
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::{
-    Entry, FOTA_FILE_NAME, FileWriter, FsError, ModuleFs, RESERVED_PREFIX, entry_at, md5_hex,
+use super::layout::{
+    FOTA_FILE_NAME, FOTA_PART_NAME, JOURNAL_PREFIX, Leftover, PART_PREFIX, Stage, TEMP_PREFIX,
+    hidden, sync_dir, write_synced,
 };
-
-/// Hidden partial of an interrupted retrieve, resumable: `<prefix><md5 of the name>` (a hash, so
-/// that a 248-byte name still makes a host file name under 255 bytes).
-const PART_PREFIX: &str = ".ubxftp-part-";
-/// Hidden staged file of a write that cannot be resumed; removed at start-up.
-const TEMP_PREFIX: &str = ".ubxftp-tmp-";
-/// Undo record of an append in progress.
-const JOURNAL_PREFIX: &str = ".ubxftp-append-";
-/// The FOTA image while it downloads.
-const FOTA_PART_NAME: &str = ".ubxftp-fota-part";
-
-/// What a staged write leaves when it ends without [`FileWriter::commit`] (a failure, a cut).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Leftover {
-    /// The bytes stay in a hidden partial that a resume continues (an FTP retrieve).
-    Resumable,
-    /// Nothing can continue them: a failure discards them, a start-up removes them (an HTTP
-    /// response).
-    Discarded,
-}
-
-/// Where a staged writer puts its file when it commits.
-#[derive(Debug)]
-pub(super) struct Stage {
-    /// The hidden file being written.
-    part: PathBuf,
-    /// The name it becomes.
-    target: PathBuf,
-}
-
-fn hidden(prefix: &str, name: &str) -> String {
-    format!("{prefix}{}", md5_hex(name.as_bytes()))
-}
-
-/// Flushes a folder's entries (a rename, a create, a removal) to the disk.
-pub(super) fn sync_dir(folder: &Path) -> Result<(), FsError> {
-    std::fs::File::open(folder)
-        .and_then(|dir| dir.sync_all())
-        .map_err(FsError::Io)
-}
+use super::{Entry, FileWriter, FsError, ModuleFs, entry_at};
 
 impl ModuleFs {
     /// Whether writes must survive an OS crash: not for a temporary folder.
@@ -95,7 +58,7 @@ impl ModuleFs {
     }
 
     /// A writer of a whole new content for `name`, written beside it and put in place by
-    /// [`FileWriter::commit`]; see the [module documentation](self).
+    /// [`FileWriter::commit`]; see the [`fs`](super) documentation, "the power cut".
     ///
     /// `resume` continues the hidden partial of an interrupted retrieve; with none it continues
     /// the file itself, in place (the host said the file is the start of the remote one).
@@ -191,29 +154,21 @@ impl ModuleFs {
         let name = name.unwrap_or_default();
         let journal = self.hidden_path(JOURNAL_PREFIX, &name);
         let before = size_before.map_or("-".to_string(), |s| s.to_string());
-        write_synced(&journal, format!("{before}\n{name}").as_bytes())?;
-        sync_dir(&self.shared.root)?;
+        write_synced(&journal, format!("{before}\n{name}").as_bytes()).map_err(FsError::Io)?;
+        sync_dir(&self.shared.root).map_err(FsError::Io)?;
         let result = append();
         if result.is_ok() {
             std::fs::File::open(path)
                 .and_then(|f| f.sync_data())
                 .map_err(FsError::Io)?;
             if size_before.is_none() {
-                sync_dir(&self.shared.root)?;
+                sync_dir(&self.shared.root).map_err(FsError::Io)?;
             }
         }
         // A failed append cut itself back already; either way the record has served.
         let _ = std::fs::remove_file(&journal);
         result
     }
-}
-
-/// Writes a small file and flushes it.
-fn write_synced(path: &Path, data: &[u8]) -> Result<(), FsError> {
-    use std::io::Write;
-    let mut file = std::fs::File::create(path).map_err(FsError::Io)?;
-    file.write_all(data).map_err(FsError::Io)?;
-    file.sync_all().map_err(FsError::Io)
 }
 
 impl FileWriter {
@@ -240,7 +195,7 @@ impl FileWriter {
         std::fs::rename(&stage.part, &stage.target).map_err(FsError::Io)?;
         drop(used);
         if durable {
-            sync_dir(&self.shared.root)?;
+            sync_dir(&self.shared.root).map_err(FsError::Io)?;
         }
         Ok(())
     }
@@ -258,72 +213,6 @@ impl FileWriter {
         }
     }
 }
-
-use std::os::unix::fs::MetadataExt;
-
-/// At start-up: undoes cut appends, then removes what nothing can use any more. Returns nothing;
-/// what fails to go is left (and counted).
-pub(super) fn clean_at_start(root: &Path) {
-    let Ok(entries) = std::fs::read_dir(root) else {
-        return;
-    };
-    let mut removed = false;
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if !name.starts_with(RESERVED_PREFIX) {
-            continue;
-        }
-        let path = entry.path();
-        if name.starts_with(JOURNAL_PREFIX) {
-            undo_append(root, &path);
-        } else if !(name.starts_with(TEMP_PREFIX) || name == FOTA_PART_NAME) {
-            continue;
-        }
-        tracing::info!(file = %name, "start-up: removing what a cut left");
-        removed |= std::fs::remove_file(&path).is_ok();
-    }
-    if removed {
-        let _ = sync_dir(root);
-    }
-}
-
-/// Cuts a file back to the size its undo record holds (or removes it, if the append created it).
-fn undo_append(root: &Path, journal: &Path) {
-    let Ok(record) = std::fs::read_to_string(journal) else {
-        return;
-    };
-    let Some((before, name)) = record.split_once('\n') else {
-        return;
-    };
-    // The record names a file of this folder, never a path.
-    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
-        return;
-    }
-    let path = root.join(name);
-    let Ok(meta) = std::fs::symlink_metadata(&path) else {
-        return;
-    };
-    if !meta.is_file() {
-        return;
-    }
-    tracing::info!(file = %name, "start-up: undoing an append that a cut interrupted");
-    match before.parse::<u64>() {
-        Ok(size) if size <= meta.len() => {
-            let _ = std::fs::OpenOptions::new()
-                .write(true)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(&path)
-                .and_then(|f| f.set_len(size).and_then(|()| f.sync_all()));
-        }
-        Ok(_) => {}
-        Err(_) => {
-            let _ = std::fs::remove_file(&path);
-        }
-    }
-}
-
-use std::os::unix::fs::OpenOptionsExt;
 
 impl ModuleFs {
     pub(super) fn fota_path_of(&self, file: &str) -> PathBuf {

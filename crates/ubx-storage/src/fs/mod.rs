@@ -69,13 +69,19 @@
 //! inside a chunk and the used-size account always equals the sum of the files' sizes. A
 //! streaming [`FileWriter`] takes the lock once per chunk, never for the whole transfer.
 //!
-//! # Streaming, interrupted downloads and resume
+//! # Streaming, interrupted downloads and resume; the power cut
 //!
-//! An FTP retrieve into the module writes through [`ModuleFs::create_writer`]. If the file system
-//! fills up, the chunk that does not fit is refused with [`FsError::NotEnoughSpace`] and nothing of
-//! it is written; the bytes written before stay in the file, as they do after a dropped
-//! connection, so that a resumed retrieve (FTP `REST`) can continue from the file's size. The AT
-//! layer deletes the partial file if the command's semantics say so.
+//! An FTP retrieve, the FOTA image and an HTTP response are written through
+//! [`ModuleFs::staged_writer`] (or [`ModuleFs::fota_writer`]): into a hidden file beside the name,
+//! put in place by [`FileWriter::commit`] (flushed, renamed in one step, the folder flushed). Until
+//! then the name keeps its old file, whatever cuts the write: a failure, a full file system, a
+//! `module reboot`, a `kill -9` or an OS crash. If the file system fills up, the chunk that does
+//! not fit is refused with [`FsError::NotEnoughSpace`] (see [`FileWriter::write_what_fits`]).
+//! What an interrupted retrieve received stays in its hidden partial ([`Leftover::Resumable`]),
+//! counted against the capacity, and a resume continues from [`ModuleFs::resume_offset`], after a
+//! restart too; deleting the name discards it. Appends ([`ModuleFs::append`]) run under an undo
+//! record, so a cut one is undone at the next start, which also removes what nothing can resume.
+//! [`ModuleFs::create_writer`] is the plain writer, in place.
 //!
 //! # Handles
 //!
@@ -113,7 +119,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use md5::{Digest, Md5};
 
 mod durable;
-pub use durable::Leftover;
+mod layout;
+use layout::FOTA_FILE_NAME;
+pub use layout::{Leftover, RESERVED_PREFIX};
 
 /// Longest file name accepted unless the model says otherwise, in bytes: the LEXI-R10 value from
 /// u-blox's ubxlib module table (`cell/src/u_cell_private.c`).
@@ -122,14 +130,6 @@ pub const MAX_FILE_NAME_LEN: usize = 63;
 /// The generic u-blox limit of the same table, which every other model has: no model's files
 /// have longer names.
 pub const LONGEST_FILE_NAME_LEN: usize = 248;
-
-/// Names starting with this prefix are reserved for the emulator's internal files (such as the
-/// hidden FOTA image): users can neither create, read, list nor delete them.
-pub const RESERVED_PREFIX: &str = ".ubxftp";
-
-/// Host file name of the hidden FOTA image (inside the same folder, under the reserved prefix, so
-/// that it is a single path component opened with `O_NOFOLLOW` like every other file).
-const FOTA_FILE_NAME: &str = ".ubxftp-fota";
 
 /// Capacity used when none is configured: 1 GiB.
 ///
@@ -412,7 +412,7 @@ impl ModuleFs {
         let root = std::path::absolute(folder.as_ref()).map_err(FsError::Io)?;
         let exists = root.is_dir();
         let used = if exists {
-            durable::clean_at_start(&root);
+            layout::clean_at_start(&root);
             scan_used(&root, MAX_FILE_NAME_LEN)?
         } else {
             0
@@ -444,7 +444,7 @@ impl ModuleFs {
         capacity: u64,
         temporary: Option<tempfile::TempDir>,
     ) -> Result<Self, FsError> {
-        durable::clean_at_start(&root);
+        layout::clean_at_start(&root);
         let used = scan_used(&root, MAX_FILE_NAME_LEN)?;
         Ok(Self {
             shared: Arc::new(Shared {
@@ -829,7 +829,7 @@ pub struct FileWriter {
     position: u64,
     written: u64,
     /// Where a staged writer's file goes at [`commit`](Self::commit).
-    stage: Option<durable::Stage>,
+    stage: Option<layout::Stage>,
 }
 
 impl FileWriter {

@@ -61,11 +61,14 @@ fn the_store(ctx: &Ctx) -> Store {
 fn store_error(e: StoreError) -> CommandError {
     match e {
         StoreError::Name => CmeError::InvalidFileName.into(),
-        StoreError::NotFound => CmeError::FileNotFound.into(),
+        // A symlink, a hard link or another foreign entry in an item's place: no item, as the
+        // file commands answer for such a name (docs/SECURITY.md).
+        StoreError::NotFound | StoreError::Foreign => CmeError::FileNotFound.into(),
         StoreError::Full | StoreError::TooLarge => CmeError::MemoryFull.into(),
         StoreError::NotACertificate | StoreError::NotAKey => CmeError::IncorrectParameters.into(),
         StoreError::WrongPassword => CmeError::IncorrectPassword.into(),
-        StoreError::Io(_) => CmeError::MemoryFailure.into(),
+        // The store's folder is a symlink (or not a folder): the whole store is refused.
+        StoreError::Io(_) | StoreError::Folder(_) => CmeError::MemoryFailure.into(),
     }
 }
 
@@ -186,6 +189,18 @@ fn text(p: &Params, i: usize) -> Result<String, CommandError> {
     Ok(s.to_string())
 }
 
+/// One byte of a suite's IANA number, as `+USECPRF` op 2 takes it: exactly two hex digits.
+/// `u16::from_str_radix` alone would take a sign (`"+7"` as 0x07).
+fn suite_byte(text: &[u8]) -> Option<u16> {
+    match text {
+        [hi, lo] if hi.is_ascii_hexdigit() && lo.is_ascii_hexdigit() => {
+            let digit = |c: u8| char::from(c).to_digit(16).map(|d| d as u16);
+            Some((digit(*hi)? << 4) | digit(*lo)?)
+        }
+        _ => None,
+    }
+}
+
 fn usecprf(ctx: &Ctx, kind: &CommandKind) -> Reply {
     let p = match kind {
         CommandKind::Test => {
@@ -250,13 +265,7 @@ fn usecprf(ctx: &Ctx, kind: &CommandKind) -> Reply {
                     Some((iana, Some(index as u8)))
                 }
                 99 | 100 => {
-                    let byte = |i| -> Result<u16, CommandError> {
-                        let text = std::str::from_utf8(p.req_str(i)?).map_err(|_| unsupported())?;
-                        if text.len() != 2 {
-                            return Err(unsupported());
-                        }
-                        u16::from_str_radix(text, 16).map_err(|_| unsupported())
-                    };
+                    let byte = |i| suite_byte(p.req_str(i)?).ok_or_else(unsupported);
                     Some(((byte(3)? << 8) | byte(4)?, None))
                 }
                 _ => return Err(unsupported()),
@@ -289,7 +298,9 @@ pub enum ProfileProblem {
 /// The FTP engine's TLS options for `profile` (with `private_data` for `PROT P`), with the
 /// credentials it names read from the store beside the module file system in `fs_root`. The
 /// certificate must name op 4's host, or else `server` (the FTP server's name or address) —
-/// never the SNI of op 10.
+/// never the SNI of op 10. The credentials are read through the store's checked open
+/// ([`Store::read`]): a symlink, a hard link or a symlinked store folder is a missing credential,
+/// never an outside file loaded as a root or a key.
 pub(crate) fn tls_options(
     profile: &SecurityProfile,
     fs_root: &std::path::Path,
