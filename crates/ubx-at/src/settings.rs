@@ -26,6 +26,14 @@ pub struct Settings {
     pub s12: u8,
     /// `&D`: what a DTR drop does in data mode: 0 nothing, 1 and 2 leave data mode (factory 1).
     pub and_d: u8,
+    /// `&C`: DCD (circuit 109) always on (0) or following the carrier (1, factory). Recorded and
+    /// shown by `AT&V`; the emulated lines have no DCD.
+    pub and_c: u8,
+    /// `&K`: flow control: 0 none, 3 RTS/CTS (factory), 4 XON/XOFF. Recorded and shown by
+    /// `AT&V`; the bytes are not held by it.
+    pub and_k: u8,
+    /// `&S`: DSR (circuit 107) always on (0) or on in data mode (1, factory). Recorded.
+    pub and_s: u8,
 }
 
 impl Settings {
@@ -42,6 +50,9 @@ impl Settings {
             s5: 8,
             s12: 50,
             and_d: 1,
+            and_c: 1,
+            and_k: 3,
+            and_s: 1,
         }
     }
 

@@ -524,20 +524,10 @@ impl Terminal {
             "E" => flag(&cmd.kind).map(|v| s.echo = v),
             "V" => flag(&cmd.kind).map(|v| s.verbose = v),
             "Q" => flag(&cmd.kind).map(|v| s.quiet = v),
-            "&D" => match &cmd.kind {
-                CommandKind::Action => {
-                    s.and_d = 0;
-                    Ok(())
-                }
-                CommandKind::Set(p) => match p.num(0) {
-                    Ok(Some(v @ 0..=2)) => {
-                        s.and_d = v as u8;
-                        Ok(())
-                    }
-                    _ => Err(CommandError::Syntax),
-                },
-                _ => Err(CommandError::Syntax),
-            },
+            "&D" => ampersand(&cmd.kind, &[0, 1, 2]).map(|v| s.and_d = v),
+            "&C" => ampersand(&cmd.kind, &[0, 1]).map(|v| s.and_c = v),
+            "&K" => ampersand(&cmd.kind, &[0, 3, 4]).map(|v| s.and_k = v),
+            "&S" => ampersand(&cmd.kind, &[0, 1]).map(|v| s.and_s = v),
             "Z" | "&F" => match &cmd.kind {
                 CommandKind::Action => {
                     *s = Settings::factory();
@@ -585,5 +575,20 @@ impl Terminal {
             _ => return None,
         };
         Some(result.map(|()| Response::ok()).into())
+    }
+}
+
+/// `&<x>` and `&<x><n>` (V.250): `n` among `allowed`; `&<x>` alone is `&<x>0`.
+fn ampersand(kind: &CommandKind, allowed: &[u8]) -> Result<u8, CommandError> {
+    match kind {
+        CommandKind::Action => Ok(0),
+        CommandKind::Set(p) => match p.num(0) {
+            Ok(Some(v)) => u8::try_from(v)
+                .ok()
+                .filter(|v| allowed.contains(v))
+                .ok_or(CommandError::Syntax),
+            _ => Err(CommandError::Syntax),
+        },
+        _ => Err(CommandError::Syntax),
     }
 }

@@ -5,7 +5,7 @@
 //! trigger — at the first chance. The places that can be disturbed ask the engine at their own
 //! events: a socket at each read and write ([`Engine::socket_event`]), the resolver at each lookup
 //! ([`Engine::dns_event`]), the terminal line for each batch of bytes ([`Engine::uart_faults`]).
-//! Faults on the module itself (PDP, network, reboot) are handed to the module's field task
+//! Faults on the module itself (PDP, network, reboot, the signalling connection) are handed to the module's field task
 //! ([`ModuleAction`]), which changes the state as the network or the power supply would.
 //!
 //! Overlapping faults are all kept: when several could fire at one event, the one added first
@@ -77,6 +77,8 @@ pub enum ModuleAction {
     Deregister,
     Register,
     Reboot(Duration),
+    /// The network releases the signalling connection (`rrc release`).
+    RrcRelease,
 }
 
 /// A line fault in force.
@@ -150,20 +152,32 @@ impl Engine {
 
     /// Adds a validated fault; returns its id. A module fault with no trigger fires now.
     pub fn add(&self, fault: Fault) -> u64 {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let ids = self.add_all(std::iter::once(fault));
+        ids.start
+    }
+
+    /// Adds validated faults in their order (a scenario file's); returns their ids. The set is
+    /// counted and the module faults fired once for them all, so `n` faults take O(n), not the
+    /// O(n²) of adding them one by one.
+    pub fn add_all(&self, faults: impl IntoIterator<Item = Fault>) -> std::ops::Range<u64> {
         let mut inner = self.lock();
-        inner.entries.push(Entry {
-            id,
-            fault,
-            fired: 0,
-            sockets: Vec::new(),
-            until: None,
-        });
+        let first = self.next_id.load(Ordering::Relaxed);
+        let mut last = first;
+        for fault in faults {
+            last = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+            inner.entries.push(Entry {
+                id: last - 1,
+                fault,
+                fired: 0,
+                sockets: Vec::new(),
+                until: None,
+            });
+        }
         self.sync_armed(&inner);
         self.fire_module_faults(&mut inner, Instant::now());
         drop(inner);
         self.changed.notify_one();
-        id
+        first..last
     }
 
     /// Every fault with how often it fired.
@@ -217,6 +231,7 @@ impl Engine {
                 (Target::Pdp, _) => ModuleAction::Deactivate(e.fault.spec.cid.unwrap_or(1)),
                 (Target::Network, Action::Register) => ModuleAction::Register,
                 (Target::Network, _) => ModuleAction::Deregister,
+                (Target::Rrc, _) => ModuleAction::RrcRelease,
                 (_, _) => ModuleAction::Reboot(Duration::from_millis(
                     e.fault.spec.duration_ms.unwrap_or(0),
                 )),
@@ -407,5 +422,32 @@ impl Engine {
 }
 
 fn is_module_target(target: Target) -> bool {
-    matches!(target, Target::Pdp | Target::Network | Target::Module)
+    matches!(
+        target,
+        Target::Pdp | Target::Network | Target::Module | Target::Rrc
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::parse_scenario;
+
+    #[test]
+    fn a_scenario_of_many_faults_is_added_at_once_with_consecutive_ids() {
+        let text = "[[fault]]\ntarget = \"dns\"\naction = \"fail\"\n\n".repeat(20_000);
+        let faults = parse_scenario(&text, 8).unwrap();
+        let (engine, _actions) = Engine::new(Instant::now());
+        assert_eq!(engine.add(faults[0].clone()), 1);
+        let ids = engine.add_all(faults);
+        assert_eq!(ids, 2..20_002);
+        let listed = engine.list();
+        assert_eq!(listed.len(), 20_001);
+        assert!(listed.iter().enumerate().all(|(i, e)| e.id == i as u64 + 1));
+        assert_eq!(engine.add_all(Vec::new()), 20_002..20_002);
+        // The first of them fires at the first lookup, the next at the next.
+        assert_eq!(engine.dns_event(), Some(DnsAction::Fail));
+        assert_eq!(engine.list()[0].fired, 1);
+        assert_eq!(engine.list()[1].fired, 0);
+    }
 }

@@ -9,7 +9,9 @@
 //! - its **terminals**: [`uart::Uart`] paces a terminal's bytes at the baud rate and applies line
 //!   faults;
 //! - its **state**: PDP, network and reboot faults raise [`faults::ModuleAction`]s, which the
-//!   module applies as the network or the power supply would (ubx-modem's `field_actions`).
+//!   module applies as the network or the power supply would (ubx-modem's `field_actions`);
+//! - its **radio**: [`radio::Radio`] counts the activity the sockets and lookups report, for the
+//!   module's signalling connection.
 //!
 //! This crate knows nothing of the module it serves: it sits under it.
 //!
@@ -18,6 +20,7 @@
 
 pub mod faults;
 pub mod link;
+pub mod radio;
 pub mod socket;
 pub mod spec;
 pub mod uart;
@@ -63,6 +66,8 @@ pub struct Field {
     next_socket: AtomicU64,
     pub seed: u64,
     pub started: Instant,
+    /// The radio's activity, for the module's signalling connection (`+CSCON`).
+    pub radio: radio::Radio,
 }
 
 impl Field {
@@ -78,10 +83,9 @@ impl Field {
             next_socket: AtomicU64::new(1),
             seed: config.seed,
             started,
+            radio: radio::Radio::new(started),
         });
-        for fault in &config.faults {
-            field.faults.add(fault.clone());
-        }
+        field.faults.add_all(config.faults.iter().cloned());
         (field, actions)
     }
 
@@ -112,6 +116,7 @@ impl Field {
     /// The name lookup's fate: `Err` when a `dns fail` fault fires; after a `dns delay`, or
     /// the link's round trip (a lookup is one exchange over the radio).
     pub async fn before_lookup(&self) -> std::io::Result<()> {
+        self.radio.activity();
         let mut wait = self.link.spec().rtt;
         match self.faults.dns_event() {
             Some(faults::DnsAction::Fail) => {

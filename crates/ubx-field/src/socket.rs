@@ -1,9 +1,12 @@
 //! The module's sockets as the field sees them: every FTP control and data connection goes
 //! through a [`FieldSocket`], which delays its bytes as the radio link would ([`super::link`]) and
-//! carries out the socket faults ([`super::faults::SocketAction`]).
+//! carries out the socket faults ([`super::faults::SocketAction`]). Its opening and every byte it
+//! moves are radio activity ([`super::radio::Radio`]), which keeps the module's signalling
+//! connection up.
 //!
 //! Unshaped and with no fault set, a read or write goes straight to the TCP stream (one atomic
-//! load more), so the layer costs nothing measurable when off (docs/BENCHMARKS.md).
+//! load more, and a clock read and two atomic stores for the radio's activity when bytes moved),
+//! so the layer costs nothing measurable when off (docs/BENCHMARKS.md).
 //!
 //! Shaped, each direction has a queue of chunks with the time each arrives:
 //!
@@ -115,6 +118,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> FieldSocket<S> {
 
     fn under(inner: S, target: Target, field: Arc<Field>) -> Self {
         let now = Instant::now();
+        // The handshake just went over the radio.
+        field.radio.activity();
         FieldSocket {
             inner: Some(inner),
             target,
@@ -141,6 +146,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> FieldSocket<S> {
             tx_sleep: Box::pin(tokio::time::sleep(Duration::ZERO)),
             rx_last: now,
             tx_last: now,
+        }
+    }
+
+    /// Counts bytes handed to the client or accepted from it: radio activity.
+    fn moved(&mut self, n: u64) {
+        if n > 0 {
+            self.bytes += n;
+            self.field.radio.activity();
         }
     }
 
@@ -301,11 +314,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> FieldSocket<S> {
                 Poll::Ready(Ok(n)) => {
                     self.tx_queued -= n;
                     // Sent bytes count when they reach TCP (limits, after_bytes).
-                    self.bytes += n as u64;
                     data.drain(..n);
                     if data.is_empty() {
                         self.tx.pop_front();
                     }
+                    self.moved(n as u64);
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
@@ -410,7 +423,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> AsyncRead for FieldSocket<S> {
         if this.reply.is_some() || !this.replaced.is_empty() {
             let before = buf.filled().len();
             let r = this.poll_replaced(cx, buf);
-            this.bytes += (buf.filled().len() - before) as u64;
+            this.moved((buf.filled().len() - before) as u64);
             return r;
         }
         // Keep the up queue moving while the client waits for the server.
@@ -432,7 +445,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> AsyncRead for FieldSocket<S> {
             if want >= buf.remaining() {
                 let before = buf.filled().len();
                 let r = Pin::new(inner).poll_read(cx, buf);
-                this.bytes += (buf.filled().len() - before) as u64;
+                this.moved((buf.filled().len() - before) as u64);
                 return r;
             }
             // A limit allows less than the caller's buffer: read no more than that.
@@ -441,7 +454,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> AsyncRead for FieldSocket<S> {
             let r = Pin::new(inner).poll_read(cx, &mut rb);
             let n = rb.filled().len();
             buf.put_slice(&part[..n]);
-            this.bytes += n as u64;
+            this.moved(n as u64);
             return r;
         }
         if let Err(e) = this.fill_rx(cx) {
@@ -460,7 +473,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> AsyncRead for FieldSocket<S> {
                     this.rx.pop_front();
                 }
                 this.rx_queued -= n;
-                this.bytes += n as u64;
+                this.moved(n as u64);
                 return Poll::Ready(Ok(()));
             }
             let at = *at;
@@ -527,7 +540,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> AsyncWrite for FieldSocket<S> {
             };
             let r = Pin::new(inner).poll_write(cx, &buf[..want]);
             if let Poll::Ready(Ok(n)) = r {
-                this.bytes += n as u64;
+                this.moved(n as u64);
             }
             return r;
         }

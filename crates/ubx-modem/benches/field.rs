@@ -7,7 +7,13 @@
 //! - UART pacing: `AT+URDFILE` of 32 KiB on a terminal paced at 115200 baud, from the command
 //!   to the last byte of the answer, against `bytes × 10 / 115200`;
 //! - overhead: RETR of a file with the FTP engine alone, with and without the module's socket
-//!   layer (unshaped), alternating, medians; the goal is a ratio ≥ 0.95.
+//!   layer (unshaped), alternating, medians; the goal is a ratio ≥ 0.95;
+//! - HTTP: `AT+UHTTPC=0,1` (a GET into a module file) of 64 KiB from test-servers' HTTP server
+//!   under `--link nb-iot`, from the command to its `+UUHTTPCR`, against the link's formula: the
+//!   connect's round trip, the request up (`bytes / up + rtt / 2`), the response down
+//!   (`bytes / down + rtt / 2`), and the mean of the jitter each way (`jitter / 2`, twice: one
+//!   request chunk, and the response's last chunk, which nothing before it can hold back since
+//!   the chunks are further apart than the jitter).
 //!
 //! `cargo bench -p ubx-modem --bench field` runs the figures above against vsftpd, 5 rounds of
 //! 64 MiB for the overhead. Without `--bench` (as `cargo test --all-targets` runs it) it is a
@@ -37,6 +43,7 @@ struct Scale {
     urdfile: usize,
     overhead_bytes: usize,
     rounds: usize,
+    http: (&'static str, u64),
 }
 
 const BENCH: Scale = Scale {
@@ -48,6 +55,7 @@ const BENCH: Scale = Scale {
     urdfile: 32 << 10,
     overhead_bytes: 64 << 20,
     rounds: 5,
+    http: ("nb-iot", 64 << 10),
 };
 
 const SMOKE: Scale = Scale {
@@ -59,6 +67,7 @@ const SMOKE: Scale = Scale {
     urdfile: 4 << 10,
     overhead_bytes: 1 << 20,
     rounds: 1,
+    http: ("down=64mbit,up=64mbit,rtt=20ms,jitter=4ms", 64 << 10),
 };
 
 fn row(what: &str, measured: Duration, formula: Duration) {
@@ -122,6 +131,69 @@ async fn main() {
 
     // The socket layer's cost when off.
     overhead(&server, s.overhead_bytes, s.rounds).await;
+
+    // HTTP: a GET into a module file.
+    let (link, bytes) = s.http;
+    http_get(link, bytes).await;
+}
+
+/// The time the link's model gives a request of `up` bytes answered by `down` bytes on a new
+/// connection (the spec's rates are in bytes per second): the connect's round trip, each way's bytes at its rate and half the round trip,
+/// and the mean jitter of the request's chunk and of the response's last chunk.
+fn http_formula(spec: &LinkSpec, up: u64, down: u64) -> Duration {
+    let at = |bytes: u64, rate: Option<u64>| rate.map_or(0.0, |r| bytes as f64 / r as f64);
+    let secs = spec.rtt.as_secs_f64() * 2.0
+        + at(up, spec.up)
+        + at(down, spec.down)
+        + spec.jitter.as_secs_f64();
+    Duration::from_secs_f64(secs)
+}
+
+/// The bytes of a request as it went out: its request line, its headers and the empty line.
+fn request_bytes(r: &test_servers::http::SeenRequest) -> u64 {
+    let line = r.method.len() + 1 + r.target().len() + 1 + r.version.len() + 2;
+    let headers: usize = r
+        .headers
+        .iter()
+        .map(|(n, v)| n.len() + 2 + v.len() + 2)
+        .sum();
+    (line + headers + 2) as u64 + r.body_len
+}
+
+async fn http_get(link: &str, bytes: u64) {
+    let server = test_servers::http::HttpServer::start()
+        .await
+        .expect("HTTP server");
+    let m = modem_with_link(link);
+    let mut host = AtHost::connect(&m).await;
+    host.ok("AT+UHTTP=0,0,\"127.0.0.1\"").await;
+    host.ok(&format!("AT+UHTTP=0,5,{}", server.addr().port()))
+        .await;
+    let t0 = Instant::now();
+    host.ok(&format!("AT+UHTTPC=0,1,\"/pattern/{bytes}\",\"nb.bin\""))
+        .await;
+    host.expect_within(b"\r\n+UUHTTPCR: 0,1,1\r\n", 300).await;
+    let took = t0.elapsed();
+    // The module file holds the response as it came: status line, headers, body.
+    let down = m.filesystem().read("nb.bin").expect("response file").len() as u64;
+    let up = server.requests().first().map_or(0, request_bytes);
+    let spec = LinkSpec::parse(link).unwrap();
+    row(
+        &format!("HTTP GET {} KiB at {link}", bytes >> 10),
+        took,
+        http_formula(&spec, up, down),
+    );
+    let no_jitter = LinkSpec {
+        jitter: Duration::ZERO,
+        ..spec
+    };
+    let least = http_formula(&no_jitter, up, down);
+    println!(
+        "  (request {up} bytes up, response {down} bytes down: status line and headers {} bytes; the model's bounds, no jitter to all of it: {:.3}-{:.3} s)",
+        down - bytes,
+        least.as_secs_f64(),
+        (least + spec.jitter * 2).as_secs_f64()
+    );
 }
 
 async fn urdfile(baud: u32, len: usize) {

@@ -6,9 +6,9 @@
 //!
 //! | file | commands |
 //! |---|---|
-//! | [`families::general`] | `ATI`, `+CGMI`…`+CGSN`, `+CFUN`, `+IPR`, `+CCLK`, `+CSGT`, GPIOs (`+UGPIOC`, `+UGPIOR`, `+UGPIOW`), `+UFOTASTAT`, bring-up settings |
+//! | [`families::general`] | `ATI`, `+CGMI`…`+CGSN`, `+CFUN`, `+IPR`, `+CCLK`, `+CSGT`, GPIOs (`+UGPIOC`, `+UGPIOR`, `+UGPIOW`), `+UFOTASTAT`, `AT&V`, `+USIO`, `+UGPRF`, bring-up settings |
 //! | [`families::sim`] | `+CPIN`, `+CIMI`, `+CCID`, `+CRSM` |
-//! | [`families::network`] | `+CREG`/`+CGREG`/`+CEREG`, `+COPS`, `+CSQ`, `+UCGED`, `+CSCON`, `+CEER`, `+UMNOPROF`, `+UBANDMASK`, `+UBANDCONF`, `+URAT` |
+//! | [`families::network`] | `+CREG`/`+CGREG`/`+CEREG`, `+COPS`, `+CSQ`, `+UCGED`, `+CSCON` (and its reports), `+CEER`, `+UMNOPROF`, `+UBANDMASK`, `+UBANDCONF`, `+URAT` |
 //! | [`families::power`] | `+CPSMS`, `+UPSMR` |
 //! | [`families::security`] | `+USECMNG` (certificate store), `+USECPRF` (security profiles FTPS uses) |
 //! | [`families::pdp`] | `+CGDCONT`, `+CGACT`, `+CGPADDR`, `+CGATT`, `+CGAUTH`, `+UAUTHREQ`, `+CGCONTRDP` |

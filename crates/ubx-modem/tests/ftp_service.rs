@@ -546,6 +546,8 @@ async fn auth_tls_refused_by_a_plain_server_is_its_reply_code() {
     let server = libunftp(ServerOptions::default()).await;
     let modem = modem();
     let mut host = AtHost::connect(&modem).await;
+    // No validation (the factory level is 1): the refusal is the server's, not the profile's.
+    host.ok("AT+USECPRF=0,0,0").await;
     host.ok("AT+UFTP=8,1").await;
     set_profile(&mut host, server.addr, &server.user, &server.password, true).await;
     host.ftp("AT+UFTPC=1", 1, 0, 20).await;
@@ -571,6 +573,8 @@ async fn a_failed_tls_handshake_is_class_1_code_6() {
     .unwrap();
     let modem = modem();
     let mut host = AtHost::connect(&modem).await;
+    // No validation (the factory level is 1): the handshake itself is what fails.
+    host.ok("AT+USECPRF=0,0,0").await;
     host.ok("AT+UFTP=8,1").await;
     point_at_fake(&mut host, fake.addr).await;
     host.ftp("AT+UFTPC=1", 1, 0, 20).await;
@@ -596,6 +600,8 @@ async fn private_data_alone_turns_auth_tls_on() {
     .unwrap();
     let modem = modem();
     let mut host = AtHost::connect(&modem).await;
+    // No validation (the factory level is 1): libunftp's test certificate is not imported.
+    host.ok("AT+USECPRF=0,0,0").await;
     host.ok("AT+UFTP=8,0").await;
     host.ok("AT+UFTP=12,1").await;
     point_at_fake(&mut host, fake.addr).await;

@@ -105,7 +105,12 @@ async fn validation_levels(kind: Kind) {
             .contains("\"device-key\"")
     );
 
-    // Factory profile 0: no validation, as before.
+    // Factory profile 0 of the default model (LEXI-R10): level 1 naming no root, so every
+    // imported root is trusted, "server" among them; level 1 does not look at the name.
+    host.cmd("AT+USECPRF=0,0", b"\r\n+USECPRF: 0,0,1\r\n\r\nOK\r\n")
+        .await;
+    host.cmd("AT+USECPRF=0,3", b"\r\n+USECPRF: 0,3,\"\"\r\n\r\nOK\r\n")
+        .await;
     assert_eq!(login_result(&mut host, &server, "AT+UFTP=8,1").await, 1);
     // Level 2 with the server's root: name 127.0.0.1 checked against its SANs.
     host.ok("AT+USECPRF=0,0,2").await;
@@ -153,6 +158,14 @@ async fn validation_levels(kind: Kind) {
     // A cipher suite the server has (ECDHE-RSA-AES128-GCM-SHA256, legacy 32), and one it cannot
     // use with its RSA key (ECDHE-ECDSA-AES128-GCM-SHA256, legacy 30).
     host.ok("AT+USECPRF=2").await;
+    // The reset profile is back at the factory level 1 naming no root: with the server's root
+    // removed, only a foreign one is left to trust.
+    host.cmd("AT+USECPRF=2,0", b"\r\n+USECPRF: 2,0,1\r\n\r\nOK\r\n")
+        .await;
+    assert_eq!(login_result(&mut host, &server, "AT+UFTP=8,1,2").await, 0);
+    host.uftper(1, 16).await;
+    // The suites alone, without validation.
+    host.ok("AT+USECPRF=2,0,0").await;
     host.ok("AT+USECPRF=2,2,32").await;
     assert_eq!(login_result(&mut host, &server, "AT+UFTP=8,1,2").await, 1);
     host.ok("AT+USECPRF=2,2,99,\"C0\",\"2B\"").await;
@@ -164,6 +177,145 @@ async fn validation_levels(kind: Kind) {
         b"\r\n+CME ERROR: operation not supported\r\n",
     )
     .await;
+}
+
+/// The factory validation level is the model's (ubxlib's cellSecTlsSettings): LEXI-R10, SARA-R5
+/// and LARA-R6 check the root CA, SARA-R4 and SARA-U201 check nothing. A profile at level 1
+/// that names no root trusts every imported root; with none imported, the login is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_factory_validation_level_is_the_models() {
+    let server = server_tls(Kind::Vsftpd).await;
+    let pem = std::fs::read(server.cert_pem.as_ref().unwrap()).unwrap();
+    let (other_root, _, _) = other_pki();
+    for (name, factory) in [
+        ("lexi-r10", 1),
+        ("sara-r5", 1),
+        ("lara-r6", 1),
+        ("sara-r4", 0),
+        ("sara-u201", 0),
+    ] {
+        let model = ubx_modem::model::Model::by_name(name).unwrap();
+        let modem = Modem::new(ModemConfig {
+            model,
+            ..ModemConfig::default()
+        })
+        .unwrap();
+        let mut host = AtHost::connect(&modem).await;
+        host.ok("AT+CMEE=2").await;
+        let level = format!("\r\n+USECPRF: 0,0,{factory}\r\n\r\nOK\r\n");
+        host.cmd("AT+USECPRF=0,0", level.as_bytes()).await;
+        // `AT+USECPRF=<id>` restores the factory level too.
+        host.ok("AT+USECPRF=0,0,3").await;
+        host.ok("AT+USECPRF=0").await;
+        host.cmd("AT+USECPRF=0,0", level.as_bytes()).await;
+        if !model.pdp.default_bearer {
+            // SARA-U201 has no bearer until a PSD profile is activated; its level is shown.
+            continue;
+        }
+        if model.psd.style == ubx_modem::model::PsdStyle::MapToCid {
+            // SARA-R5: FTP goes over PSD profile 0, mapped to cid 1.
+            host.ok("AT+UPSD=0,100,1").await;
+            host.ok("AT+UPSDA=0,3").await;
+            let urc = host.urc_line(5).await;
+            assert!(urc.starts_with("+UUPSDA: 0,"), "{urc}");
+        }
+        set_profile(&mut host, server.addr, &server.user, &server.password, true).await;
+        let login = login_result(&mut host, &server, "AT+UFTP=8,1").await;
+        if factory == 0 {
+            assert_eq!(login, 1, "{name}: no validation, no root needed");
+            continue;
+        }
+        // Level 1, no root imported: refused, never unchecked.
+        assert_eq!(login, 0, "{name}");
+        host.uftper(1, 19).await;
+        // Only a foreign root: untrusted.
+        import(&mut host, 0, "other", other_root.as_bytes()).await;
+        assert_eq!(login_result(&mut host, &server, "AT+UFTP=8,1").await, 0);
+        host.uftper(1, 16).await;
+        // The server's root beside it: every imported root is trusted.
+        import(&mut host, 0, "server", &pem).await;
+        assert_eq!(login_result(&mut host, &server, "AT+UFTP=8,1").await, 1);
+    }
+}
+
+/// Runs `openssl` (a test dependency) in `dir`; its stdout.
+fn openssl(dir: &std::path::Path, args: &[&str]) -> Vec<u8> {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// A 1024-bit RSA key (`openssl genrsa 1024`) imports, bare and encrypted with PBES1
+/// (`-v1 PBE-MD5-DES`), and both store the same DER; a wrong password is `incorrect password`.
+/// rustls cannot sign with it, so a profile that presents it fails the handshake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_1024_bit_key_imports_bare_and_pbes1_encrypted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path();
+    openssl(path, &["genrsa", "-out", "k.pem", "1024"]);
+    let plain = std::fs::read(path.join("k.pem")).unwrap();
+    let encrypted = openssl(
+        path,
+        &[
+            "pkcs8",
+            "-topk8",
+            "-v1",
+            "PBE-MD5-DES",
+            "-in",
+            "k.pem",
+            "-passout",
+            "pass:xyz",
+            "-provider",
+            "legacy",
+            "-provider",
+            "default",
+        ],
+    );
+    // The key as PKCS#8 DER, what the store keeps (`pkey -outform DER` would write PKCS#1).
+    openssl(
+        path,
+        &[
+            "pkcs8", "-topk8", "-nocrypt", "-in", "k.pem", "-outform", "DER", "-out", "k.der",
+        ],
+    );
+    let md5 = String::from_utf8(openssl(path, &["dgst", "-md5", "-r", "k.der"])).unwrap();
+    let md5 = md5.split_whitespace().next().unwrap().to_string();
+    let modem = Modem::new(ModemConfig::default()).unwrap();
+    let mut host = AtHost::connect(&modem).await;
+    host.ok("AT+CMEE=2").await;
+    let stored = |name: &str| format!("\r\n+USECMNG: 0,2,\"{name}\",\"{md5}\"\r\n\r\nOK\r\n");
+    assert_eq!(import(&mut host, 2, "k1024", &plain).await, stored("k1024"));
+    let command = |password: &str| {
+        format!(
+            "AT+USECMNG=0,2,\"k-enc\",{},\"{password}\"",
+            encrypted.len()
+        )
+    };
+    host.cmd(&command("xy"), b">").await;
+    host.io.write_all(&encrypted).await.unwrap();
+    host.expect(b"\r\n+CME ERROR: incorrect password\r\n").await;
+    host.cmd(&command("xyz"), b">").await;
+    host.io.write_all(&encrypted).await.unwrap();
+    assert_eq!(host.read_until(b"\r\n\r\nOK\r\n").await, stored("k-enc"));
+
+    // Presented as a client key: the TLS stack cannot sign with it, the login fails (1,6).
+    let server = server_tls(Kind::Vsftpd).await;
+    let (_, client_cert, _) = other_pki();
+    import(&mut host, 1, "device", client_cert.as_bytes()).await;
+    set_profile(&mut host, server.addr, &server.user, &server.password, true).await;
+    host.ok("AT+USECPRF=1,0,0").await;
+    host.ok("AT+USECPRF=1,5,\"device\"").await;
+    host.ok("AT+USECPRF=1,6,\"k1024\"").await;
+    assert_eq!(login_result(&mut host, &server, "AT+UFTP=8,1,1").await, 0);
+    host.uftper(1, 6).await;
 }
 
 #[tokio::test]

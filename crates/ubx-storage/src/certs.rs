@@ -3,9 +3,11 @@
 //! Items live as DER files in a hidden folder next to the module file system
 //! (`<fs-dir>/.ubxftp-security/<type>/<name>`): the file commands never see them (names starting
 //! `.ubxftp` are the emulator's), and they survive a restart with `--fs-dir`. Every item is
-//! checked before it is stored — a certificate must parse as X.509, a key must be a private key
-//! rustls can sign with — and stored as DER whatever form it came in, so its MD5 (what `+USECMNG`
-//! prints) is the MD5 of the DER (docs/FIDELITY.md).
+//! checked before it is stored — a certificate must parse as X.509; a key must parse as an RSA
+//! private key (PKCS#1 or PKCS#8, any size: ubxlib imports a 1024-bit one) or be an EC or
+//! Ed25519 key rustls can sign with; an encrypted PKCS#8 key (PBES2, or PBES1
+//! `pbeWithMD5AndDES-CBC`) is opened with its password first — and stored as DER whatever form
+//! it came in, so its MD5 (what `+USECMNG` prints) is the MD5 of the DER (docs/FIDELITY.md).
 //!
 //! # What the store guarantees
 //!
@@ -254,6 +256,18 @@ impl Store {
             return Err(StoreError::NotFound);
         };
         read_item(&dir, name)
+    }
+
+    /// Every item of one type with its DER, by name (foreign entries left out): the roots a
+    /// security profile trusts when it names none.
+    pub fn all(&self, kind: Kind) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let Some(opened) = self.open(false)? else {
+            return Ok(Vec::new());
+        };
+        match opened.kind_dir(kind, false)? {
+            Some(dir) => items(&dir),
+            None => Ok(Vec::new()),
+        }
     }
 
     pub fn md5(&self, kind: Kind, name: &[u8]) -> Result<String, StoreError> {
@@ -613,8 +627,9 @@ fn certificate_der(data: &[u8]) -> Result<Vec<u8>, StoreError> {
     }
 }
 
-/// A private key as DER (PKCS#8, PKCS#1 or SEC1), one rustls can sign with. An encrypted
-/// PKCS#8 key (`ENCRYPTED PRIVATE KEY`, PBES2) is decrypted with `password` first.
+/// A private key as DER (PKCS#8, PKCS#1 or SEC1) that [`key_parses`]. An encrypted PKCS#8 key
+/// (`ENCRYPTED PRIVATE KEY`, PBES2 or PBES1 `pbeWithMD5AndDES-CBC`) is decrypted with
+/// `password` first.
 fn key_der(data: &[u8], password: Option<&[u8]>) -> Result<Vec<u8>, StoreError> {
     let decrypted;
     let data = if looks_like_pem(data) && contains(data, b"ENCRYPTED PRIVATE KEY") {
@@ -639,8 +654,57 @@ fn key_der(data: &[u8], password: Option<&[u8]>) -> Result<Vec<u8>, StoreError> 
     } else {
         PrivateKeyDer::try_from(data.to_vec()).map_err(|_| StoreError::NotAKey)?
     };
-    rustls::crypto::ring::sign::any_supported_type(&key).map_err(|_| StoreError::NotAKey)?;
+    if !key_parses(&key) {
+        return Err(StoreError::NotAKey);
+    }
     Ok(key.secret_der().to_vec())
+}
+
+/// `rsaEncryption`, the PKCS#8 algorithm of an RSA key.
+const RSA_ENCRYPTION: pkcs8::ObjectIdentifier =
+    pkcs8::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+
+/// Whether a private key is one the store takes: an RSA key whose PKCS#1 structure parses
+/// ([`rsa_key_parses`]), bare or inside PKCS#8, of any size — modules take the 1024-bit key
+/// ubxlib's credential test imports, which rustls (2048 bits and more) cannot sign with — or
+/// an EC or Ed25519 key rustls can sign with (P-256, P-384, Ed25519).
+fn key_parses(key: &PrivateKeyDer<'_>) -> bool {
+    let signable = || rustls::crypto::ring::sign::any_supported_type(key).is_ok();
+    match key {
+        PrivateKeyDer::Pkcs1(rsa) => rsa_key_parses(rsa.secret_pkcs1_der()),
+        PrivateKeyDer::Pkcs8(der) => {
+            match pkcs8::PrivateKeyInfo::try_from(der.secret_pkcs8_der()) {
+                Ok(info) if info.algorithm.oid == RSA_ENCRYPTION => {
+                    rsa_key_parses(info.private_key)
+                }
+                Ok(_) => signable(),
+                Err(_) => false,
+            }
+        }
+        _ => signable(),
+    }
+}
+
+/// Whether `der` is a two-prime PKCS#1 `RSAPrivateKey` (RFC 8017 A.1.2), by its structure:
+/// version 0, then modulus, public and private exponent, both primes, both exponents and the
+/// coefficient, each a positive INTEGER, the modulus odd, and nothing after them. The numbers
+/// are not checked against each other: the module's store takes what parses.
+fn rsa_key_parses(der: &[u8]) -> bool {
+    use pkcs8::der::{Decode, Reader, SliceReader, asn1::UintRef};
+    let parse = || -> pkcs8::der::Result<bool> {
+        let mut reader = SliceReader::new(der)?;
+        let sound = reader.sequence(|fields| {
+            let version = u8::decode(fields)?;
+            let modulus = UintRef::decode(fields)?;
+            let mut positive = modulus.as_bytes().last().is_some_and(|b| b & 1 == 1);
+            for _ in 0..7 {
+                positive &= !UintRef::decode(fields)?.is_empty();
+            }
+            Ok(version == 0 && positive)
+        })?;
+        reader.finish(sound)
+    };
+    parse().unwrap_or(false)
 }
 
 /// Most PBKDF2 iterations an imported key may ask for (OpenSSL writes 2048, current guidance is
@@ -683,10 +747,32 @@ fn affordable(scheme: &pkcs8::pkcs5::EncryptionScheme<'_>) -> bool {
     }
 }
 
-/// Opens an encrypted PKCS#8 key (DER); the plain PKCS#8 DER. A key derivation that is not
-/// [`affordable`] is refused before any work is done.
+/// Opens an encrypted PKCS#8 key (DER); the plain PKCS#8 DER. PBES2 goes through `pkcs5`, a
+/// key derivation that is not [`affordable`] refused before any work is done; PBES1
+/// `pbeWithMD5AndDES-CBC` through [`crate::pbes1`] (at most 65 535 MD5 rounds); other PBES1
+/// schemes (MD2, RC2, SHA-1) are refused.
 fn decrypt_pkcs8(der: &[u8], password: &[u8]) -> Result<Vec<u8>, StoreError> {
+    use pkcs8::pkcs5::{EncryptionScheme, pbes1};
     let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der).map_err(|_| StoreError::NotAKey)?;
+    if let EncryptionScheme::Pbes1(algorithm) = &info.encryption_algorithm {
+        let data = info.encrypted_data;
+        let pbes1::Parameters {
+            salt,
+            iteration_count,
+        } = &algorithm.parameters;
+        if algorithm.encryption != pbes1::EncryptionScheme::PbeWithMd5AndDesCbc
+            || *iteration_count == 0
+            || data.is_empty()
+            || !data.len().is_multiple_of(8)
+        {
+            return Err(StoreError::NotAKey);
+        }
+        let plain = crate::pbes1::decrypt_md5_des(password, salt, *iteration_count, data)
+            .ok_or(StoreError::WrongPassword)?;
+        // A wrong password that happens to leave valid padding leaves junk, not a key.
+        pkcs8::PrivateKeyInfo::try_from(plain.as_slice()).map_err(|_| StoreError::WrongPassword)?;
+        return Ok(plain);
+    }
     if !affordable(&info.encryption_algorithm) {
         return Err(StoreError::NotAKey);
     }
@@ -1056,6 +1142,154 @@ mod tests {
             key_der(&scrypt_key(14, 8, 1), Some(b"pw")),
             Err(StoreError::WrongPassword)
         );
+    }
+
+    /// ubxlib's credential test keys (testdata/README.md).
+    const UBXLIB_PBES1: &[u8] = include_bytes!("../testdata/ubxlib-key-1024-pkcs8-pbes1.pem");
+    const UBXLIB_PLAIN: &[u8] = include_bytes!("../testdata/ubxlib-key-1024-pkcs1.pem");
+
+    /// Runs `openssl` (a test dependency, scripts/install-test-deps) in `dir`; its stdout.
+    fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
+    /// The PKCS#1 DER inside a plain PKCS#8 DER.
+    fn pkcs1_inside(pkcs8_der: &[u8]) -> Vec<u8> {
+        let info = pkcs8::PrivateKeyInfo::try_from(pkcs8_der).unwrap();
+        assert_eq!(info.algorithm.oid, RSA_ENCRYPTION);
+        info.private_key.to_vec()
+    }
+
+    #[test]
+    fn ubxlibs_1024_bit_key_is_taken() {
+        // rustls cannot sign with it (RSA below 2048 bits); the store takes it all the same.
+        let der = key_der(UBXLIB_PLAIN, None).unwrap();
+        let key = PrivateKeyDer::try_from(der.clone()).unwrap();
+        assert!(rustls::crypto::ring::sign::any_supported_type(&key).is_err());
+        assert_eq!(key_label(&der), "RSA PRIVATE KEY");
+        let fs = tempfile::tempdir().unwrap();
+        let store = Store::beside(fs.path());
+        let md5 = store
+            .import(Kind::ClientKey, b"ubxlib_test_key", UBXLIB_PLAIN, None)
+            .unwrap();
+        assert_eq!(md5, md5_hex(&der));
+    }
+
+    #[test]
+    fn ubxlibs_pbes1_key_opens_with_its_password() {
+        let der = key_der(UBXLIB_PBES1, Some(b"ubxlib")).unwrap();
+        // The same key as the plain one: the PKCS#8 wraps exactly its PKCS#1 DER.
+        assert_eq!(pkcs1_inside(&der), key_der(UBXLIB_PLAIN, None).unwrap());
+        for wrong in [Some(&b"ubxlib2"[..]), Some(b""), None] {
+            assert_eq!(
+                key_der(UBXLIB_PBES1, wrong),
+                Err(StoreError::WrongPassword),
+                "{wrong:?}"
+            );
+        }
+        // The same key as DER.
+        let body = pem_body(UBXLIB_PBES1, "ENCRYPTED PRIVATE KEY").unwrap();
+        assert_eq!(key_der(&body, Some(b"ubxlib")).unwrap(), der);
+    }
+
+    #[test]
+    fn keys_openssl_encrypts_with_pbes1_md5_des_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path();
+        for bits in ["1024", "2048"] {
+            openssl(path, &["genrsa", "-out", "key.pem", bits]);
+            let plain = openssl(path, &["pkcs8", "-topk8", "-nocrypt", "-in", "key.pem"]);
+            let v1 = ["pkcs8", "-topk8", "-v1", "PBE-MD5-DES", "-in", "key.pem"];
+            let v1 = [&v1[..], &["-passout", "pass:xyz"]].concat();
+            // OpenSSL 3 keeps DES in its legacy provider.
+            let legacy = [&v1[..], &["-provider", "legacy", "-provider", "default"]].concat();
+            let encrypted = openssl(path, &legacy);
+            let der = openssl(path, &[&legacy[..], &["-outform", "DER"]].concat());
+            assert!(contains(&encrypted, b"ENCRYPTED PRIVATE KEY"));
+            let expected = key_der(&plain, None).unwrap();
+            assert_eq!(
+                key_der(&encrypted, Some(b"xyz")).unwrap(),
+                expected,
+                "{bits}"
+            );
+            assert_eq!(key_der(&der, Some(b"xyz")).unwrap(), expected, "{bits}");
+            assert_eq!(
+                key_der(&encrypted, Some(b"xy")),
+                Err(StoreError::WrongPassword)
+            );
+        }
+    }
+
+    #[test]
+    fn pbes1_schemes_other_than_md5_des_and_broken_parameters_are_not_keys() {
+        use pkcs8::der::Encode;
+        use pkcs8::pkcs5::{EncryptionScheme, pbes1};
+        let encrypted = |encryption, iteration_count, data: &[u8]| {
+            let algorithm = pbes1::Algorithm {
+                encryption,
+                parameters: pbes1::Parameters {
+                    salt: [1; 8],
+                    iteration_count,
+                },
+            };
+            pkcs8::EncryptedPrivateKeyInfo {
+                encryption_algorithm: EncryptionScheme::Pbes1(algorithm),
+                encrypted_data: data,
+            }
+            .to_der()
+            .unwrap()
+        };
+        let md5_des = pbes1::EncryptionScheme::PbeWithMd5AndDesCbc;
+        for (scheme, count, data) in [
+            (
+                pbes1::EncryptionScheme::PbeWithSha1AndDesCbc,
+                2048,
+                &[0u8; 16][..],
+            ),
+            (md5_des, 0, &[0; 16]),
+            (md5_des, 2048, &[0; 12]),
+        ] {
+            assert_eq!(
+                key_der(&encrypted(scheme, count, data), Some(b"pw")),
+                Err(StoreError::NotAKey),
+                "{scheme:?} {count} {}",
+                data.len()
+            );
+        }
+        // Sound parameters, junk data: the password is what fails.
+        assert_eq!(
+            key_der(&encrypted(md5_des, 2048, &[0; 16]), Some(b"pw")),
+            Err(StoreError::WrongPassword)
+        );
+    }
+
+    #[test]
+    fn rsa_keys_are_checked_by_their_structure() {
+        let pkcs1 = key_der(UBXLIB_PLAIN, None).unwrap();
+        assert!(rsa_key_parses(&pkcs1));
+        // Trailing bytes, a cut, an even modulus, version 1 (multi-prime, which this check
+        // does not take).
+        assert!(!rsa_key_parses(&[&pkcs1[..], &[0]].concat()));
+        assert!(!rsa_key_parses(&pkcs1[..pkcs1.len() - 1]));
+        let mut even = pkcs1.clone();
+        // 30 82 02 5b | 02 01 00 | 02 81 81 00 <128 modulus bytes>: the modulus's last byte.
+        let modulus_end = 4 + 3 + 3 + 1 + 128 - 1;
+        even[modulus_end] &= 0xfe;
+        assert!(!rsa_key_parses(&even));
+        assert_eq!(key_der(&even, None), Err(StoreError::NotAKey));
+        let mut version = pkcs1.clone();
+        version[6] = 1;
+        assert!(!rsa_key_parses(&version));
     }
 
     #[test]

@@ -16,9 +16,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use ubx_modem::field::spec::LinkSpec;
+use ubx_modem::field::spec::{Fault, LinkSpec};
 
-use crate::share::parse_fleet_scenario;
+use crate::control::{MAX_FAULTS_PER_FLEET, MAX_FAULTS_PER_MODULE};
+use crate::input::{MAX_FAULTS_FILE, MAX_SCRIPT_FILE, read_text_capped};
+use crate::share::{Picker, parse_fleet_scenario};
 use ubx_modem::{Modem, ModemConfig};
 use ubx_transcript::Transcript;
 
@@ -137,7 +139,8 @@ struct Built {
     id: FleetId,
 }
 
-fn build(args: &FleetArgs) -> anyhow_like::Result<Built> {
+/// The modules of this process, built; `script` is the text of `--script`, if any.
+fn build(args: &FleetArgs, script: Option<&str>) -> anyhow_like::Result<Built> {
     if args.count == 0 || args.count > MAX_COUNT {
         return Err(format!("--count {}: from 1 to {MAX_COUNT}", args.count));
     }
@@ -148,26 +151,18 @@ fn build(args: &FleetArgs) -> anyhow_like::Result<Built> {
         ..args.module.clone()
     }
     .config()?;
-    let (faults, faults_md5) = match &args.module.faults {
+    let (shard, shards) = args.shard.unwrap_or((0, 1));
+    let (mut faults, faults_md5) = match &args.module.faults {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("--faults {}: {e}", path.display()))?;
+            let text = read_text_capped("--faults", path, MAX_FAULTS_FILE)?;
             let md5 = ubx_modem::fs::storage::md5_hex(text.as_bytes());
-            let faults = parse_fleet_scenario(&text, base.model.pdp.max_cid)
+            let faults = fleet_faults(&text, base.model.pdp.max_cid, args.count, args.shard)
                 .map_err(|e| format!("--faults {}: {e}", path.display()))?;
-            let mut picked = Vec::new();
-            for (share, fault) in faults {
-                let modules = share
-                    .pick(args.count)
-                    .map_err(|e| format!("--faults {}: {e}", path.display()))?;
-                picked.push((modules, fault));
-            }
-            (picked, md5)
+            (faults, md5)
         }
         None => (Vec::new(), String::new()),
     };
     let mix = args.link_mix.as_deref().map(parse_mix).transpose()?;
-    let (shard, shards) = args.shard.unwrap_or((0, 1));
     let root = match &args.module.fs_dir {
         Some(dir) => dir.clone(),
         None => std::env::temp_dir().join(format!("ubxftp-fleet-{}", std::process::id())),
@@ -181,10 +176,9 @@ fn build(args: &FleetArgs) -> anyhow_like::Result<Built> {
         let mut field = base.field.clone();
         field.seed = seed.wrapping_add(index as u64);
         field.faults = faults
-            .iter()
-            .filter(|(modules, _)| modules.binary_search(&index).is_ok())
-            .map(|(_, fault)| fault.clone())
-            .collect();
+            .get_mut(index / shards)
+            .map(std::mem::take)
+            .unwrap_or_default();
         if let Some(mix) = &mix {
             let total: u64 = mix.iter().map(|(_, _, w)| *w as u64).sum();
             let mut pick = draw(seed, index) % total;
@@ -213,12 +207,9 @@ fn build(args: &FleetArgs) -> anyhow_like::Result<Built> {
         };
         modules.push((index, Modem::new(config).map_err(|e| e.to_string())?));
     }
-    let script_md5 = match &args.script {
-        Some(p) => ubx_modem::fs::storage::md5_hex(
-            &std::fs::read(p).map_err(|e| format!("--script {}: {e}", p.display()))?,
-        ),
-        None => String::new(),
-    };
+    let script_md5 = script
+        .map(|text| ubx_modem::fs::storage::md5_hex(text.as_bytes()))
+        .unwrap_or_default();
     let link = match (&args.link_mix, &args.module.link) {
         (Some(mix), _) => format!("mix {mix}"),
         (None, Some(l)) => l.to_string(),
@@ -269,7 +260,7 @@ pub async fn run(args: FleetArgs) -> anyhow_like::Result<()> {
     };
     let control = crate::control::bind(&args.control).await?;
     let started = Instant::now();
-    let built = build(&args)?;
+    let built = build(&args, script.as_deref())?;
     let modules = Modules::of_fleet(built.modules, args.count);
     tracing::info!(count = modules.all.len(), took = ?started.elapsed(), "fleet built");
     let mut tasks = tokio::task::JoinSet::new();
@@ -348,6 +339,49 @@ pub async fn run(args: FleetArgs) -> anyhow_like::Result<()> {
     }
 }
 
+/// The faults of a fleet's scenario file for each module of this process (shard `(i, n)`:
+/// modules `i, i+n, ...`, module `index` at `index / n`), within the caps of the control API: a
+/// module holds at most [`MAX_FAULTS_PER_MODULE`], this process's modules
+/// [`MAX_FAULTS_PER_FLEET`] together. Linear in the file and the faults given: each fault goes
+/// straight to the modules it picks, and the first one past a cap stops the load.
+fn fleet_faults(
+    text: &str,
+    max_cid: u8,
+    count: usize,
+    shard: Option<(usize, usize)>,
+) -> Result<Vec<Vec<Fault>>, String> {
+    let (shard, shards) = shard.unwrap_or((0, 1));
+    let mine = count.saturating_sub(shard).div_ceil(shards);
+    let mut per_module: Vec<Vec<Fault>> = vec![Vec::new(); mine];
+    let mut total = 0usize;
+    let mut picker = Picker::new(count);
+    for (share, fault) in parse_fleet_scenario(text, max_cid)? {
+        for index in picker.pick(&share)? {
+            if index % shards != shard {
+                continue;
+            }
+            let Some(held) = per_module.get_mut(index / shards) else {
+                continue;
+            };
+            if held.len() >= MAX_FAULTS_PER_MODULE {
+                return Err(format!(
+                    "module {index} would hold more than {MAX_FAULTS_PER_MODULE} faults, the \
+                     most a module may hold (docs/SECURITY.md)"
+                ));
+            }
+            total += 1;
+            if total > MAX_FAULTS_PER_FLEET {
+                return Err(format!(
+                    "the modules of this process would hold more than {MAX_FAULTS_PER_FLEET} \
+                     faults, the most they may hold together (docs/SECURITY.md)"
+                ));
+            }
+            held.push(fault.clone());
+        }
+    }
+    Ok(per_module)
+}
+
 /// Binds BASE+i for every module of this process, or names the port that failed.
 fn bind_all(
     spec: &str,
@@ -395,9 +429,8 @@ fn bind_all(
 /// Placeholders a fleet script may use.
 const PLACEHOLDERS: &[&str] = &["index", "imei"];
 
-fn load_script(path: &PathBuf) -> anyhow_like::Result<String> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("--script {}: {e}", path.display()))?;
+fn load_script(path: &std::path::Path) -> anyhow_like::Result<String> {
+    let text = read_text_capped("--script", path, MAX_SCRIPT_FILE)?;
     // `{name}` with a name of letters, digits, `-` or `_`: a placeholder (regex repeats such as
     // `{3}` or `{2,5}` are digits and commas only).
     let re = regex::Regex::new(r"\{([A-Za-z][A-Za-z0-9_-]*)\}").map_err(|e| e.to_string())?;
@@ -564,5 +597,30 @@ async fn progress(done: Arc<std::sync::atomic::AtomicUsize>, total: usize) {
             Duration::from_secs(2)
         })
         .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fleet_fault_file_gives_each_module_of_the_shard_its_faults() {
+        let text = "[[fault]]\ntarget = \"dns\"\naction = \"fail\"\nmodems = [3, 4]\n\n\
+                    [[fault]]\ntarget = \"dns\"\naction = \"fail\"\nmodems = \"all\"\n";
+        // Shard 1/2 of 5 runs modules 1 and 3.
+        let faults = fleet_faults(text, 8, 5, Some((1, 2))).unwrap();
+        assert_eq!(faults.iter().map(Vec::len).collect::<Vec<_>>(), [1, 2]);
+        // Shard 0/2 runs 0, 2 and 4.
+        let faults = fleet_faults(text, 8, 5, Some((0, 2))).unwrap();
+        assert_eq!(faults.iter().map(Vec::len).collect::<Vec<_>>(), [1, 1, 2]);
+        // A module past its cap is named; another shard's module does not count.
+        let over = "[[fault]]\ntarget = \"dns\"\naction = \"fail\"\nmodems = [2]\n".repeat(257);
+        let e = fleet_faults(&over, 8, 5, None).unwrap_err();
+        assert!(e.starts_with("module 2 would hold more than 256"), "{e}");
+        assert!(fleet_faults(&over, 8, 5, Some((1, 2))).is_ok());
+        let nine = "[[fault]]\ntarget = \"dns\"\naction = \"fail\"\nmodems = [9]\n";
+        let e = fleet_faults(nine, 8, 5, None).unwrap_err();
+        assert!(e.contains("9 is not a module of this fleet of 5"), "{e}");
     }
 }

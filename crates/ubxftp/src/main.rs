@@ -13,6 +13,7 @@
 mod control;
 mod demo;
 mod fleet;
+mod input;
 mod report;
 mod share;
 mod transport;
@@ -22,7 +23,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use ubx_modem::field::spec::LinkSpec;
+use ubx_modem::field::spec::{Fault, LinkSpec};
 use ubx_modem::model::Model;
 use ubx_modem::{Modem, ModemConfig};
 use ubx_terminal::trace::Tracer;
@@ -200,12 +201,7 @@ impl ModuleArgs {
         }
         let model = self.model()?;
         let faults = match &self.faults {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("--faults {}: {e}", path.display()))?;
-                ubx_modem::field::spec::parse_scenario(&text, model.pdp.max_cid)
-                    .map_err(|e| format!("--faults {}: {e}", path.display()))?
-            }
+            Some(path) => module_faults(path, model.pdp.max_cid)?,
             None => Vec::new(),
         };
         let field = ubx_modem::field::FieldConfig {
@@ -227,13 +223,29 @@ impl ModuleArgs {
     }
 }
 
+/// One module's `--faults` file: at most as many faults as the control API lets a module hold.
+fn module_faults(path: &std::path::Path, max_cid: u8) -> anyhow_like::Result<Vec<Fault>> {
+    let text = input::read_text_capped("--faults", path, input::MAX_FAULTS_FILE)?;
+    let faults = ubx_modem::field::spec::parse_scenario(&text, max_cid)
+        .map_err(|e| format!("--faults {}: {e}", path.display()))?;
+    if faults.len() > control::MAX_FAULTS_PER_MODULE {
+        return Err(format!(
+            "--faults {}: {} faults; a module holds at most {} (docs/SECURITY.md)",
+            path.display(),
+            faults.len(),
+            control::MAX_FAULTS_PER_MODULE
+        ));
+    }
+    Ok(faults)
+}
+
 impl ModuleArgs {
     /// The model `--model` or `--model-file` names.
     fn model(&self) -> anyhow_like::Result<&'static Model> {
         if let Some(path) = &self.model_file {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let model = Model::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            let text = input::read_text_capped("--model-file", path, input::MAX_MODEL_FILE)?;
+            let model = Model::from_toml(&text)
+                .map_err(|e| format!("--model-file {}: {e}", path.display()))?;
             // One model per process, kept for its whole life.
             return Ok(Box::leak(Box::new(model)));
         }
@@ -249,22 +261,21 @@ impl ModuleArgs {
 
 /// `ubxftp report FILE` / `ubxftp report merge FILE...`.
 fn report_command(files: &[PathBuf], out: Option<&std::path::Path>) -> anyhow_like::Result<()> {
-    let read = |p: &PathBuf| -> anyhow_like::Result<report::Report> {
-        let text = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
-        serde_json::from_slice(&text)
-            .map_err(|e| format!("{}: not a fleet report: {e}", p.display()))
+    // Each file is read with a cap and checked before it is printed or merged.
+    let read = |p: &PathBuf| -> anyhow_like::Result<report::Checked> {
+        let bytes = input::read_capped("report", p, input::MAX_REPORT_FILE)?;
+        let report = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{}: not a fleet report: {e}", p.display()))?;
+        report::Checked::new(p.display().to_string(), report)
     };
     match files {
         [one] => {
-            report::print(&read(one)?);
+            report::print(&read(one)?.report);
             Ok(())
         }
         [merge, rest @ ..] if merge.as_os_str() == "merge" && !rest.is_empty() => {
-            let reports = rest
-                .iter()
-                .map(read)
-                .collect::<anyhow_like::Result<Vec<_>>>()?;
-            let merged = report::merge(reports)?;
+            // Read as merged: one report at a time besides the merge.
+            let merged = report::merge(rest.iter().map(read))?;
             let json = serde_json::to_vec_pretty(&merged).map_err(|e| e.to_string())?;
             match out {
                 Some(path) => {
@@ -444,7 +455,7 @@ async fn script(
     baud: u32,
     module: ModuleArgs,
 ) -> anyhow_like::Result<()> {
-    let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let text = input::read_text_capped("script", &file, input::MAX_SCRIPT_FILE)?;
     let transcript = Transcript::parse(&text).map_err(|e| format!("{}: {e}", file.display()))?;
     let outcome = match connect {
         None => {

@@ -10,8 +10,12 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
+use hdrhistogram::serialization::{Serializer, V2Serializer};
 use serde::{Deserialize, Serialize};
+
+mod check;
+
+pub use check::{Checked, merge};
 
 /// What identifies a fleet: reports of different fleets do not merge.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,15 +130,6 @@ fn step_report(line: usize, text: &str, h: &Histogram<u64>) -> StepReport {
     }
 }
 
-fn decode(step: &StepReport) -> Result<Histogram<u64>, String> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(&step.histogram)
-        .map_err(|e| format!("line {}: histogram: {e}", step.line))?;
-    Deserializer::new()
-        .deserialize(&mut bytes.as_slice())
-        .map_err(|e| format!("line {}: histogram: {e:?}", step.line))
-}
-
 /// Groups failing modules by their mismatch.
 pub fn group_failures(outcomes: &BTreeMap<usize, String>) -> Vec<FailureGroup> {
     let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -152,59 +147,6 @@ pub fn group_failures(outcomes: &BTreeMap<usize, String>) -> Vec<FailureGroup> {
         .collect();
     out.sort_by_key(|g| std::cmp::Reverse(g.modules.len()));
     out
-}
-
-/// Merges shard reports of one fleet.
-pub fn merge(reports: Vec<Report>) -> Result<Report, String> {
-    let mut it = reports.into_iter();
-    let mut merged = it.next().ok_or("nothing to merge")?;
-    let mut steps: BTreeMap<usize, (String, Histogram<u64>)> = BTreeMap::new();
-    for s in &merged.steps {
-        steps.insert(s.line, (s.text.clone(), decode(s)?));
-    }
-    for r in it {
-        if r.fleet != merged.fleet {
-            return Err(format!(
-                "these reports are of different fleets: {:?} and {:?}",
-                merged.fleet, r.fleet
-            ));
-        }
-        if r.shard_count != merged.shard_count {
-            return Err("these reports were sharded differently".into());
-        }
-        if let Some(s) = r.shards.iter().find(|s| merged.shards.contains(s)) {
-            return Err(format!("shard {s} is in two reports"));
-        }
-        merged.shards.extend(&r.shards);
-        merged.modules += r.modules;
-        merged.passed += r.passed;
-        merged.failed += r.failed;
-        merged.outcomes.extend(r.outcomes);
-        merged.bytes += r.bytes;
-        merged.ftp_data_bytes += r.ftp_data_bytes;
-        merged.elapsed_s = merged.elapsed_s.max(r.elapsed_s);
-        for (class, n) in r.uftper_classes {
-            *merged.uftper_classes.entry(class).or_default() += n;
-        }
-        for s in &r.steps {
-            let h = decode(s)?;
-            match steps.get_mut(&s.line) {
-                Some((_, acc)) => acc.add(&h).map_err(|e| format!("line {}: {e:?}", s.line))?,
-                None => {
-                    steps.insert(s.line, (s.text.clone(), h));
-                }
-            }
-        }
-    }
-    merged.shards.sort_unstable();
-    merged.failures = group_failures(&merged.outcomes);
-    merged.steps = steps
-        .iter()
-        .map(|(line, (text, h))| step_report(*line, text, h))
-        .collect();
-    merged.throughput_mb_s = per_second(merged.bytes, merged.elapsed_s);
-    merged.ftp_data_mb_s = per_second(merged.ftp_data_bytes, merged.elapsed_s);
-    Ok(merged)
 }
 
 /// MB/s over a run of `elapsed` seconds (0 for an empty run).

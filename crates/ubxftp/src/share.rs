@@ -48,18 +48,45 @@ impl ModuleShare {
     /// The indices of a fleet of `count` modules this share picks, in order; an index outside
     /// the fleet is an error.
     pub fn pick(&self, count: usize) -> Result<Vec<usize>, String> {
-        match self {
+        Picker::new(count).pick(self)
+    }
+}
+
+/// Picks the modules of many shares of one fleet: the ranking a percentage uses is made once,
+/// so a file of many `modems = "N%"` faults loads in linear time.
+pub struct Picker {
+    count: usize,
+    /// Every index of the fleet, ranked by a hash (made at the first percentage).
+    ranked: Option<Vec<usize>>,
+}
+
+impl Picker {
+    pub fn new(count: usize) -> Picker {
+        Picker {
+            count,
+            ranked: None,
+        }
+    }
+
+    /// The indices `share` picks, in order; an index outside the fleet is an error.
+    pub fn pick(&mut self, share: &ModuleShare) -> Result<Vec<usize>, String> {
+        let count = self.count;
+        match share {
             ModuleShare::All => Ok((0..count).collect()),
             ModuleShare::Percent(pct) => {
                 // Rank every index of the whole fleet by a hash, so that a shard picks exactly
                 // the modules of its own that the single process would.
-                let mut ids: Vec<usize> = (0..count).collect();
-                ids.sort_by_key(|i| {
-                    (*i as u64)
-                        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-                        .rotate_left(17)
+                let ranked = self.ranked.get_or_insert_with(|| {
+                    let mut ids: Vec<usize> = (0..count).collect();
+                    ids.sort_by_key(|i| {
+                        (*i as u64)
+                            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                            .rotate_left(17)
+                    });
+                    ids
                 });
-                ids.truncate(((count as f64) * pct / 100.0).round() as usize);
+                let n = ((count as f64) * pct / 100.0).round() as usize;
+                let mut ids = ranked[..n.min(count)].to_vec();
                 ids.sort_unstable();
                 Ok(ids)
             }
@@ -115,6 +142,12 @@ mod tests {
         assert_eq!(faults[1].0, ModuleShare::All);
         let picked = faults[0].0.pick(1000).unwrap();
         assert_eq!(picked.len(), 50);
+        // One picker for many shares picks as each share alone does.
+        let mut picker = Picker::new(1000);
+        for pct in [5.0, 30.0, 5.0, 100.0, 0.0] {
+            let share = ModuleShare::Percent(pct);
+            assert_eq!(picker.pick(&share).unwrap(), share.pick(1000).unwrap());
+        }
         // A shard's share is the single process's, restricted to the shard.
         let whole = ModuleShare::Percent(30.0).pick(10).unwrap();
         assert_eq!(whole.len(), 3);

@@ -117,7 +117,10 @@ pub async fn apply(shared: &Arc<Shared>, action: ModuleAction) {
             crate::families::network::registration_changed(shared);
         }
         ModuleAction::Reboot(away) => reboot(shared, away).await,
+        ModuleAction::RrcRelease => crate::families::network::rrc::release(shared),
     }
+    // A registration or a context lost or back changes the signalling connection (+CSCON).
+    crate::families::network::rrc::check(shared);
 }
 
 /// The FTP service's connections end if their bearer is gone.

@@ -60,7 +60,7 @@ impl Drop for ModemHandler {
 }
 
 impl Handler for ModemHandler {
-    fn execute(&mut self, cmd: &Command, _settings: &Settings) -> Outcome {
+    fn execute(&mut self, cmd: &Command, settings: &Settings) -> Outcome {
         if cmd.is_extended() && !self.shared.model.has(&cmd.name) {
             return Outcome::Failed(CommandError::Syntax);
         }
@@ -70,6 +70,7 @@ impl Handler for ModemHandler {
             terminal: self.terminal,
             link: Cell::new(None),
             baud: Cell::new(None),
+            settings: settings.clone(),
         };
         let outcome = general::execute(&ctx, cmd)
             .or_else(|| sim::execute(&ctx, cmd))
@@ -95,6 +96,8 @@ impl Handler for ModemHandler {
         psd::sync(&self.shared);
         // ... and with it the sockets' bearer.
         socket::bearer_sync(&self.shared);
+        // Signalling or data over the radio brings the signalling connection up (+CSCON).
+        network::rrc::check(&self.shared);
         outcome
     }
 
@@ -104,12 +107,15 @@ impl Handler for ModemHandler {
             terminal: self.terminal,
             link: Cell::new(None),
             baud: Cell::new(None),
+            settings: Settings::factory(),
         };
-        match request.command.name.as_str() {
+        let outcome = match request.command.name.as_str() {
             "+USECMNG" => security::payload_received(&ctx, request, data),
             "+USOWR" | "+USOST" => socket::payload_received(&ctx, request, data),
             "+UMQTTC" => mqtt::payload_received(&ctx, request, data),
             _ => fs::payload_received(&ctx, request, data),
-        }
+        };
+        network::rrc::check(&self.shared);
+        outcome
     }
 }

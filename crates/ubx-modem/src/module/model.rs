@@ -43,13 +43,25 @@ pub struct Model {
     pub ftp: Ftp,
     pub sockets: Sockets,
     pub http: Http,
+    /// The MQTT client, exactly where `commands` lists `+UMQTT`.
+    #[serde(default)]
+    pub mqtt: Option<Mqtt>,
     pub file_system: FileSystem,
     /// `+URAT`, where the model has it.
     #[serde(default)]
     pub rat: Option<Rat>,
+    /// `+USIO`, exactly where `commands` lists it.
+    #[serde(default)]
+    pub usio: Option<Usio>,
+    /// `+UGPRF`, exactly where `commands` lists it.
+    #[serde(default)]
+    pub gnss_profile: Option<GnssProfile>,
     /// `+CCLK`.
     #[serde(default)]
     pub clock: Clock,
+    /// The `+USECPRF` security profiles.
+    #[serde(default)]
+    pub security: Security,
 }
 
 /// What the module says about itself.
@@ -138,6 +150,33 @@ pub struct Rat {
     /// The set command needs the radio off (`+CFUN=0`); otherwise `operation not allowed`.
     #[serde(default)]
     pub radio_off: bool,
+    /// The first `<AcT>` that means dual mode (SARA-U201: 1): the second one, the preferred
+    /// technology, is given only after it, and the factory one when left out. Without it every
+    /// position is a technology of its own.
+    #[serde(default)]
+    pub dual_mode: Option<i64>,
+}
+
+/// `+USIO`: the serial interface variants, which take effect at the next reboot.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Usio {
+    /// The `<requested_variant>`s the set command accepts.
+    pub values: Vec<i64>,
+    /// The variant requested and active until one is set.
+    pub factory: i64,
+    /// `AT+USIO=?`.
+    pub test: String,
+}
+
+/// `+UGPRF`: where a GNSS receiver inside or behind the module sends its data.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GnssProfile {
+    /// The highest `<GNSS_IO_configuration>` bit map (all bits below it may be set).
+    pub max: i64,
+    /// `AT+UGPRF=?`.
+    pub test: String,
 }
 
 /// `+CCLK`.
@@ -148,6 +187,17 @@ pub struct Clock {
     /// its zone (LEXI-R10); otherwise the time is read back as it was set.
     #[serde(default)]
     pub set_is_utc: bool,
+}
+
+/// The `+USECPRF` security profiles.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Security {
+    /// The certificate validation level (`+USECPRF` op 0, 0–3) every profile has at power-on
+    /// and after `AT+USECPRF=<id>`: 1 (root CA checking) on SARA-R5, LARA-R6 and LEXI-R10, 0
+    /// (none) otherwise (ubxlib's `cellSecTlsSettings` test, docs/FIDELITY.md).
+    #[serde(default)]
+    pub factory_level: u8,
 }
 
 /// How the model's packet switched data profiles (`+UPSD`, `+UPSDA`, `+UPSND`) work.
@@ -241,6 +291,42 @@ pub struct Http {
     pub uhttpc_test: String,
 }
 
+/// Which AT syntax the MQTT client speaks (internet-suite.md §4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MqttSyntax {
+    /// Set commands answer `OK`; network results come as `+UUMQTTC: <op>,<result>` URCs and
+    /// received messages are read with `AT+UMQTTC=6,1` (SARA-R5, LARA-R6, LEXI-R10).
+    New,
+    /// SARA-R410M-02B and R412M-02B (ubxlib's `MQTT_SARA_R4_OLD_SYNTAX`): every set command
+    /// answers `+UMQTT: <op>,<result>` or `+UMQTTC: <op>,<result>` before `OK`, a profile value
+    /// is read with `AT+UMQTT=<op>?` and comes back in `+UUMQTT<op>:`, login succeeds with
+    /// `+UUMQTTC: 1,0`, and messages arrive as `+UUMQTTCM:`.
+    SaraR4,
+}
+
+/// What an unset client id (`+UMQTT` op 0) becomes at login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MqttClientId {
+    /// The module's IMEI.
+    Imei,
+    /// Nothing: the CONNECT carries an empty client id (ubxlib: "SARA-R4 doesn't generate
+    /// one").
+    Empty,
+}
+
+/// The MQTT client service (`+UMQTT`, `+UMQTTC`, `+UMQTTER`, `+UMQTTNV`, services/mqtt/).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mqtt {
+    pub syntax: MqttSyntax,
+    /// `+UMQTTC` op codes (9: binary publish, a direct link).
+    pub umqttc_ops: Vec<i64>,
+    /// What an unset client id becomes at login.
+    pub client_id: MqttClientId,
+}
+
 /// The socket service (`+USO*`, services/socket/).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -282,25 +368,27 @@ pub enum ModelError {
     Invalid(String),
 }
 
+/// The range of every code a model lists: `+UFTP`, `+UFTPC`, `+UHTTP` and `+UHTTPC` op codes,
+/// `<fun>` values, `<param_tag>`s, `<auth_type>`s and `<AcT>`s. Every such number in the u-blox
+/// manuals is below 256 (the largest listed is `+UFTPC` 100, FOTA), so anything outside is a
+/// typo (docs/MODELS.md).
+pub const CODES: std::ops::RangeInclusive<i64> = 0..=255;
+
 impl Model {
     /// Reads and checks a model file.
     pub fn from_toml(text: &str) -> Result<Model, ModelError> {
         let model: Model = toml::from_str(text)?;
+        // The same text as a plain table, to reach every string wherever the schema puts it.
+        let table: toml::Table = toml::from_str(text)?;
+        printable("", &toml::Value::Table(table)).map_err(ModelError::Invalid)?;
         model.check().map_err(ModelError::Invalid)?;
         Ok(model)
     }
 
     /// The consistency rules the schema cannot express.
     fn check(&self) -> Result<(), String> {
-        let tac = &self.identity.imei_tac;
-        if tac.len() != 8 || !tac.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("identity.imei_tac must be 8 digits, not {tac:?}"));
-        }
-        if let Some(c) = self.commands.iter().find(|c| !c.starts_with('+')) {
-            return Err(format!(
-                "commands: {c:?} is not an extended command (+NAME)"
-            ));
-        }
+        self.check_names()?;
+        self.check_codes()?;
         if !self
             .functionality
             .values
@@ -328,21 +416,135 @@ impl Model {
         if self.has("+UAUTHREQ") != self.pdp.uauthreq.is_some() {
             return Err("pdp.uauthreq must be given exactly when commands lists +UAUTHREQ".into());
         }
+        if self.has("+UMQTT") != self.mqtt.is_some() {
+            return Err("mqtt must be given exactly when commands lists +UMQTT".into());
+        }
+        if let Some(mqtt) = &self.mqtt {
+            if mqtt.umqttc_ops.is_empty() || mqtt.umqttc_ops.iter().any(|op| !(0..=9).contains(op))
+            {
+                return Err("mqtt.umqttc_ops must be op codes 0-9".into());
+            }
+            let needs = ["+UMQTTC", "+UMQTTER"];
+            if let Some(c) = needs.iter().find(|c| !self.has(c)) {
+                return Err(format!("mqtt needs {c} in commands"));
+            }
+        }
+        if self.security.factory_level > 3 {
+            return Err("security.factory_level must be a validation level, 0-3".into());
+        }
         if self.has("+URAT") != self.rat.is_some() {
             return Err("rat must be given exactly when commands lists +URAT".into());
         }
+        if self.has("+USIO") != self.usio.is_some() {
+            return Err("usio must be given exactly when commands lists +USIO".into());
+        }
+        if let Some(usio) = &self.usio
+            && !usio.values.contains(&usio.factory)
+        {
+            return Err("usio.factory must be one of usio.values".into());
+        }
+        if self.has("+UGPRF") != self.gnss_profile.is_some() {
+            return Err("gnss_profile must be given exactly when commands lists +UGPRF".into());
+        }
+        self.check_rat()?;
+        if let Some(g) = &self.gnss_profile
+            && !(1..=255).contains(&g.max)
+        {
+            return Err("gnss_profile.max must be 1..=255".into());
+        }
+        Ok(())
+    }
+
+    /// `rat`: the factory setting one value of each position's list, and dual mode (SARA-U201)
+    /// a first-position value with a second position after it.
+    fn check_rat(&self) -> Result<(), String> {
+        let Some(rat) = &self.rat else {
+            return Ok(());
+        };
+        let fits = !rat.factory.is_empty()
+            && rat.factory.len() <= rat.values.len()
+            && rat
+                .factory
+                .iter()
+                .zip(&rat.values)
+                .all(|(v, allowed)| allowed.contains(v));
+        if !fits {
+            return Err("rat.factory must be one value of each rat.values list, in order".into());
+        }
+        if let Some(dual) = rat.dual_mode
+            && (rat.values.len() != 2 || !rat.values[0].contains(&dual))
+        {
+            return Err("rat.dual_mode must be a value of rat.values[0], with two lists".into());
+        }
+        Ok(())
+    }
+
+    /// The id, the IMEI's allocation code and the command names.
+    fn check_names(&self) -> Result<(), String> {
+        if self.id.trim().is_empty() {
+            return Err("id: empty: a model needs a name".into());
+        }
+        let tac = &self.identity.imei_tac;
+        if tac.len() != 8 || !tac.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("identity.imei_tac must be 8 digits, not {tac:?}"));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for c in &self.commands {
+            let name = c.strip_prefix('+').unwrap_or("");
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            {
+                return Err(format!(
+                    "commands: {c:?} is not an extended command (+NAME, upper-case letters and \
+                     digits)"
+                ));
+            }
+            if !seen.insert(c) {
+                return Err(format!("commands: {c:?} is listed twice"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every list of codes: each code within [`CODES`], and listed once.
+    fn check_codes(&self) -> Result<(), String> {
+        let mut lists: Vec<(String, &[i64])> = vec![
+            ("functionality.values".into(), &self.functionality.values),
+            ("psd.params".into(), &self.psd.params),
+            ("ftp.uftp_ops".into(), &self.ftp.uftp_ops),
+            ("ftp.uftpc_ops".into(), &self.ftp.uftpc_ops),
+            ("http.uhttp_ops".into(), &self.http.uhttp_ops),
+            ("http.uhttpc_ops".into(), &self.http.uhttpc_ops),
+        ];
+        if let Some(u) = &self.pdp.uauthreq {
+            lists.push(("pdp.uauthreq.auth_types".into(), &u.auth_types));
+        }
+        if let Some(mqtt) = &self.mqtt {
+            lists.push(("mqtt.umqttc_ops".into(), &mqtt.umqttc_ops));
+        }
         if let Some(rat) = &self.rat {
-            let fits = !rat.factory.is_empty()
-                && rat.factory.len() <= rat.values.len()
-                && rat
-                    .factory
-                    .iter()
-                    .zip(&rat.values)
-                    .all(|(v, allowed)| allowed.contains(v));
-            if !fits {
-                return Err(
-                    "rat.factory must be one value of each rat.values list, in order".into(),
-                );
+            for (i, values) in rat.values.iter().enumerate() {
+                lists.push((format!("rat.values[{i}]"), values));
+            }
+        }
+        if let Some(usio) = &self.usio {
+            lists.push(("usio.values".into(), &usio.values));
+        }
+        for (field, codes) in lists {
+            let mut seen = std::collections::BTreeSet::new();
+            for code in codes {
+                if !CODES.contains(code) {
+                    return Err(format!(
+                        "{field}: {code} is out of range ({} to {})",
+                        CODES.start(),
+                        CODES.end()
+                    ));
+                }
+                if !seen.insert(code) {
+                    return Err(format!("{field}: {code} is listed twice"));
+                }
             }
         }
         Ok(())
@@ -386,6 +588,44 @@ impl Model {
         } else {
             self.identity.ati.iter().map(String::as_str).collect()
         }
+    }
+}
+
+/// Refuses a control character (below 0x20, or 0x7f) in any string of a model file, keys
+/// included, naming the field: the module prints these strings (identification, test answers),
+/// and a CR LF in one would forge a line of its own, such as a final `OK`.
+fn printable(field: &str, value: &toml::Value) -> Result<(), String> {
+    match value {
+        toml::Value::String(text) => no_control(field, text),
+        toml::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, v)| printable(&format!("{field}[{i}]"), v)),
+        toml::Value::Table(table) => table.iter().try_for_each(|(key, v)| {
+            let path = if field.is_empty() {
+                key.clone()
+            } else {
+                format!("{field}.{key}")
+            };
+            no_control(&path, key)?;
+            printable(&path, v)
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn no_control(field: &str, text: &str) -> Result<(), String> {
+    match text
+        .char_indices()
+        .find(|(_, c)| u32::from(*c) < 0x20 || *c == '\x7f')
+    {
+        Some((at, c)) => Err(format!(
+            "{}: control character {:#04x} at byte {at}: the module prints this text, and it \
+             may hold none",
+            field.escape_debug(),
+            u32::from(c)
+        )),
+        None => Ok(()),
     }
 }
 
@@ -494,6 +734,192 @@ mod tests {
         assert_eq!(r4.map(|u| u.order), Some(CredentialOrder::PasswordUser));
         assert!(Model::by_name("lexi-r10").is_some_and(|m| m.clock.set_is_utc));
         assert!(Model::by_name("sara-r5").is_some_and(|m| !m.clock.set_is_utc));
+    }
+
+    #[test]
+    fn mqtt_goes_with_its_commands() {
+        // SARA-U201 has no MQTT: a [mqtt] table without the commands is refused.
+        let u2 = edited(
+            "sara-u201.toml",
+            "[sockets]",
+            "[mqtt]\nsyntax = \"new\"\numqttc_ops = [0]\nclient_id = \"imei\"\n\n[sockets]",
+        );
+        assert!(u2.is_err());
+        // The commands without the table, an unknown syntax, an op beyond 9.
+        assert!(edited("sara-r4.toml", "\"+UMQTT\", ", "").is_err());
+        assert!(edited("sara-r4.toml", "syntax = \"sara-r4\"", "syntax = \"old\"").is_err());
+        assert!(
+            edited(
+                "lexi-r10.toml",
+                "umqttc_ops = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]",
+                "umqttc_ops = [10]"
+            )
+            .is_err()
+        );
+        let syntax = |m: &str| {
+            Model::by_name(m)
+                .and_then(|m| m.mqtt.as_ref())
+                .map(|q| q.syntax)
+        };
+        assert_eq!(syntax("sara-r4"), Some(MqttSyntax::SaraR4));
+        assert_eq!(syntax("lexi-r10"), Some(MqttSyntax::New));
+        assert_eq!(syntax("sara-u201"), None);
+    }
+
+    #[test]
+    fn the_factory_validation_level_is_model_data() {
+        let level = |m: &str| Model::by_name(m).map(|m| m.security.factory_level);
+        // ubxlib's cellSecTlsSettings: root CA checking on SARA-R5, LARA-R6 and LEXI-R10.
+        for (model, factory) in [
+            ("lexi-r10", 1),
+            ("sara-r5", 1),
+            ("lara-r6", 1),
+            ("sara-r4", 0),
+            ("sara-u201", 0),
+        ] {
+            assert_eq!(level(model), Some(factory), "{model}");
+        }
+        let beyond = refused("sara-r5.toml", "factory_level = 1", "factory_level = 4");
+        assert!(beyond.contains("security.factory_level"), "{beyond}");
+        assert!(edited("sara-r5.toml", "factory_level = 1", "factory_level = -1").is_err());
+        // A profile of one's own without the table: no validation, as before.
+        let absent = edited("sara-r5.toml", "[security]\nfactory_level = 1\n", "");
+        assert_eq!(absent.map(|m| m.security.factory_level).ok(), Some(0));
+    }
+
+    /// The error of a built-in file with one edit.
+    fn refused(file: &str, from: &str, to: &str) -> String {
+        match edited(file, from, to) {
+            Ok(_) => panic!("{file}: {from:?} -> {to:?} was accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn printed_strings_hold_no_control_characters() {
+        for (from, to, field) in [
+            (
+                "model = \"LEXI-R10401D\"",
+                r#"model = "A\r\nOK\r\n""#,
+                "identity.model: control character 0x0d at byte 1",
+            ),
+            (
+                "manufacturer = \"u-blox\"",
+                r#"manufacturer = "u-blox\u0000""#,
+                "identity.manufacturer: control character 0x00",
+            ),
+            (
+                "revision = \"01.04\"",
+                r#"revision = "01.04\u007f""#,
+                "identity.revision: control character 0x7f",
+            ),
+            (
+                "ati9 = \"01.04,A00.01\"",
+                "ati9 = \"01.04,\tA00.01\"",
+                "identity.ati9: control character 0x09",
+            ),
+            (
+                "uftp_test = \"+UFTP: (0-12,20)\"",
+                r#"uftp_test = "+UFTP: (0-12,20)\r\nOK""#,
+                "ftp.uftp_test",
+            ),
+            (
+                "\"+USOCL\" = \"+USOCL: (0-6)\"",
+                r#""+USOCL" = "+USOCL: (0-6)\n""#,
+                "sockets.tests.+USOCL",
+            ),
+            (
+                "\"+USOCL\" = \"+USOCL: (0-6)\"",
+                r#""+USOCL\r" = "+USOCL: (0-6)""#,
+                "sockets.tests.+USOCL\\r: control character 0x0d",
+            ),
+            (
+                "aliases = [\"LEXI-R10\"",
+                r#"aliases = ["LEXI\nR10""#,
+                "aliases[0]",
+            ),
+            (
+                "description = \"LEXI-R10",
+                r#"description = "\u001bLEXI-R10"#,
+                "description: control character 0x1b at byte 0",
+            ),
+        ] {
+            let e = refused("lexi-r10.toml", from, to);
+            assert!(e.contains(field), "{to}: {e}");
+        }
+        // `ATI`'s lines, which no built-in model lists.
+        let e = refused(
+            "lexi-r10.toml",
+            "[identity]\n",
+            "[identity]\nati = [\"LEXI-R10\", \"\\r\\nOK\"]\n",
+        );
+        assert!(e.contains("identity.ati[1]: control character 0x0d"), "{e}");
+        assert!(
+            edited(
+                "lexi-r10.toml",
+                "[identity]\n",
+                "[identity]\nati = [\"A\", \"B\"]\n"
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn ids_commands_and_codes_are_checked() {
+        let lexi = |from, to| refused("lexi-r10.toml", from, to);
+        let e = lexi("id = \"lexi-r10\"", "id = \"\"");
+        assert!(e.starts_with("id: empty"), "{e}");
+        assert!(lexi("id = \"lexi-r10\"", "id = \"  \"").starts_with("id: empty"));
+        let e = lexi("\"+CGMI\", \"+CGMM\",", "\"+CGMI\", \"+CGMM\", \"+CGMI\",");
+        assert!(e.contains("commands: \"+CGMI\" is listed twice"), "{e}");
+        let e = lexi("\"+CGMI\",", "\"+cgmi\",");
+        assert!(
+            e.contains("commands: \"+cgmi\" is not an extended command"),
+            "{e}"
+        );
+        assert!(lexi("\"+CGMI\",", "\"+\",").contains("commands: \"+\""));
+        for (from, to, needle) in [
+            (
+                "uftpc_ops = [0,",
+                "uftpc_ops = [-1, 0,",
+                "ftp.uftpc_ops: -1 is out of range (0 to 255)",
+            ),
+            (
+                "uftp_ops = [0,",
+                "uftp_ops = [65536, 0,",
+                "ftp.uftp_ops: 65536 is out of range",
+            ),
+            (
+                "uftpc_ops = [0, 1,",
+                "uftpc_ops = [0, 1, 1,",
+                "ftp.uftpc_ops: 1 is listed twice",
+            ),
+            (
+                "uhttp_ops = [0,",
+                "uhttp_ops = [256, 0,",
+                "http.uhttp_ops: 256",
+            ),
+            (
+                "uhttpc_ops = [0,",
+                "uhttpc_ops = [-5, 0,",
+                "http.uhttpc_ops: -5",
+            ),
+            (
+                "values = [0, 1,",
+                "values = [0, 0, 1,",
+                "functionality.values: 0 is listed twice",
+            ),
+        ] {
+            let e = lexi(from, to);
+            assert!(e.contains(needle), "{to}: {e}");
+        }
+        let r5 = |from, to| refused("sara-r5.toml", from, to);
+        let e = r5("auth_types = [", "auth_types = [70000, ");
+        assert!(e.contains("pdp.uauthreq.auth_types: 70000"), "{e}");
+        let e = r5("params = [", "params = [-1, ");
+        assert!(e.contains("psd.params: -1"), "{e}");
+        let e = r5("values = [[7, 8]]", "values = [[7, 8, 7]]");
+        assert!(e.contains("rat.values[0]: 7 is listed twice"), "{e}");
     }
 
     #[test]

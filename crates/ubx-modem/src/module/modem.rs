@@ -96,13 +96,14 @@ impl Modem {
         let mut general = general::GeneralState::default();
         if let Some(rate) = config.ipr {
             general.ipr = i64::from(rate);
+            general.rate = i64::from(rate);
         }
         let state = State {
             general,
             sim: sim::SimState::default(),
             network: network::NetworkState::default(),
             power: power::PowerState::default(),
-            security: security::SecurityState::default(),
+            security: security::SecurityState::new(config.model),
             pdp: pdp::PdpState::new(config.model),
             psd: psd::PsdState::new(config.model),
             fs: fs::FsState::default(),
@@ -136,7 +137,10 @@ impl Modem {
         // module built for a synchronous test) there are none to apply.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(field_actions::run(Arc::downgrade(&modem.shared), actions));
+            // The signalling connection's inactivity timer (+CSCON).
+            runtime.spawn(network::rrc::run(Arc::downgrade(&modem.shared)));
         }
+        network::rrc::check(&modem.shared);
         Ok(modem)
     }
 

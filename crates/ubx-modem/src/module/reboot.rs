@@ -1,6 +1,6 @@
 //! A reboot: the module comes back with its power-on state.
 
-use crate::families::{fs, general, network, pdp, power, psd, sim};
+use crate::families::{fs, network, pdp, power, psd, sim};
 use crate::module::state::Shared;
 
 /// The module after a reboot: the state of power-on, with the file system (and the certificate
@@ -10,12 +10,15 @@ use crate::module::state::Shared;
 pub fn reset_to_power_on(shared: &Shared) {
     shared.field.faults.operation_ended();
     let mut state = shared.state();
-    // The greeting (+CSGT) and the rate (+IPR) are stored settings: they survive.
-    let greeting = state.general.greeting.clone();
-    let ipr = state.general.ipr;
-    state.general = general::GeneralState::default();
-    state.general.greeting = greeting;
-    state.general.ipr = ipr;
+    // The greeting (+CSGT), the rate (+IPR), the serial interface variant (+USIO) and the GNSS
+    // profile (+UGPRF) are stored settings: they survive, and the variant requested is the one
+    // active now.
+    let old = std::mem::take(&mut state.general);
+    state.general.greeting = old.greeting;
+    state.general.ipr = old.ipr;
+    state.general.rate = old.rate;
+    state.general.usio = old.usio.map(|(requested, _)| (requested, requested));
+    state.general.gnss_profile = old.gnss_profile;
     state.sim = sim::SimState::default();
     state.network = network::NetworkState::default();
     state.power = power::PowerState::default();

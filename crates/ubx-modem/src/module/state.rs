@@ -106,4 +106,7 @@ pub struct Ctx<'a> {
     pub link: Cell<Option<data_link::LinkPort>>,
     /// Where `AT+IPR=<rate>` leaves the rate this terminal changes to after its `OK`.
     pub baud: Cell<Option<u32>>,
+    /// The terminal's own settings (echo, result codes, `&C`/`&D`/`&K`, S-registers), as
+    /// `AT&V` shows them.
+    pub settings: ubx_at::Settings,
 }

@@ -380,6 +380,9 @@ pub async fn session_flow(
     let mut host = AtHost::connect(modem).await;
     host.ok("AT+CMEE=2").await;
     if let Some(private_data) = tls {
+        // FTPS without certificate validation, set explicitly: the default model's profiles
+        // start at level 1 (root CA checking), and no root is imported here.
+        host.ok("AT+USECPRF=0,0,0").await;
         host.ok("AT+UFTP=8,1").await;
         host.ok(&format!("AT+UFTP=12,{}", u8::from(private_data)))
             .await;

@@ -535,25 +535,33 @@ async fn fleet_faults(State(m): State<Modules>, body: String) -> Response {
         Err(e) => return bad_request(e),
     };
     let body = serde_json::Value::Object(object).to_string();
-    // Every module's fault is checked before any is set: all or none.
-    let mut checked = Vec::new();
-    for (at, (i, modem)) in m.all.iter().enumerate() {
-        if chosen.binary_search(i).is_err() {
-            continue;
-        }
-        match parse_fault(modem, &body) {
-            Ok(fault) => checked.push((at, fault)),
-            Err(e) => return e.into_response(),
+    let places: Vec<usize> = (0..m.all.len())
+        .filter(|at| chosen.binary_search(&m.all[*at].0).is_ok())
+        .collect();
+    // The fault is checked for every module before any is set (all or none), and before the
+    // caps (a bad fault is a 400 even on a full fleet); it is parsed once per `max_cid`, not
+    // once per module, so that a flood of refused requests stays cheap.
+    let mut parsed: Vec<(u8, ubx_modem::field::spec::Fault)> = Vec::new();
+    for &at in &places {
+        let modem = m.modem(at);
+        if parsed.iter().all(|(cid, _)| *cid != modem.max_cid()) {
+            match parse_fault(modem, &body) {
+                Ok(fault) => parsed.push((modem.max_cid(), fault)),
+                Err(e) => return e.into_response(),
+            }
         }
     }
     let mut book = m.book();
-    let places: Vec<usize> = checked.iter().map(|(at, _)| *at).collect();
     if let Err(e) = m.room_for(&book, &places) {
         return e.into_response();
     }
     let mut ids = Vec::new();
-    for (at, fault) in checked {
-        m.modem(at).field().faults.add(fault);
+    for at in places {
+        let modem = m.modem(at);
+        let Some((_, fault)) = parsed.iter().find(|(cid, _)| *cid == modem.max_cid()) else {
+            continue;
+        };
+        modem.field().faults.add(fault.clone());
         book.counts[at] += 1;
         book.total += 1;
         ids.push(m.all[at].0);

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
 use ubx_at::{CmeError, Command, CommandError, CommandKind, Outcome, Params, Response};
 
+mod interfaces;
 pub mod state;
 
 pub use state::GeneralState;
@@ -36,9 +37,9 @@ fn ok() -> Reply {
 
 /// The commands of this family (besides [`SETTINGS`]).
 const COMMANDS: &[&str] = &[
-    "I", "H", "&C", "&K", "&S", "&W", "&Y", "+CGMI", "+GMI", "+CGMM", "+GMM", "+CGMR", "+GMR",
-    "+CGSN", "+GSN", "+CFUN", "+IPR", "+CSCS", "+UDCONF", "+UGPIOC", "+UGPIOR", "+UGPIOW",
-    "+CPWROFF", "+CCLK", "+CSGT",
+    "I", "H", "&V", "&W", "&Y", "+CGMI", "+GMI", "+CGMM", "+GMM", "+CGMR", "+GMR", "+CGSN", "+GSN",
+    "+CFUN", "+IPR", "+CSCS", "+UDCONF", "+UGPIOC", "+UGPIOR", "+UGPIOW", "+CPWROFF", "+CCLK",
+    "+CSGT", "+USIO", "+UGPRF",
 ];
 
 /// Executes a general command, or `None` when `cmd` belongs to another family.
@@ -60,8 +61,12 @@ fn run(ctx: &Ctx, cmd: &Command) -> Reply {
             Some(9) => Ok(Response::line(model.identity.ati9.as_str())),
             _ => Err(CommandError::Syntax),
         },
-        // Hang up, and the V.250 line settings a serial driver sends: accepted, nothing to do.
-        ("H" | "&C" | "&K" | "&S" | "&W" | "&Y", _) => ok(),
+        // Hang up, and storing or choosing a stored profile: accepted, nothing to do (`&C`,
+        // `&D`, `&K` and `&S` are the terminal's own, in ubx-at).
+        ("H" | "&W" | "&Y", _) => ok(),
+        ("&V", _) => interfaces::profile(ctx, kind),
+        ("+USIO", _) => interfaces::usio(ctx, kind),
+        ("+UGPRF", _) => interfaces::gnss_profile(ctx, kind),
         ("+CGMI" | "+GMI", CommandKind::Action) => {
             Ok(Response::line(model.identity.manufacturer.as_str()))
         }
@@ -141,6 +146,8 @@ fn cfun(ctx: &Ctx, kind: &CommandKind) -> Reply {
                 // every terminal if `+CSGT` says so.
                 15 | 16 => {
                     state.general.cfun = 1;
+                    // The +USIO variant requested is the one active after the reboot.
+                    state.general.usio = state.general.usio.map(|(r, _)| (r, r));
                     pdp::detach(&mut state);
                     crate::families::psd::reboot(&mut state, ctx.shared.model);
                     pdp::attach(&mut state);
@@ -162,9 +169,11 @@ fn cfun(ctx: &Ctx, kind: &CommandKind) -> Reply {
 
 fn ipr(ctx: &Ctx, kind: &CommandKind) -> Reply {
     match kind {
+        // The rate in use: under autobauding (0) the one detected, which ubxlib reads before it
+        // fixes the rate (uCellCfgSetAutoBaudOff(), u_cell_cfg.c).
         CommandKind::Read => Ok(Response::line(format!(
             "+IPR: {}",
-            ctx.shared.state().general.ipr
+            ctx.shared.state().general.rate
         ))),
         CommandKind::Test => {
             let list: Vec<String> = BAUD_RATES.iter().map(i64::to_string).collect();
@@ -176,7 +185,12 @@ fn ipr(ctx: &Ctx, kind: &CommandKind) -> Reply {
             if !BAUD_RATES.contains(&rate) {
                 return Err(CmeError::OperationNotSupported.into());
             }
-            ctx.shared.state().general.ipr = rate;
+            let mut state = ctx.shared.state();
+            state.general.ipr = rate;
+            if rate > 0 {
+                state.general.rate = rate;
+            }
+            drop(state);
             // The terminal's own rate changes after the OK (a serial port follows; autobauding,
             // 0, keeps the rate the host uses).
             if let Ok(rate @ 1..) = u32::try_from(rate) {

@@ -65,7 +65,16 @@ pub(crate) const SETTINGS: &[SimpleSetting] = &[
 pub struct GeneralState {
     /// `+CFUN` level.
     pub cfun: i64,
+    /// `+IPR` as set and stored, 0 for autobauding (`AT&V` shows it).
     pub ipr: i64,
+    /// The rate in use, which `AT+IPR?` answers: under autobauding the one detected (the last
+    /// rate set: the host keeps using it).
+    pub rate: i64,
+    /// `+USIO`: the variant requested and the one active, which the requested becomes at the
+    /// next reboot; `None` until set (the model's factory variant).
+    pub usio: Option<(i64, i64)>,
+    /// `+UGPRF`: the GNSS data flow bit map, and the server with its port when the IP bit is set.
+    pub gnss_profile: (i64, Option<(i64, String)>),
     /// Values of [`SETTINGS`], by name.
     pub settings: BTreeMap<&'static str, Vec<i64>>,
     /// `+UDCONF` and `+UGPIOC` values, keyed by their first parameter.
@@ -84,6 +93,9 @@ impl Default for GeneralState {
         GeneralState {
             cfun: 1,
             ipr: 115200,
+            rate: 115200,
+            usio: None,
+            gnss_profile: (0, None),
             settings: SETTINGS
                 .iter()
                 .map(|s| (s.name, s.factory.to_vec()))

@@ -1,7 +1,8 @@
 //! Network service: registration (`+CREG`, `+CGREG`, `+CEREG`), the operator (`+COPS`), signal
-//! and serving cell (`+CSQ`, `+UCGED`), signalling connection (`+CSCON`), the last reject cause
-//! (`+CEER`), the MNO profile (`+UMNOPROF`), the bands (`+UBANDMASK`, and LEXI-R10's
-//! `+UBANDCONF`) and the radio access technologies (`+URAT`, where the model has it).
+//! and serving cell (`+CSQ`, `+UCGED`), signalling connection (`+CSCON`, its reports in
+//! [`rrc`]), the last reject cause (`+CEER`), the MNO profile (`+UMNOPROF`), the bands
+//! (`+UBANDMASK`, and LEXI-R10's `+UBANDCONF`) and the radio access technologies (`+URAT`,
+//! where the model has it).
 //!
 //! The emulated module is camped on one LTE cell of the test network 001/01 (the IMSI's
 //! MCC/MNC): every answer below describes that cell, consistently — its tracking area and cell
@@ -11,8 +12,11 @@
 
 use ubx_at::{CmeError, Command, CommandError, CommandKind, Outcome, Params, Response};
 
+pub mod registration;
+pub mod rrc;
 pub mod state;
 
+pub(crate) use registration::is_registered;
 pub use state::NetworkState;
 
 use crate::families::pdp;
@@ -102,15 +106,6 @@ pub(crate) fn execute(ctx: &Ctx, cmd: &Command) -> Option<Outcome> {
         _ => bandmask(ctx, kind),
     };
     Some(reply.into())
-}
-
-/// Whether the module is registered: radio on, attached, not deregistered by `+COPS=2` nor by
-/// the network (a fault).
-pub(crate) fn is_registered(state: &crate::module::state::State) -> bool {
-    state.general.cfun == 1
-        && state.pdp.attached
-        && state.network.cops_mode != 2
-        && !state.network.lost
 }
 
 pub(crate) fn registered(ctx: &Ctx) -> bool {
@@ -336,12 +331,10 @@ fn ucged(ctx: &Ctx, kind: &CommandKind) -> Reply {
 fn cscon(ctx: &Ctx, kind: &CommandKind) -> Reply {
     match kind {
         CommandKind::Read => {
+            // The signalling connection, as its URCs report it (rrc.rs).
+            let mode = u8::from(rrc::connected(ctx.shared));
             let n = ctx.shared.state().network.cscon;
-            // Connected while registered: the emulated link is always ready to carry data.
-            Ok(Response::line(format!(
-                "+CSCON: {n},{}",
-                u8::from(registered(ctx))
-            )))
+            Ok(Response::line(format!("+CSCON: {n},{mode}")))
         }
         CommandKind::Test => Ok(Response::line("+CSCON: (0-1)")),
         CommandKind::Set(p) => {
@@ -479,16 +472,7 @@ fn urat(ctx: &Ctx, kind: &CommandKind) -> Reply {
         }
         CommandKind::Test => Ok(Response::line(rat.test.as_str())),
         CommandKind::Set(p) => {
-            p.at_most(rat.values.len())?;
-            p.req_num(0)?;
-            let mut values = Vec::new();
-            for (i, allowed) in rat.values.iter().enumerate().take(p.len()) {
-                let act = p.req_num(i)?;
-                if !allowed.contains(&act) || values.contains(&act) {
-                    return Err(CmeError::OperationNotSupported.into());
-                }
-                values.push(act);
-            }
+            let values = urat_values(rat, p)?;
             let mut state = ctx.shared.state();
             if rat.radio_off && state.general.cfun != 0 {
                 return Err(CmeError::OperationNotAllowed.into());
@@ -498,4 +482,34 @@ fn urat(ctx: &Ctx, kind: &CommandKind) -> Reply {
         }
         CommandKind::Action => Err(CommandError::Syntax),
     }
+}
+
+/// The `<AcT>`s of `AT+URAT=`, each within its position's list and given once. In dual mode
+/// (`rat.dual_mode`, SARA-U201's `1`) the second is the preferred technology, the factory one
+/// when left out; otherwise no second is taken.
+fn urat_values(rat: &crate::module::model::Rat, p: &Params) -> Result<Vec<i64>, CommandError> {
+    p.at_most(rat.values.len())?;
+    p.req_num(0)?;
+    let mut values = Vec::new();
+    for (i, allowed) in rat.values.iter().enumerate().take(p.len()) {
+        let act = p.req_num(i)?;
+        if !allowed.contains(&act) || values.contains(&act) {
+            return Err(CmeError::OperationNotSupported.into());
+        }
+        values.push(act);
+    }
+    if let Some(dual) = rat.dual_mode {
+        match (values.first() == Some(&dual), values.len()) {
+            (true, 1) => {
+                let preferred = rat
+                    .factory
+                    .get(1)
+                    .or_else(|| rat.values.get(1).and_then(|v| v.first()));
+                values.extend(preferred);
+            }
+            (false, 2..) => return Err(CmeError::OperationNotSupported.into()),
+            _ => {}
+        }
+    }
+    Ok(values)
 }

@@ -24,6 +24,18 @@ pub struct NetworkState {
     pub bandmask: (u64, u64),
     /// `+URAT`, once set; the model's factory setting until then.
     pub urat: Option<Vec<i64>>,
+    /// What the signalling connection's logic saw last (`super::rrc`); `None` until it first
+    /// looks, after power-on.
+    pub rrc: Option<RrcSeen>,
+}
+
+/// What [`super::rrc`] saw at its last look: the radio's activity count, the registration and
+/// the active contexts. A registration or a context that comes up is signalling over the radio.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RrcSeen {
+    pub activity: u64,
+    pub registered: bool,
+    pub active: Vec<u8>,
 }
 
 impl Default for NetworkState {
@@ -40,6 +52,7 @@ impl Default for NetworkState {
             bandmask: (FACTORY_BANDS, 0),
             lost: false,
             urat: None,
+            rrc: None,
         }
     }
 }

@@ -215,10 +215,11 @@ fn usecprf(ctx: &Ctx, kind: &CommandKind) -> Reply {
         .filter(|id| *id < PROFILES)
         .ok_or(CmeError::OperationNotSupported)?;
     let mut state = ctx.shared.state();
+    let factory = state.security.factory_profile();
     let profile = &mut state.security.profiles[id];
     let Some(op) = p.num(1)? else {
-        // `AT+USECPRF=<id>`: back to factory values.
-        *profile = SecurityProfile::default();
+        // `AT+USECPRF=<id>`: back to factory values, the model's validation level included.
+        *profile = factory;
         return Ok(Response::ok());
     };
     let unsupported = || CommandError::from(CmeError::OperationNotSupported);
@@ -314,14 +315,7 @@ pub(crate) fn tls_options(
         2 => CertVerification::RootsAndName,
         _ => CertVerification::Full,
     };
-    let roots = if profile.level > 0 {
-        let der = store
-            .read(Kind::RootCa, &profile.root)
-            .map_err(|_| ProfileProblem::MissingCredential(format!("root \"{}\"", profile.root)))?;
-        vec![store::certificate(der)]
-    } else {
-        Vec::new()
-    };
+    let roots = trusted_roots(profile, &store)?;
     let client_identity = if profile.client_cert.is_empty() && profile.client_key.is_empty() {
         None
     } else {
@@ -365,6 +359,36 @@ pub(crate) fn tls_options(
         },
         ..TlsOptions::default()
     })
+}
+
+/// The roots a profile trusts: none at level 0; else the root op 3 names, or, when it names
+/// none, every root CA in the store — the AT manual's level 1: "the server certificate will be
+/// verified with a specific trusted certificate or with each of the imported trusted root
+/// certificates". A named root the store lacks, or no root at all, is a missing credential: the
+/// connection is refused, never made unchecked.
+fn trusted_roots(
+    profile: &SecurityProfile,
+    store: &Store,
+) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, ProfileProblem> {
+    if profile.level == 0 {
+        return Ok(Vec::new());
+    }
+    if profile.root.is_empty() {
+        let all = store.all(Kind::RootCa).unwrap_or_default();
+        if all.is_empty() {
+            return Err(ProfileProblem::MissingCredential(
+                "a root (none named, none imported)".into(),
+            ));
+        }
+        return Ok(all
+            .into_iter()
+            .map(|(_, der)| store::certificate(der))
+            .collect());
+    }
+    let der = store
+        .read(Kind::RootCa, &profile.root)
+        .map_err(|_| ProfileProblem::MissingCredential(format!("root \"{}\"", profile.root)))?;
+    Ok(vec![store::certificate(der)])
 }
 
 /// DER wrapped as PEM (the engine takes PEM for a client identity).

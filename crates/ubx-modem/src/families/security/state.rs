@@ -1,9 +1,13 @@
 //! The security profiles of `+USECPRF`, as the module holds them.
 
+use crate::module::model::Model;
+
 /// Profiles `0..PROFILES`.
 pub const PROFILES: usize = 5;
 
-/// One `+USECPRF` profile (factory: no validation, any TLS version, automatic suites).
+/// One `+USECPRF` profile. Factory values: the model's validation level
+/// ([`SecurityProfile::factory`]), any TLS version, automatic suites, no names; `Default` is
+/// level 0.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct SecurityProfile {
     /// Op 0: 0 none, 1 chain to the root, 2 + hostname, 3 + validity dates.
@@ -23,6 +27,17 @@ pub struct SecurityProfile {
     pub key_password: String,
 }
 
+impl SecurityProfile {
+    /// A profile with its factory values, validating at `level` (the model's
+    /// `security.factory_level`).
+    pub fn factory(level: u8) -> SecurityProfile {
+        SecurityProfile {
+            level,
+            ..SecurityProfile::default()
+        }
+    }
+}
+
 impl std::fmt::Debug for SecurityProfile {
     /// Everything but the key password.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -40,7 +55,26 @@ impl std::fmt::Debug for SecurityProfile {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SecurityState {
     pub profiles: [SecurityProfile; PROFILES],
+    /// The model's factory validation level: what every profile starts with and
+    /// `AT+USECPRF=<id>` restores.
+    pub factory_level: u8,
+}
+
+impl SecurityState {
+    /// Every profile with the factory values of `model`.
+    pub fn new(model: &Model) -> SecurityState {
+        let factory_level = model.security.factory_level;
+        SecurityState {
+            profiles: std::array::from_fn(|_| SecurityProfile::factory(factory_level)),
+            factory_level,
+        }
+    }
+
+    /// A profile with this module's factory values.
+    pub fn factory_profile(&self) -> SecurityProfile {
+        SecurityProfile::factory(self.factory_level)
+    }
 }

@@ -1,20 +1,25 @@
-//! The MQTT client service (MQTT 3.1.1, the new u-blox syntax of SARA-R5, LARA-R6 and
-//! LEXI-R10): `+UMQTT` (the profile), `+UMQTTNV` (NVM), `+UMQTTC` (operations), `+UMQTTER` (the
-//! last error), and the URC `+UUMQTTC`.
+//! The MQTT client service (MQTT 3.1.1): `+UMQTT` (the profile), `+UMQTTNV` (NVM), `+UMQTTC`
+//! (operations), `+UMQTTER` (the last error), and the URCs `+UUMQTTC`, and, in SARA-R4's old
+//! syntax, `+UUMQTT<op>` and `+UUMQTTCM`. Which syntax is model data (`mqtt.syntax`): the new
+//! one of SARA-R5, LARA-R6 and LEXI-R10, or SARA-R410M-02B's.
 //!
 //! | file | what |
 //! |---|---|
 //! | [`profile`] | `+UMQTT`, `+UMQTTNV` |
 //! | [`operations`] | `+UMQTTC` |
+//! | [`old_syntax`] | `+UMQTTC` in SARA-R4's old syntax (the model's `mqtt.syntax`) |
+//! | [`work`] | what both syntaxes share: parameters, the work of an operation, how it ends |
 //! | [`session`] | login and the session task over the toolkit's connection (rumqttc's codec) |
 //! | [`errors`] | the `+UMQTTER` table; [`state`] the profile, session and inbox |
 
 pub mod errors;
+pub mod old_syntax;
 pub mod operations;
 pub mod profile;
 pub mod service;
 pub mod session;
 pub mod state;
+pub mod work;
 
 use ubx_at::{Command, CommandError, CommandKind, Outcome, PayloadRequest, Response};
 

@@ -1,68 +1,22 @@
-//! `+UMQTTC`: login, logout, publish (text, hex, a file, binary after `>`), subscribe,
-//! unsubscribe, read, the read format, keep-alive. Network operations answer `OK` and end with
-//! `+UUMQTTC: <op>,<result>[,...]`; reading answers at once.
+//! `+UMQTTC` in the new syntax: login, logout, publish (text, hex, a file, binary after `>`),
+//! subscribe, unsubscribe, read, the read format, keep-alive. Network operations answer `OK`
+//! and end with `+UUMQTTC: <op>,<result>[,...]`; reading answers at once. A model of the old
+//! SARA-R4 syntax goes to [`old_syntax`].
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use rumqttc::mqttbytes::v4::{
-    Packet, Publish, SubAck, Subscribe, SubscribeReasonCode, Unsubscribe,
-};
-use tokio::sync::oneshot;
+use rumqttc::mqttbytes::v4::Packet;
 use ubx_at::{CmeError, Command, CommandError, Outcome, Params, PayloadRequest, Prompt, Response};
 
-use crate::module::ids::TerminalId;
-use crate::module::state::{Ctx, Shared};
+use crate::module::model::MqttSyntax;
+use crate::module::state::Ctx;
 use crate::services::mqtt::errors::MqttFailure;
-use crate::services::mqtt::profile::{hex, text};
-use crate::services::mqtt::service::Mqtt;
-use crate::services::mqtt::session::{ANSWER, login, qos};
+use crate::services::mqtt::old_syntax;
+use crate::services::mqtt::session::syntax;
 use crate::services::mqtt::state::command::Command as SessionCommand;
-use crate::services::toolkit::ending::Running;
-
-/// Largest binary publish (op 9) and hex payload (op 2), in bytes.
-const MAX_BINARY: usize = 1024;
-const MAX_HEX: usize = 512;
-
-/// What an accepted network operation does.
-pub(crate) enum Work {
-    Login,
-    Logout,
-    Publish(Publish),
-    Subscribe { filter: String, qos: u8 },
-    Unsubscribe(String),
-}
-
-/// A QoS parameter.
-fn qos_param(p: &Params, i: usize) -> Result<u8, CommandError> {
-    u8::try_from(p.req_num(i)?)
-        .ok()
-        .filter(|q| *q <= 2)
-        .ok_or_else(|| CmeError::OperationNotSupported.into())
-}
-
-fn flag(p: &Params, i: usize) -> Result<bool, CommandError> {
-    match p.req_num(i)? {
-        0 => Ok(false),
-        1 => Ok(true),
-        _ => Err(CmeError::OperationNotSupported.into()),
-    }
-}
-
-/// A topic or filter: not empty, no control characters (a publish topic has no wildcard).
-fn topic(p: &Params, i: usize, filter: bool) -> Result<String, CommandError> {
-    let topic = text(p, i)?;
-    if topic.is_empty() || (!filter && topic.contains(['+', '#'])) {
-        return Err(CmeError::OperationNotSupported.into());
-    }
-    Ok(topic)
-}
-
-fn publish(topic: String, qos_n: u8, retain: bool, payload: Vec<u8>) -> Publish {
-    let mut publish = Publish::new(topic, qos(qos_n), payload);
-    publish.retain = retain;
-    publish
-}
+use crate::services::mqtt::work::{
+    Finish, MAX_BINARY, Work, flag, publish, publish_file, publish_text, qos_param, start, topic,
+};
 
 /// `AT+UMQTTC=<op>,...`.
 pub(crate) fn umqttc(ctx: &Ctx, cmd: &Command, p: &Params) -> Outcome {
@@ -70,6 +24,13 @@ pub(crate) fn umqttc(ctx: &Ctx, cmd: &Command, p: &Params) -> Outcome {
         Ok(op) => op,
         Err(e) => return Outcome::Failed(e),
     };
+    let spec = ctx.shared.model.mqtt.as_ref();
+    if !spec.is_some_and(|m| m.umqttc_ops.contains(&op)) {
+        return Outcome::Failed(CmeError::OperationNotSupported.into());
+    }
+    if syntax(ctx.shared) == MqttSyntax::SaraR4 {
+        return old_syntax::umqttc(ctx, p, op);
+    }
     let work = match op {
         0 => p.at_most(1).map(|()| Work::Logout),
         1 => p.at_most(1).map(|()| Work::Login),
@@ -92,49 +53,10 @@ pub(crate) fn umqttc(ctx: &Ctx, cmd: &Command, p: &Params) -> Outcome {
         9 => return binary(ctx, cmd, p),
         _ => Err(CmeError::OperationNotSupported.into()),
     };
-    match work {
-        Ok(work) => start(ctx, op, work).into(),
+    match work.and_then(|work| start(ctx, op, work, Finish::Urc)) {
+        Ok(()) => Outcome::Done(Response::ok()),
         Err(e) => Outcome::Failed(e),
     }
-}
-
-/// `AT+UMQTTC=2,<qos>,<retain>,<hex>,"<topic>","<message>"`.
-fn publish_text(p: &Params) -> Result<Work, CommandError> {
-    p.at_most(6)?;
-    let (qos_n, retain, is_hex) = (qos_param(p, 1)?, flag(p, 2)?, flag(p, 3)?);
-    let topic = topic(p, 4, false)?;
-    let payload = if is_hex {
-        let bytes = hex(p, 5)?;
-        if bytes.len() > MAX_HEX {
-            return Err(CmeError::TextTooLong.into());
-        }
-        bytes
-    } else {
-        text(p, 5)?.into_bytes()
-    };
-    Ok(Work::Publish(publish(topic, qos_n, retain, payload)))
-}
-
-/// `AT+UMQTTC=3,<qos>,<retain>,"<topic>","<filename>"`.
-fn publish_file(ctx: &Ctx, p: &Params) -> Result<Work, CommandError> {
-    p.at_most(5)?;
-    let (qos_n, retain) = (qos_param(p, 1)?, flag(p, 2)?);
-    let topic = topic(p, 3, false)?;
-    let name = ctx
-        .shared
-        .fs
-        .check_name(p.req_str(4)?)
-        .map(str::to_string)
-        .map_err(|_| CommandError::from(CmeError::InvalidFileName))?;
-    let payload = ctx
-        .shared
-        .fs
-        .read(&name)
-        .map_err(|_| CommandError::from(CmeError::FileNotFound))?;
-    if payload.len() > 256 * 1024 {
-        return Err(CmeError::OperationNotSupported.into());
-    }
-    Ok(Work::Publish(publish(topic, qos_n, retain, payload)))
 }
 
 /// `AT+UMQTTC=9,<qos>,<retain>,"<topic>",<length>`: the `>` prompt, then the bytes.
@@ -178,99 +100,9 @@ pub(crate) fn payload_received(ctx: &Ctx, request: &PayloadRequest, data: Vec<u8
             data,
         )))
     })();
-    match work {
-        Ok(work) => start(ctx, 9, work).into(),
+    match work.and_then(|work| start(ctx, 9, work, Finish::Urc)) {
+        Ok(()) => Outcome::Done(Response::ok()),
         Err(e) => Outcome::Failed(e),
-    }
-}
-
-/// Claims the service and runs `work` in the background.
-fn start(ctx: &Ctx, op: i64, work: Work) -> Result<Response, CommandError> {
-    let mut state = ctx.shared.state();
-    state.mqtt.slot.claim(op, MqttFailure::Busy)?;
-    let task = tokio::spawn(run(ctx.shared.clone(), ctx.terminal, op, work));
-    state.mqtt.slot.set_task(task.abort_handle());
-    Ok(Response::ok())
-}
-
-async fn run(shared: Arc<Shared>, terminal: TerminalId, op: i64, work: Work) {
-    let running = Running::<Mqtt>::start(&shared, op, 0);
-    let outcome = perform(&shared, terminal, work).await;
-    let urc = match &outcome {
-        Ok(Some(extra)) => format!("+UUMQTTC: {op},1,{extra}"),
-        Ok(None) => format!("+UUMQTTC: {op},1"),
-        Err(_) => format!("+UUMQTTC: {op},0"),
-    };
-    running.end(
-        terminal,
-        outcome.map(|_| ()),
-        |_| {},
-        vec![urc.into_bytes()],
-    );
-}
-
-/// Carries out `work`; a subscribe's URC tail (`<qos>,"<filter>"`) comes back.
-async fn perform(
-    shared: &Arc<Shared>,
-    terminal: TerminalId,
-    work: Work,
-) -> Result<Option<String>, MqttFailure> {
-    let logged_in = shared.state().mqtt.session.is_some();
-    match work {
-        Work::Login if logged_in => Err(MqttFailure::LoggedIn),
-        Work::Login => login(shared, terminal).await.map(|()| None),
-        Work::Logout => exchange(shared, Packet::Disconnect).await.map(|_| {
-            shared.state().mqtt.session = None;
-            None
-        }),
-        Work::Publish(publish) => exchange(shared, Packet::Publish(publish))
-            .await
-            .map(|_| None),
-        Work::Subscribe { filter, qos: q } => {
-            let answer = exchange(
-                shared,
-                Packet::Subscribe(Subscribe::new(filter.clone(), qos(q))),
-            )
-            .await?;
-            match answer {
-                Packet::SubAck(SubAck { return_codes, .. }) => match return_codes.first() {
-                    Some(SubscribeReasonCode::Success(granted)) => {
-                        Ok(Some(format!("{},\"{filter}\"", *granted as u8)))
-                    }
-                    _ => Err(MqttFailure::Subscription),
-                },
-                _ => Err(MqttFailure::Subscription),
-            }
-        }
-        Work::Unsubscribe(filter) => {
-            exchange(shared, Packet::Unsubscribe(Unsubscribe::new(filter)))
-                .await
-                .map(|_| None)
-        }
-    }
-}
-
-/// Hands a packet to the session and waits for what answers it.
-async fn exchange(shared: &Shared, packet: Packet) -> Result<Packet, MqttFailure> {
-    let commands = shared
-        .state()
-        .mqtt
-        .session
-        .as_ref()
-        .map(|s| s.commands.clone())
-        .ok_or(MqttFailure::NotLoggedIn)?;
-    let (done, answer) = oneshot::channel();
-    commands
-        .send(SessionCommand {
-            packet,
-            done: Some(done),
-        })
-        .await
-        .map_err(|_| MqttFailure::NotLoggedIn)?;
-    match tokio::time::timeout(ANSWER, answer).await {
-        Err(_) => Err(MqttFailure::Timeout),
-        Ok(Err(_)) => Err(MqttFailure::NotLoggedIn),
-        Ok(Ok(packet)) => Ok(packet),
     }
 }
 
@@ -280,11 +112,21 @@ fn read(ctx: &Ctx, p: &Params) -> Result<Response, CommandError> {
     if p.present(1) && p.req_num(1)? != 1 {
         return Err(CmeError::OperationNotSupported.into());
     }
-    let mut state = ctx.shared.state();
-    let Some(message) = state.mqtt.inbox.pop_front() else {
-        state.mqtt.slot.record(Err(MqttFailure::NoMessage));
-        return Err(CmeError::OperationNotAllowed.into());
+    let (message, unread) = {
+        let mut state = ctx.shared.state();
+        let Some(message) = state.mqtt.inbox.pop_front() else {
+            state.mqtt.slot.record(Err(MqttFailure::NoMessage));
+            return Err(CmeError::OperationNotAllowed.into());
+        };
+        (message, state.mqtt.inbox.len())
     };
+    // After the answer, the count still unread, unless the last one was read: ubxlib's
+    // readMessage() relies on it ("when number of unread messages is 1, then, no URC is
+    // received").
+    if unread > 0 {
+        ctx.shared
+            .urc(ctx.terminal, format!("+UUMQTTC: 6,{unread}"));
+    }
     let (tlen, mlen) = (message.topic.len(), message.payload.len());
     let mut line = format!(
         "+UMQTTC: 6,{},{},{tlen},\"{}\",{mlen},\"",

@@ -1,10 +1,14 @@
 //! `+UMQTT` (the profile: `AT+UMQTT=<op>,<value>...` sets, `AT+UMQTT=<op>` reads
-//! `+UMQTT: <op>,<value>`) and `+UMQTTNV` (0 factory, 1 from NVM, 2 to NVM).
+//! `+UMQTT: <op>,<value>`; in the old SARA-R4 syntax a set answers `+UMQTT: <op>,1` and
+//! `AT+UMQTT=<op>?` reads into the URC `+UUMQTT<op>:`) and `+UMQTTNV` (0 factory, 1 from NVM,
+//! 2 to NVM).
 
-use ubx_at::{CmeError, CommandError, Params, Response};
+use ubx_at::{CmeError, CommandError, Param, Params, Response};
 
 use crate::families::security::state::PROFILES;
+use crate::module::model::MqttSyntax;
 use crate::module::state::Ctx;
+use crate::services::mqtt::session::syntax;
 use crate::services::mqtt::state::Profile;
 use crate::services::toolkit::params;
 
@@ -34,17 +38,62 @@ fn number(p: &Params, i: usize, max: i64) -> Result<i64, CommandError> {
     }
 }
 
-/// `AT+UMQTT=<op>[,<value>[,<value2>]]`.
+/// `AT+UMQTT=<op>[,<value>[,<value2>]]`; in the old SARA-R4 syntax a set answers
+/// `+UMQTT: <op>,1`, and `AT+UMQTT=<op>?` reads.
 pub(crate) fn umqtt(ctx: &Ctx, p: &Params) -> Result<Response, CommandError> {
     p.at_most(3)?;
+    let old = syntax(ctx.shared) == MqttSyntax::SaraR4;
+    if let Some(op) = query(p).filter(|_| old) {
+        return old_read(ctx, op);
+    }
     let op = p.req_num(0)?;
     let mut state = ctx.shared.state();
     let profile = &mut state.mqtt.profile;
-    if !p.present(1) {
-        return read(profile, op);
+    match (p.present(1), old) {
+        (false, false) => {
+            let mut line = format!("+UMQTT: {op},").into_bytes();
+            line.extend(value(profile, op, false)?.unwrap_or_default());
+            Ok(Response::line(line))
+        }
+        // The old syntax reads with `?` only.
+        (false, true) => Err(CommandError::Syntax),
+        (true, _) => {
+            set(profile, op, p)?;
+            Ok(if old {
+                Response::line(format!("+UMQTT: {op},1"))
+            } else {
+                Response::ok()
+            })
+        }
     }
-    set(profile, op, p)?;
-    Ok(Response::ok())
+}
+
+/// `AT+UMQTT=<op>?` (the old syntax's read): the op, when that is the one parameter.
+fn query(p: &Params) -> Option<i64> {
+    match (p.len(), p.get(0)) {
+        (1, Param::Bare(raw)) => {
+            let digits = raw.strip_suffix(b"?")?;
+            if digits.is_empty() || digits.len() > 2 || !digits.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            std::str::from_utf8(digits).ok()?.parse().ok()
+        }
+        _ => None,
+    }
+}
+
+/// The old syntax's read: `+UMQTT: <op>,1` and `OK`, then the value in the URC
+/// `+UUMQTT<op>: <value>` (ubxlib's `doSaraR4OldSyntaxUmqttQuery()` waits for it). Security
+/// off is not reported (ubxlib: "SARA-R4 doesn't report the security status if it is the
+/// default of unsecured").
+fn old_read(ctx: &Ctx, op: i64) -> Result<Response, CommandError> {
+    let value = value(&ctx.shared.state().mqtt.profile, op, true)?;
+    if let Some(value) = value {
+        let mut urc = format!("+UUMQTT{op}: ").into_bytes();
+        urc.extend(value);
+        ctx.shared.urc(ctx.terminal, urc);
+    }
+    Ok(Response::line(format!("+UMQTT: {op},1")))
 }
 
 fn set(profile: &mut Profile, op: i64, p: &Params) -> Result<(), CommandError> {
@@ -115,10 +164,16 @@ fn set(profile: &mut Profile, op: i64, p: &Params) -> Result<(), CommandError> {
     Ok(())
 }
 
-fn read(profile: &Profile, op: i64) -> Result<Response, CommandError> {
+/// What a read shows of op `op`; `None`: nothing (the old syntax's security off). The old
+/// syntax shows an unset local port as an empty string (ubxlib: "what we get is an empty
+/// string and not an integer").
+fn value(profile: &Profile, op: i64, old: bool) -> Result<Option<Vec<u8>>, CommandError> {
     let value = match op {
         0 => format!("\"{}\"", profile.client_id),
-        1 => profile.local_port.unwrap_or(0).to_string(),
+        1 => match profile.local_port {
+            None if old => "\"\"".to_string(),
+            port => port.unwrap_or(0).to_string(),
+        },
         2 => format!("\"{}\",{}", profile.server_name, profile.port()),
         3 => format!("\"{}\",{}", profile.server_ip, profile.port()),
         // The password is never shown.
@@ -126,27 +181,41 @@ fn read(profile: &Profile, op: i64) -> Result<Response, CommandError> {
         6 => profile.will_qos.to_string(),
         7 => u8::from(profile.will_retain).to_string(),
         8 => format!("\"{}\"", profile.will_topic),
-        9 => format!("\"{}\"", String::from_utf8_lossy(&profile.will_message)),
+        // The length, then the bytes as they are: ubxlib's `uCellMqttGetWill()` reads
+        // `<length>,"<bytes>"`.
+        9 => {
+            let message = &profile.will_message;
+            let mut value = format!("{},\"", message.len()).into_bytes();
+            value.extend_from_slice(message);
+            value.push(b'"');
+            return Ok(Some(value));
+        }
         10 => profile.keep_alive.to_string(),
         11 => match profile.secure {
             Some(sec) => format!("1,{sec}"),
+            None if old => return Ok(None),
             None => "0".to_string(),
         },
         12 => u8::from(profile.clean_session).to_string(),
         _ => return Err(CmeError::OperationNotSupported.into()),
     };
-    Ok(Response::line(format!("+UMQTT: {op},{value}")))
+    Ok(Some(value.into_bytes()))
 }
 
 /// `AT+UMQTTNV=<0|1|2>`: factory, from NVM, to NVM.
+/// In the old syntax it answers `+UMQTTNV: <op>,1` first, as its other set commands do (INF).
 pub(crate) fn umqttnv(ctx: &Ctx, p: &Params) -> Result<Response, CommandError> {
     p.at_most(1)?;
+    let op = p.req_num(0)?;
     let mut state = ctx.shared.state();
-    match p.req_num(0)? {
+    match op {
         0 => state.mqtt.profile = Profile::default(),
         1 => state.mqtt.profile = state.mqtt.stored.clone().unwrap_or_default(),
         2 => state.mqtt.stored = Some(state.mqtt.profile.clone()),
         _ => return Err(CmeError::OperationNotSupported.into()),
     }
-    Ok(Response::ok())
+    Ok(match syntax(ctx.shared) {
+        MqttSyntax::New => Response::ok(),
+        MqttSyntax::SaraR4 => Response::line(format!("+UMQTTNV: {op},1")),
+    })
 }

@@ -12,8 +12,10 @@ use rumqttc::mqttbytes::v4::{Connect, LastWill, Packet, PubAck, PubComp, PubRec,
 use rumqttc::mqttbytes::{Error as CodecError, QoS};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 use crate::module::ids::TerminalId;
+use crate::module::model::{MqttClientId, MqttSyntax};
 use crate::module::state::Shared;
 use crate::services::mqtt::errors::MqttFailure;
 use crate::services::mqtt::state::command::Command;
@@ -60,10 +62,10 @@ pub(crate) async fn login(shared: &Arc<Shared>, terminal: TerminalId) -> Result<
         .await
         .map_err(|_| MqttFailure::Timeout)?
         .map_err(connect_failure)?;
-    let client_id = if profile.client_id.is_empty() {
-        shared.imei.clone()
-    } else {
-        profile.client_id.clone()
+    let client_id = match shared.model.mqtt.as_ref().map(|m| m.client_id) {
+        _ if !profile.client_id.is_empty() => profile.client_id.clone(),
+        Some(MqttClientId::Empty) => String::new(),
+        Some(MqttClientId::Imei) | None => shared.imei.clone(),
     };
     write(&mut stream, &connect_packet(&profile, client_id))
         .await
@@ -74,10 +76,15 @@ pub(crate) async fn login(shared: &Arc<Shared>, terminal: TerminalId) -> Result<
         .map_err(|_| MqttFailure::Timeout)?
         .map_err(|_| MqttFailure::Connect)?;
     match connack {
-        Packet::ConnAck(ack) if ack.code == rumqttc::mqttbytes::v4::ConnectReturnCode::Success => {}
+        Packet::ConnAck(ack) => {
+            if let Some(refused) = MqttFailure::refused(ack.code) {
+                tracing::info!(code = ?ack.code, "MQTT login refused");
+                return Err(refused);
+            }
+        }
         other => {
-            tracing::info!(answer = ?other, "MQTT login refused");
-            return Err(MqttFailure::Refused);
+            tracing::info!(answer = ?other, "MQTT login answered without a CONNACK");
+            return Err(MqttFailure::Protocol);
         }
     }
     let (tx, rx) = mpsc::channel(8);
@@ -142,6 +149,20 @@ async fn read(stream: &mut Box<dyn ServiceStream>, buf: &mut BytesMut) -> std::i
     }
 }
 
+/// How often a session looks at its bearer (ours: the module has no bearer event to wait on).
+const BEARER_CHECK: Duration = Duration::from_secs(1);
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// The host logged out (or the module dropped the session).
+    Logout,
+    /// The broker went away or the connection broke: `+UUMQTTC: 0,101`.
+    Lost(MqttFailure),
+    /// No answer to a PINGREQ within the keep-alive: `+UUMQTTC: 0,100`.
+    Silent,
+}
+
 /// The session task's state.
 struct Run {
     shared: Weak<Shared>,
@@ -160,17 +181,25 @@ impl Run {
         mut buf: BytesMut,
         mut commands: mpsc::Receiver<Command>,
     ) {
-        let ping = if self.keep_alive.is_zero() {
-            Duration::from_secs(3600 * 24)
-        } else {
-            self.keep_alive
-        };
-        let ended = loop {
+        let keep_alive = (!self.keep_alive.is_zero()).then_some(self.keep_alive);
+        let mut last_sent = Instant::now();
+        // When a PINGREQ went out with nothing heard since.
+        let mut ping_sent: Option<Instant> = None;
+        let mut bearer = tokio::time::interval(BEARER_CHECK);
+        let end = loop {
             let mut out = Vec::new();
+            let ping_at = match (keep_alive, ping_sent) {
+                (Some(k), Some(sent)) => sent + k,
+                (Some(k), None) => last_sent + k,
+                (None, _) => Instant::now() + Duration::from_secs(3600 * 24),
+            };
             tokio::select! {
                 packet = read(&mut stream, &mut buf) => match packet {
-                    Ok(packet) => self.incoming(packet, &mut out),
-                    Err(_) => break true,
+                    Ok(packet) => {
+                        ping_sent = None;
+                        self.incoming(packet, &mut out);
+                    }
+                    Err(_) => break End::Lost(self.broken()),
                 },
                 command = commands.recv() => match command {
                     Some(command) => {
@@ -179,23 +208,51 @@ impl Run {
                             if let Some(done) = command.done {
                                 let _ = done.send(Packet::Disconnect);
                             }
-                            break false;
+                            break End::Logout;
                         }
                         out.push(self.outgoing(command));
                     }
-                    None => break false,
+                    None => break End::Logout,
                 },
-                () = tokio::time::sleep(ping) => out.push(Packet::PingReq),
-            }
-            for packet in out {
-                if write(&mut stream, &packet).await.is_err() {
-                    break;
+                () = tokio::time::sleep_until(ping_at) => {
+                    if ping_sent.is_some() {
+                        break End::Silent;
+                    }
+                    ping_sent = Some(Instant::now());
+                    out.push(Packet::PingReq);
+                }
+                _ = bearer.tick() => {
+                    if !self.bearer_up() {
+                        break End::Lost(MqttFailure::NoBearer);
+                    }
                 }
             }
+            if !out.is_empty() {
+                last_sent = Instant::now();
+            }
+            if send_all(&mut stream, &out).await.is_err() {
+                break End::Lost(self.broken());
+            }
         };
-        if ended {
-            self.lost();
+        if end != End::Logout {
+            self.lost(end);
         }
+    }
+
+    /// Why the connection broke: the bearer went, or the broker or the path did.
+    fn broken(&self) -> MqttFailure {
+        if self.bearer_up() {
+            MqttFailure::NotLoggedIn
+        } else {
+            MqttFailure::NoBearer
+        }
+    }
+
+    /// Whether the context the session's connection went over is still up.
+    fn bearer_up(&self) -> bool {
+        self.shared
+            .upgrade()
+            .is_some_and(|shared| Connection::for_service(&shared, SERVICE_CID).is_ok())
     }
 
     /// A command's packet, numbered when it needs an acknowledgement.
@@ -280,13 +337,24 @@ impl Run {
             mqtt.inbox.push_back(message);
             mqtt.inbox.len()
         };
-        shared.urc(self.terminal, format!("+UUMQTTC: 6,{unread}"));
+        let urc = match syntax(&shared) {
+            MqttSyntax::New => "+UUMQTTC",
+            MqttSyntax::SaraR4 => "+UUMQTTCM",
+        };
+        shared.urc(self.terminal, format!("{urc}: 6,{unread}"));
     }
 
-    /// The connection broke: the session is over (`+UUMQTTC: 0,101`, connection lost).
-    fn lost(&self) {
+    /// The session is over without a logout: `+UUMQTTC: 0,101` (connection lost) or, when
+    /// the broker stopped answering PINGREQ, `+UUMQTTC: 0,100` (inactivity); ubxlib takes both
+    /// as a disconnection and asks `+UMQTTER` why.
+    fn lost(&self, end: End) {
         let Some(shared) = self.shared.upgrade() else {
             return;
+        };
+        let (failure, result) = match end {
+            End::Silent => (MqttFailure::Timeout, 100),
+            End::Lost(failure) => (failure, 101),
+            End::Logout => return,
         };
         let ours = {
             let mut state = shared.state();
@@ -297,12 +365,30 @@ impl Run {
                 .is_some_and(|s| s.generation == self.generation);
             if ours {
                 state.mqtt.session = None;
+                state.mqtt.slot.record(Err(failure));
             }
             ours
         };
         if ours {
-            tracing::info!("MQTT session lost");
-            shared.urc(self.terminal, "+UUMQTTC: 0,101");
+            tracing::info!(?failure, "MQTT session lost");
+            shared.urc(self.terminal, format!("+UUMQTTC: 0,{result}"));
         }
     }
+}
+
+/// The syntax of the module's MQTT client.
+pub(crate) fn syntax(shared: &Shared) -> MqttSyntax {
+    shared
+        .model
+        .mqtt
+        .as_ref()
+        .map_or(MqttSyntax::New, |m| m.syntax)
+}
+
+/// Writes `packets` in order.
+async fn send_all(stream: &mut Box<dyn ServiceStream>, packets: &[Packet]) -> std::io::Result<()> {
+    for packet in packets {
+        write(stream, packet).await?;
+    }
+    Ok(())
 }

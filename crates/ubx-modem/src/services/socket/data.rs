@@ -9,7 +9,7 @@ use ubx_at::{
     Command, CommandError, CommandKind, Outcome, Params, PayloadRequest, Prompt, Response,
 };
 
-use crate::module::state::{Ctx, State};
+use crate::module::state::{Ctx, Shared, State};
 use crate::services::socket::buffers::Io;
 use crate::services::socket::errors::SocketError;
 use crate::services::socket::io::{closed_by_peer, udp_urc};
@@ -57,7 +57,7 @@ pub(crate) fn write(ctx: &Ctx, cmd: &Command, p: &Params) -> Outcome {
             None,
             &bytes,
             ctx.shared.model.sockets.send_buffer,
-            &ctx.shared.routes,
+            ctx.shared,
         )
         .map(|r| Outcome::Done(Response::line(format!("+USOWR: {id},{r}"))))
     };
@@ -91,7 +91,7 @@ pub(crate) fn send_to(ctx: &Ctx, cmd: &Command, p: &Params) -> Outcome {
             Some(to),
             &bytes,
             ctx.shared.model.sockets.send_buffer,
-            &ctx.shared.routes,
+            ctx.shared,
         )
         .map(|r| Outcome::Done(Response::line(format!("+USOST: {id},{r}"))))
     };
@@ -161,9 +161,9 @@ fn send(
     to: Option<SocketAddr>,
     bytes: &[u8],
     cap: usize,
-    routes: &Routes,
+    shared: &Shared,
 ) -> Result<usize, CommandError> {
-    let taken = match destination(state, id, to, routes)? {
+    let taken = match destination(state, id, to, &shared.routes)? {
         Destination::Stream(io) => {
             let room = {
                 let b = io.lock();
@@ -187,6 +187,7 @@ fn send(
             .as_ref()
             .map(|u| Connection::send_datagram(u, bytes, peer))
         {
+            // The datagram went over the radio: the command's end looks at it (+CSCON).
             Some(Ok(n)) => {
                 io.lock().sent += n as u64;
                 Ok(n)
@@ -196,6 +197,8 @@ fn send(
         }
         .map_err(|e| refuse(state, Some(id), e)),
     }?;
+    // The bytes go over the radio now: the command's end looks at it (+CSCON).
+    shared.field.radio.activity();
     succeeded(state);
     Ok(taken)
 }
@@ -218,7 +221,7 @@ pub(crate) fn payload_received(ctx: &Ctx, request: &PayloadRequest, bytes: Vec<u
                 Some(to),
                 &bytes,
                 ctx.shared.model.sockets.send_buffer,
-                &ctx.shared.routes,
+                ctx.shared,
             )?;
             return Ok(Response::line(format!("+USOST: {id},{n}")));
         }
@@ -228,7 +231,7 @@ pub(crate) fn payload_received(ctx: &Ctx, request: &PayloadRequest, bytes: Vec<u
             None,
             &bytes,
             ctx.shared.model.sockets.send_buffer,
-            &ctx.shared.routes,
+            ctx.shared,
         )?;
         Ok(Response::line(format!("+USOWR: {id},{n}")))
     };

@@ -12,6 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::{TcpListener, UdpSocket};
 use ubx_field::Field;
 
+use crate::families::network::rrc;
 use crate::module::ids::TerminalId;
 use crate::module::state::Shared;
 use crate::services::socket::buffers::{Datagram, Io};
@@ -80,6 +81,8 @@ async fn read_tcp(
         };
         io.incoming.notify_one();
         if let (Some(total), Some(shared)) = (announce, shared.upgrade()) {
+            // The signalling connection's report (+CSCON) comes before the data's.
+            rrc::activity(&shared);
             shared.urc(owner, format!("+UUSORD: {id},{total}"));
         }
     };
@@ -225,6 +228,8 @@ async fn receive_udp(
         let Some(shared) = shared.upgrade() else {
             return;
         };
+        // A datagram came over the radio (+CSCON, reported before the data's URC).
+        rrc::activity(&shared);
         if first {
             shared.urc(owner, udp_urc(&shared, id, n));
         }

@@ -23,6 +23,7 @@ use tokio::net::{TcpSocket, TcpStream, UdpSocket};
 use ubx_field::Field;
 use ubx_field::socket::{FieldLayer, FieldSocket};
 
+use crate::families::network::rrc;
 use crate::families::pdp::state::PdpType;
 use crate::families::psd;
 use crate::families::security;
@@ -115,6 +116,8 @@ impl Connection {
         tls: Option<TlsRequest>,
     ) -> Result<ConnectOptions, ConnectError> {
         let tls = tls.map(|request| self.tls(&request)).transpose()?;
+        // The session's first connection is about to go over the radio.
+        rrc::activity(&self.shared);
         let mut opts = ConnectOptions::new(host, port, user, password);
         // 1. name → address.
         opts.resolver = Arc::new(self.shared.dns.clone());
@@ -153,6 +156,8 @@ impl Connection {
                 .bind(SocketAddr::new(any, local))
                 .map_err(|e| ConnectError::Io(e.kind()))?;
         }
+        // The handshake goes over the radio, which brings the signalling connection up first.
+        rrc::activity(&self.shared);
         // The radio's round trip before the handshake completes.
         let rtt = self.shared.field.link.spec().rtt;
         if !rtt.is_zero() {
