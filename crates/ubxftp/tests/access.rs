@@ -493,7 +493,7 @@ fn put_link_refuses_unknown_fields_and_quotes_a_short_prefix() {
 }
 
 #[test]
-fn faults_are_capped_per_module_and_per_fleet() {
+fn faults_are_capped_per_module_and_per_fleet_and_the_terminals_answer_through_a_flood() {
     let fault = r#"{"target": "dns", "action": "fail", "at_ms": 600000}"#;
     let server = Server::start(&["--tcp", "127.0.0.1:0", "--control", "127.0.0.1:0"], 3);
     for n in 1..=256 {
@@ -532,6 +532,32 @@ fn faults_are_capped_per_module_and_per_fleet() {
     assert!(error.contains("100000"), "{error}");
     let (_, faults) = fleet.api("GET", "/modems/399/faults", None);
     assert_eq!(faults.as_array().unwrap().len(), 250);
+    // The flood goes on past the cap, from four clients at once, and the terminals keep
+    // answering during it and after it (the figures are a benchmark's: fault_flood).
+    let terminal = format!("127.0.0.1:{base}");
+    let (addr, token) = (fleet.control_addr(), fleet.token());
+    let flooders: Vec<_> = (0..4)
+        .map(|_| {
+            let (addr, token) = (addr.clone(), token.clone());
+            std::thread::spawn(move || {
+                let auth = format!(
+                    "Host: {addr}\r\nAuthorization: Bearer {token}\r\n\
+                     Content-Type: application/json\r\n"
+                );
+                (0..100)
+                    .filter(|_| request(&addr, "POST", "/fleet/faults", &auth, all).0 == 429)
+                    .count()
+            })
+        })
+        .collect();
+    while !flooders.iter().all(|f| f.is_finished()) {
+        at_ok(&terminal);
+    }
+    for f in flooders {
+        assert_eq!(f.join().unwrap(), 100);
+    }
+    at_ok(&terminal);
+    at_ok(&format!("127.0.0.1:{}", base + 399));
     assert_eq!(fleet.api("DELETE", "/fleet/faults", None).0, 204);
     assert_eq!(fleet.api("POST", "/fleet/faults", Some(all)).0, 201);
 }

@@ -389,6 +389,7 @@ impl Model {
     fn check(&self) -> Result<(), String> {
         self.check_names()?;
         self.check_codes()?;
+        self.check_sizes()?;
         if !self
             .functionality
             .values
@@ -451,6 +452,35 @@ impl Model {
             && !(1..=255).contains(&g.max)
         {
             return Err("gnss_profile.max must be 1..=255".into());
+        }
+        Ok(())
+    }
+
+    /// The sizes a socket allocates by: bounded, so that a model file cannot make each socket
+    /// take gigabytes (every model the manuals describe is far below these).
+    fn check_sizes(&self) -> Result<(), String> {
+        let sockets = &self.sockets;
+        let limits = [
+            ("sockets.max_data", sockets.max_data, 1..=65_536),
+            ("sockets.max_hex_data", sockets.max_hex_data, 1..=65_536),
+            (
+                "sockets.receive_buffer",
+                sockets.receive_buffer,
+                1..=4 << 20,
+            ),
+            ("sockets.send_buffer", sockets.send_buffer, 1..=4 << 20),
+        ];
+        for (field, value, range) in limits {
+            if !range.contains(&value) {
+                return Err(format!(
+                    "{field}: {value} is out of range ({} to {})",
+                    range.start(),
+                    range.end()
+                ));
+            }
+        }
+        if sockets.count == 0 {
+            return Err("sockets.count must be at least 1".into());
         }
         Ok(())
     }
@@ -709,6 +739,18 @@ mod tests {
             .unwrap_or_else(|| panic!("no {file}"));
         assert!(text.contains(from), "{file} has no {from:?}");
         Model::from_toml(&text.replacen(from, to, 1))
+    }
+
+    #[test]
+    fn socket_sizes_are_bounded() {
+        let big = edited(
+            "lexi-r10.toml",
+            "receive_buffer = 65536",
+            "receive_buffer = 4294967296",
+        );
+        let error = big.expect_err("a 4 GiB buffer per socket").to_string();
+        assert!(error.contains("sockets.receive_buffer"), "{error}");
+        assert!(edited("lexi-r10.toml", "max_data = 1024", "max_data = 0").is_err());
     }
 
     #[test]
