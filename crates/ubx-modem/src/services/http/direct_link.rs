@@ -125,10 +125,15 @@ async fn get(
             Ok(None) => return Ok(()),
             Ok(Some(Err(_))) => return Err(after(HttpFailure::ConnectionLost)),
             Ok(Some(Ok(frame))) => {
-                if let Ok(data) = frame.into_data()
-                    && link.send(data.to_vec()).await.is_err()
-                {
-                    return Err(after(HttpFailure::HostLeft));
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                // In the data link's own chunks: a hyper frame can be several hundred KiB, and
+                // the link holds a few chunks, so this keeps what waits for the host as FTP's.
+                for piece in data.chunks(data_link::CHUNK) {
+                    if link.send(piece.to_vec()).await.is_err() {
+                        return Err(after(HttpFailure::HostLeft));
+                    }
                 }
             }
         }
