@@ -321,6 +321,8 @@ pub enum MqttClientId {
 #[serde(deny_unknown_fields)]
 pub struct Mqtt {
     pub syntax: MqttSyntax,
+    /// `+UMQTT` op codes (6-9: the last will).
+    pub umqtt_ops: Vec<i64>,
     /// `+UMQTTC` op codes (9: binary publish, a direct link).
     pub umqttc_ops: Vec<i64>,
     /// What an unset client id becomes at login.
@@ -552,6 +554,7 @@ impl Model {
             lists.push(("pdp.uauthreq.auth_types".into(), &u.auth_types));
         }
         if let Some(mqtt) = &self.mqtt {
+            lists.push(("mqtt.umqtt_ops".into(), &mqtt.umqtt_ops));
             lists.push(("mqtt.umqttc_ops".into(), &mqtt.umqttc_ops));
         }
         if let Some(rat) = &self.rat {
@@ -784,7 +787,7 @@ mod tests {
         let u2 = edited(
             "sara-u201.toml",
             "[sockets]",
-            "[mqtt]\nsyntax = \"new\"\numqttc_ops = [0]\nclient_id = \"imei\"\n\n[sockets]",
+            "[mqtt]\nsyntax = \"new\"\numqtt_ops = [0]\numqttc_ops = [0]\nclient_id = \"imei\"\n\n[sockets]",
         );
         assert!(u2.is_err());
         // The commands without the table, an unknown syntax, an op beyond 9.

@@ -44,9 +44,11 @@ pub(crate) fn umqtt(ctx: &Ctx, p: &Params) -> Result<Response, CommandError> {
     p.at_most(3)?;
     let old = syntax(ctx.shared) == MqttSyntax::SaraR4;
     if let Some(op) = query(p).filter(|_| old) {
+        known(ctx, op)?;
         return old_read(ctx, op);
     }
     let op = p.req_num(0)?;
+    known(ctx, op)?;
     let mut state = ctx.shared.state();
     let profile = &mut state.mqtt.profile;
     match (p.present(1), old) {
@@ -65,6 +67,16 @@ pub(crate) fn umqtt(ctx: &Ctx, p: &Params) -> Result<Response, CommandError> {
                 Response::ok()
             })
         }
+    }
+}
+
+/// An op the model's `+UMQTT` has (`mqtt.umqtt_ops`): others are `operation not supported`.
+fn known(ctx: &Ctx, op: i64) -> Result<(), CommandError> {
+    let ops = ctx.shared.model.mqtt.as_ref().map(|m| &m.umqtt_ops);
+    if ops.is_some_and(|ops| ops.contains(&op)) {
+        Ok(())
+    } else {
+        Err(CmeError::OperationNotSupported.into())
     }
 }
 
