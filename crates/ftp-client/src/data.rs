@@ -281,11 +281,20 @@ pub(crate) async fn open(
     rest: Option<u64>,
 ) -> Result<OpenedData> {
     enum Pending {
-        Connected(TcpStream),
+        Connected(crate::stream::BoxSocket),
         Listening(TcpListener),
     }
     let pending = match settings.mode {
-        DataMode::Passive => Pending::Connected(passive(ctrl, settings.connect_timeout).await?),
+        DataMode::Passive => {
+            let tcp = passive(ctrl, settings.connect_timeout).await?;
+            let mut socket =
+                crate::stream::wrap(settings.socket_layer, tcp, crate::stream::SocketRole::Data);
+            // The connection is up before the command that uses it goes (a socket layer may
+            // model the handshake: docs of `SocketLayer`). A failure shows at the first read or
+            // write, as it would without this wait.
+            let _ = tokio::io::AsyncWriteExt::flush(&mut socket).await;
+            Pending::Connected(socket)
+        }
         DataMode::Active { ports } => {
             let listener = bind_listener(ctrl.local().ip(), ports)?;
             let addr = listener.local_addr().map_err(io_err)?;
@@ -317,20 +326,25 @@ pub(crate) async fn open(
     let peer_ip = ctrl.peer().ip();
     let tcp = match pending {
         Pending::Connected(s) => s,
-        Pending::Listening(listener) if final_reply_seen => {
-            accept_from_peer(&listener, peer_ip, settings.connect_timeout).await?
-        }
         Pending::Listening(listener) => {
-            // Biased: a server that connected may already have sent everything and
-            // its 226; the connection is then waiting in the backlog and must win.
-            tokio::select! {
-                biased;
-                accepted = accept_from_peer(&listener, peer_ip, settings.connect_timeout) => accepted?,
-                reply = ctrl.read_reply() => return Err(early_final_reply(reply?)),
-            }
+            let tcp = if final_reply_seen {
+                accept_from_peer(&listener, peer_ip, settings.connect_timeout).await?
+            } else {
+                // Biased: a server that connected may already have sent everything and
+                // its 226; the connection is then waiting in the backlog and must win.
+                tokio::select! {
+                    biased;
+                    accepted = accept_from_peer(&listener, peer_ip, settings.connect_timeout) => accepted?,
+                    reply = ctrl.read_reply() => return Err(early_final_reply(reply?)),
+                }
+            };
+            crate::stream::wrap_accepted(
+                settings.socket_layer,
+                tcp,
+                crate::stream::SocketRole::Data,
+            )
         }
     };
-    let tcp = crate::stream::wrap(settings.socket_layer, tcp, crate::stream::SocketRole::Data);
     let stream = match settings.tls {
         Some(tls) if tls.data_protection == DataProtection::Private => {
             let handshake = tokio::time::timeout(

@@ -41,8 +41,18 @@ pub enum SocketRole {
 /// Wraps every TCP connection a session opens, below TLS: an embedder's hook to shape or
 /// disturb the traffic (an emulated module's radio link and injected faults) without the client
 /// knowing. The client has already read the addresses it needs from `tcp`.
+///
+/// The client flushes a data connection it opened before it sends the command that uses it: a
+/// layer that models the TCP handshake makes that flush wait until the connection is up, as a
+/// blocking `connect()` would.
 pub trait SocketLayer: Send + Sync {
     fn wrap(&self, tcp: TcpStream, role: SocketRole) -> BoxSocket;
+
+    /// Wraps a connection the server opened to the client (active mode's data connection); the
+    /// server then speaks first after the handshake. By default as [`SocketLayer::wrap`].
+    fn wrap_accepted(&self, tcp: TcpStream, role: SocketRole) -> BoxSocket {
+        self.wrap(tcp, role)
+    }
 
     /// Where a control connection to `addr` really goes (an embedder's address rewriting);
     /// data connections follow the control connection's peer.
@@ -59,6 +69,18 @@ pub(crate) fn wrap(
 ) -> BoxSocket {
     match layer {
         Some(layer) => layer.wrap(tcp, role),
+        None => Box::new(tcp),
+    }
+}
+
+/// Applies `layer` (if any) to a connection the server opened to the client.
+pub(crate) fn wrap_accepted(
+    layer: Option<&std::sync::Arc<dyn SocketLayer>>,
+    tcp: TcpStream,
+    role: SocketRole,
+) -> BoxSocket {
+    match layer {
+        Some(layer) => layer.wrap_accepted(tcp, role),
         None => Box::new(tcp),
     }
 }

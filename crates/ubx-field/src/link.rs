@@ -10,6 +10,12 @@
 //!   bytes behind it wait (head-of-line blocking). A chunk of `s` segments (1460 bytes each)
 //!   loses one with probability `1 - (1 - loss)^s` and then arrives `RTO = rtt + max(200 ms,
 //!   4 × jitter)` late (RFC 6298 with Linux's 200 ms minimum). Bytes are never corrupted.
+//! - **Connect**: a TCP connection's three-way handshake ([`Link::handshake`]) before its first
+//!   byte. The end that opened it may send once its SYN went out and the SYN-ACK came back, a
+//!   round trip; the other end once the opener's ACK has reached it, half a round trip later.
+//!   Each of the three segments is delayed as a chunk is (half the round trip plus jitter); a
+//!   lost SYN or SYN-ACK goes again after TCP's initial retransmission timeout, 1 s (RFC 6298
+//!   (2.1)). They are small: they take no share of the rate.
 //!
 //! Time is tokio's, so the whole model runs under a paused clock in tests. `--seed` makes jitter
 //! and loss the same on every run.
@@ -37,6 +43,19 @@ const SLACK: Duration = Duration::from_millis(20);
 
 /// TCP's maximum segment size on a 1500-byte path.
 const SEGMENT: u64 = 1460;
+
+/// TCP's retransmission timeout before a round trip was measured: a lost SYN or SYN-ACK goes
+/// again after it (RFC 6298 (2.1); Linux's `TCP_TIMEOUT_INIT`).
+pub const INITIAL_RTO: Duration = Duration::from_secs(1);
+
+/// When each end of a new connection may send its first byte ([`Link::handshake`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Handshake {
+    /// The end that opened the connection: its SYN went out and the SYN-ACK came back.
+    pub opener: Instant,
+    /// The end that accepted it: the opener's ACK has arrived.
+    pub acceptor: Instant,
+}
 
 #[derive(Debug)]
 struct State {
@@ -93,6 +112,19 @@ impl Link {
         }
     }
 
+    /// The three-way handshake of a connection opened at `now`: when each end may send.
+    pub fn handshake(&self, now: Instant) -> Handshake {
+        let mut state = self.lock();
+        let syn = state.segment_delay(true);
+        let syn_ack = state.segment_delay(true);
+        let ack = state.segment_delay(false);
+        let opener = now + syn + syn_ack;
+        Handshake {
+            opener,
+            acceptor: opener + ack,
+        }
+    }
+
     /// When `n` bytes sent in `direction` at `now` arrive.
     pub fn schedule(&self, direction: Direction, n: usize, now: Instant) -> Instant {
         let mut state = self.lock();
@@ -131,6 +163,24 @@ impl Link {
     }
 }
 
+impl State {
+    /// One handshake segment's way across: half the round trip and the jitter; when `lossy`, a
+    /// loss costs the initial retransmission timeout. Draws from the generator only for what
+    /// the link has, as [`Link::schedule`] does.
+    fn segment_delay(&mut self, lossy: bool) -> Duration {
+        let spec = self.spec;
+        let mut delay = spec.rtt / 2;
+        if !spec.jitter.is_zero() {
+            let u: f64 = self.rng.random();
+            delay += spec.jitter.mul_f64(u);
+        }
+        if lossy && spec.loss > 0.0 && self.rng.random_bool((spec.loss / 100.0).clamp(0.0, 1.0)) {
+            delay += INITIAL_RTO;
+        }
+        delay
+    }
+}
+
 /// The retransmission timeout the loss model charges.
 pub fn rto(spec: &LinkSpec) -> Duration {
     spec.rtt + Duration::from_millis(200).max(spec.jitter * 4)
@@ -161,6 +211,34 @@ mod tests {
             link.schedule(Direction::Down, 1000, later),
             later + ms(1050)
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_handshake_lets_the_opener_send_after_one_round_trip() {
+        let t0 = Instant::now();
+        let link = Link::new(LinkSpec::parse("down=8kbit,rtt=300ms").unwrap(), 1);
+        let h = link.handshake(t0);
+        assert_eq!(h.opener, t0 + ms(300));
+        assert_eq!(h.acceptor, t0 + ms(450));
+        // It takes no share of the rate: a chunk right after is not held back.
+        assert_eq!(link.schedule(Direction::Down, 500, t0), t0 + ms(650));
+        // Unshaped: nothing to wait for.
+        let free = Link::new(LinkSpec::UNSHAPED, 1).handshake(t0);
+        assert_eq!((free.opener, free.acceptor), (t0, t0));
+        // Jitter adds up to its amount to each segment; a lost SYN or SYN-ACK costs 1 s.
+        let jittery = Link::new(LinkSpec::parse("rtt=100ms,jitter=40ms").unwrap(), 3);
+        for _ in 0..20 {
+            let h = jittery.handshake(t0);
+            assert!(h.opener >= t0 + ms(100) && h.opener <= t0 + ms(180));
+            assert!(h.acceptor >= h.opener + ms(50) && h.acceptor <= h.opener + ms(90));
+        }
+        let always = LinkSpec {
+            loss: 100.0,
+            ..LinkSpec::parse("rtt=100ms").unwrap()
+        };
+        let lossy = Link::new(always, 3);
+        let h = lossy.handshake(t0);
+        assert_eq!((h.opener, h.acceptor), (t0 + ms(2100), t0 + ms(2150)));
     }
 
     #[tokio::test(start_paused = true)]

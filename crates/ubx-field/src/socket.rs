@@ -16,6 +16,15 @@
 //! - **up**: a write is accepted into the queue (up to the same window) and reaches TCP at its
 //!   time; `flush` and `shutdown` wait until the queue is empty, so an FTP command is on its way
 //!   when the client waits for the reply.
+//!
+//! Every connection pays its TCP handshake here, by construction: [`FieldSocket`]'s constructors
+//! ask the link for it ([`super::link::Link::handshake`]), and until then nothing moves — the
+//! module's bytes wait to be written, the peer's to be read. The end that opened the connection
+//! may send after one round trip, the other half a round trip later; so a server that speaks
+//! first (an FTP greeting) is heard two round trips after the module connected. A flush before
+//! anything was written waits for the connection to be up ([`FieldSocket::established_at`]): the
+//! FTP engine does that with a new data connection before it sends the command that uses it, as
+//! a client whose `connect()` blocks would.
 
 use std::collections::VecDeque;
 use std::io;
@@ -56,6 +65,26 @@ pub struct FieldLayer(pub Arc<Field>);
 impl SocketLayer for FieldLayer {
     fn wrap(&self, tcp: TcpStream, role: SocketRole) -> BoxSocket {
         Box::new(FieldSocket::new(tcp, role, self.0.clone()))
+    }
+
+    fn wrap_accepted(&self, tcp: TcpStream, role: SocketRole) -> BoxSocket {
+        Box::new(FieldSocket::accepted(tcp, role, self.0.clone()))
+    }
+}
+
+/// Which end opened a connection: it sends first after the handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Opener {
+    /// The module connected (a passive FTP data connection, `+USOCO`, HTTP, MQTT).
+    Module,
+    /// The peer connected to the module (an active FTP data connection, `+USOLI`).
+    Peer,
+}
+
+fn ftp_target(role: SocketRole) -> Target {
+    match role {
+        SocketRole::Control => Target::FtpControl,
+        SocketRole::Data => Target::FtpData,
     }
 }
 
@@ -100,26 +129,44 @@ pub struct FieldSocket<S> {
     /// The last arrival scheduled each way, so chunks stay in order despite jitter.
     rx_last: Instant,
     tx_last: Instant,
+    /// From when the module may send (its handshake is done: [`Self::established_at`]).
+    open_up: Instant,
+    /// From when the peer's bytes may leave it.
+    open_down: Instant,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Abort> FieldSocket<S> {
+    /// An FTP connection the module opened.
     pub fn new(inner: S, role: SocketRole, field: Arc<Field>) -> Self {
-        let target = match role {
-            SocketRole::Control => Target::FtpControl,
-            SocketRole::Data => Target::FtpData,
-        };
-        Self::under(inner, target, field)
+        Self::under(inner, ftp_target(role), Opener::Module, field)
     }
 
-    /// A connection of the module's socket service (`+USO*`): `socket` faults act on it.
+    /// An FTP connection the server opened to the module (active mode's data connection).
+    pub fn accepted(inner: S, role: SocketRole, field: Arc<Field>) -> Self {
+        Self::under(inner, ftp_target(role), Opener::Peer, field)
+    }
+
+    /// A connection the module opened for its socket service (`+USOCO`), HTTP or MQTT: `socket`
+    /// faults act on it.
     pub fn module_socket(inner: S, field: Arc<Field>) -> Self {
-        Self::under(inner, Target::Socket, field)
+        Self::under(inner, Target::Socket, Opener::Module, field)
     }
 
-    fn under(inner: S, target: Target, field: Arc<Field>) -> Self {
+    /// A connection a peer opened to one of the module's listening sockets (`+USOLI`).
+    pub fn module_socket_accepted(inner: S, field: Arc<Field>) -> Self {
+        Self::under(inner, Target::Socket, Opener::Peer, field)
+    }
+
+    /// The one place a connection is made: its handshake is drawn from the link here.
+    fn under(inner: S, target: Target, opener: Opener, field: Arc<Field>) -> Self {
         let now = Instant::now();
         // The handshake just went over the radio.
         field.radio.activity();
+        let handshake = field.link.handshake(now);
+        let (open_up, open_down) = match opener {
+            Opener::Module => (handshake.opener, handshake.acceptor),
+            Opener::Peer => (handshake.acceptor, handshake.opener),
+        };
         FieldSocket {
             inner: Some(inner),
             target,
@@ -146,7 +193,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> FieldSocket<S> {
             tx_sleep: Box::pin(tokio::time::sleep(Duration::ZERO)),
             rx_last: now,
             tx_last: now,
+            open_up,
+            open_down,
         }
+    }
+
+    /// When the connection is up for the module: the handshake's round trip is over and its
+    /// first byte may leave. A service waits for it as its `connect()` would.
+    pub fn established_at(&self) -> Instant {
+        self.open_up
     }
 
     /// Counts bytes handed to the client or accepted from it: radio activity.
@@ -257,8 +312,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> FieldSocket<S> {
         }
     }
 
+    /// True (with a timer set) while the module's side of the handshake is not done. Only a
+    /// shaped link has one: unshaped, the connection is up at once.
+    fn waits_for_handshake(&mut self, cx: &mut Context<'_>) -> bool {
+        if Instant::now() >= self.open_up || self.tx_queued > 0 {
+            return false;
+        }
+        self.tx_sleep.as_mut().reset(self.open_up);
+        self.tx_sleep.as_mut().poll(cx).is_pending()
+    }
+
     /// Reads the server's bytes into the down queue, each chunk with its arrival time.
     fn fill_rx(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        if Instant::now() < self.open_down {
+            // The handshake is not over: the peer cannot have sent anything yet.
+            self.rx_sleep.as_mut().reset(self.open_down);
+            if self.rx_sleep.as_mut().poll(cx).is_pending() {
+                return Ok(());
+            }
+        }
         let window = self.window(Direction::Down);
         while self.rx_eof.is_none() && self.rx_queued < window {
             let Some(inner) = self.inner.as_mut() else {
@@ -544,6 +616,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> AsyncWrite for FieldSocket<S> {
             }
             return r;
         }
+        if this.waits_for_handshake(cx) {
+            return Poll::Pending;
+        }
         if let Poll::Ready(Err(e)) = this.drain_tx(cx) {
             return Poll::Ready(Err(e));
         }
@@ -566,6 +641,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> AsyncWrite for FieldSocket<S> {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if this.bytes == 0 && this.tx.is_empty() {
+            // Nothing written yet: the client asks whether the connection is up. Faults act
+            // from its first byte on, as they did before the handshake was modelled.
+            if this.waits_for_handshake(cx) {
+                return Poll::Pending;
+            }
+            return match this.inner.as_mut() {
+                Some(inner) => Pin::new(inner).poll_flush(cx),
+                None => Poll::Ready(Ok(())),
+            };
+        }
         if let Some(early) = this.conditions(cx, false) {
             return early;
         }

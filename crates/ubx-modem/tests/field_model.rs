@@ -92,6 +92,8 @@ async fn a_command_and_its_reply_take_one_round_trip() {
         server.read_exact(&mut line).await.unwrap();
         server.write_all(b"250 OK\r\n").await.unwrap();
     });
+    // Once the connection is up (its handshake: the next test).
+    module.flush().await.unwrap();
     let t0 = Instant::now();
     module.write_all(b"CWD dir\r\n").await.unwrap();
     module.flush().await.unwrap();
@@ -100,6 +102,89 @@ async fn a_command_and_its_reply_take_one_round_trip() {
     assert_eq!(&reply, b"250 OK\r\n");
     let took = t0.elapsed();
     assert!(within(took, Duration::from_millis(300), 0.02), "{took:?}");
+}
+
+/// Reads one line (up to LF) from the server's end.
+async fn line_from(server: &mut DuplexStream) -> Vec<u8> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while byte[0] != b'\n' {
+        server.read_exact(&mut byte).await.unwrap();
+        line.push(byte[0]);
+    }
+    line
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_connection_pays_its_handshake_before_its_first_byte() {
+    let f = field("rtt=300ms");
+    // The module opened it: it may send after one round trip (SYN, SYN-ACK), and its first
+    // byte reaches the server half a round trip later.
+    let t0 = Instant::now();
+    let (mut module, mut server) = socket(&f, SocketRole::Data);
+    let got = tokio::spawn(async move {
+        let mut b = [0u8; 1];
+        server.read_exact(&mut b).await.unwrap();
+        Instant::now()
+    });
+    module.flush().await.unwrap();
+    assert_eq!(t0.elapsed(), Duration::from_millis(300));
+    module.write_all(b"x").await.unwrap();
+    module.flush().await.unwrap();
+    assert_eq!(got.await.unwrap() - t0, Duration::from_millis(450));
+    // A server that speaks first can only once the module's ACK reached it (1.5 round trips):
+    // its greeting arrives two round trips after the connect.
+    let t0 = Instant::now();
+    let (mut module, mut server) = socket(&f, SocketRole::Control);
+    server.write_all(b"220 hi\r\n").await.unwrap();
+    let mut greeting = [0u8; 8];
+    module.read_exact(&mut greeting).await.unwrap();
+    assert_eq!(t0.elapsed(), Duration::from_millis(600));
+    // A connection the peer opened (active mode, +USOLI): the peer sends first, after its one
+    // round trip, and is heard half a round trip later.
+    let t0 = Instant::now();
+    let (inner, mut peer) = tokio::io::duplex(1024);
+    let mut accepted = FieldSocket::accepted(inner, SocketRole::Data, f.clone());
+    peer.write_all(b"data").await.unwrap();
+    let mut data = [0u8; 4];
+    accepted.read_exact(&mut data).await.unwrap();
+    assert_eq!(t0.elapsed(), Duration::from_millis(450));
+    // Unshaped, a connection is up at once.
+    let (mut module, _server) = socket(&unshaped(), SocketRole::Data);
+    let t0 = Instant::now();
+    module.flush().await.unwrap();
+    assert_eq!(t0.elapsed(), Duration::ZERO);
+}
+
+/// The FTP login and a CWD against a scripted server under `rtt=300ms`: the connect's round
+/// trip, the greeting's (the server speaks once the module's ACK reached it), then one round
+/// trip per command — USER, PASS, CWD: five round trips, 1.5 s (docs/FIELD.md, the model).
+#[tokio::test(start_paused = true)]
+async fn a_login_and_a_cwd_take_five_round_trips() {
+    let f = field("rtt=300ms");
+    let t0 = Instant::now();
+    let (mut module, mut server) = socket(&f, SocketRole::Control);
+    tokio::spawn(async move {
+        server.write_all(b"220 ready\r\n").await.unwrap();
+        for reply in [&b"331 password\r\n"[..], b"230 in\r\n", b"250 ok\r\n"] {
+            line_from(&mut server).await;
+            server.write_all(reply).await.unwrap();
+        }
+    });
+    let mut reply = [0u8; 64];
+    for (command, len) in [
+        (None, 11),
+        (Some(&b"USER u\r\n"[..]), 14),
+        (Some(b"PASS p\r\n"), 8),
+        (Some(b"CWD /\r\n"), 8),
+    ] {
+        if let Some(command) = command {
+            module.write_all(command).await.unwrap();
+            module.flush().await.unwrap();
+        }
+        module.read_exact(&mut reply[..len]).await.unwrap();
+    }
+    assert_eq!(t0.elapsed(), Duration::from_millis(1500));
 }
 
 #[tokio::test(start_paused = true)]

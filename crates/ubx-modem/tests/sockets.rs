@@ -439,3 +439,69 @@ async fn a_host_that_never_reads_stops_the_reader_and_memory_stays_bounded() {
     assert!(accepted < 16 << 20, "{accepted}");
     host.cmd("AT+USOER", b"\r\n+USOER: 11\r\n\r\nOK\r\n").await;
 }
+
+/// A socket's direct link toward a UART at 9600 baud rides the same data link as FTP's: the
+/// module holds less than `HOST_WINDOW` (4 KiB) for the line, so `+++` ends it with little
+/// more than the guard time's bytes; the rest stays in the socket for `+USORD`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_link_toward_a_9600_baud_uart_ends_after_a_few_kib() {
+    use tokio::io::AsyncReadExt;
+    let peer = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = peer.local_addr().unwrap().port();
+    let data = common::pattern(20_000);
+    let sent = data.clone();
+    // The peer sends its 20 000 bytes once the host says so through the link, and stays.
+    tokio::spawn(async move {
+        let (mut conn, _) = peer.accept().await.unwrap();
+        let mut go = [0u8; 2];
+        conn.read_exact(&mut go).await.unwrap();
+        conn.write_all(&sent).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    });
+    let modem = modem();
+    let (io, device) = tokio::io::duplex(1 << 20);
+    let m = modem.clone();
+    tokio::spawn(async move {
+        let lines = ubx_terminal::driver::HostLines {
+            pace: Some(9600),
+            ..Default::default()
+        };
+        ubx_terminal::driver::serve_with_lines(&m, device, None, lines).await
+    });
+    let mut host = AtHost::from_stream(io);
+    host.cmd("ATE0", b"ATE0\r\r\nOK\r\n").await;
+    host.cmd("AT+USOCR=6", b"\r\n+USOCR: 0\r\n\r\nOK\r\n").await;
+    host.ok(&format!("AT+USOCO=0,\"127.0.0.1\",{port}")).await;
+    host.cmd("AT+USODL=0", b"\r\nCONNECT\r\n").await;
+    host.io.write_all(b"go").await.unwrap();
+    // About 1.5 s of data: more than the guard time since "go".
+    let mut got = host.take(1500, 10).await;
+    host.io.write_all(b"+++").await.unwrap();
+    let tail = b"\r\nDISCONNECT\r\n\r\nOK\r\n";
+    let rest = host.take_until(tail, 30).await;
+    let after = rest.len() - tail.len();
+    got.extend_from_slice(&rest[..after]);
+    let bound = 960 + ubx_modem::data_link::HOST_WINDOW + 1500;
+    assert!(
+        after <= bound,
+        "{after} bytes after the escape (at most {bound})"
+    );
+    assert!(
+        got == data[..got.len()],
+        "a clean prefix of the peer's bytes"
+    );
+    // Most of the rest waits in the socket.
+    host.send("AT+USORD=0,0").await;
+    let answer = String::from_utf8_lossy(&host.take_until(b"\r\nOK\r\n", 5).await).into_owned();
+    let waiting: usize = answer
+        .split("+USORD: 0,")
+        .nth(1)
+        .and_then(|s| s.split("\r\n").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no +USORD in {answer:?}"));
+    assert!(
+        waiting + got.len() + 4096 >= data.len(),
+        "{waiting} bytes wait, {} reached the host",
+        got.len()
+    );
+}

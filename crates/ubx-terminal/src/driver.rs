@@ -21,6 +21,13 @@
 //! - link data is not taken while [`OUTPUT_HIGH_WATER`] bytes wait to be written to the host
 //!   (one more chunk may be added to what waits).
 //!
+//! On a UART (a terminal paced by `--baud`, or a serial port) a real module holds a few KiB
+//! between its socket and the line, so there the three bounds are small: link data is taken
+//! while less than two [`PIECE`]s wait for the line, and in data mode the host is read a piece at
+//! a time while less than one waits for room in the link. With the operation's own piece and
+//! the link's two, less than
+//! [`HOST_WINDOW`](ubx_modem::data_link::HOST_WINDOW) waits each way (docs/FIELD.md).
+//!
 //! Time comes from tokio's clock, so tests can run the guard times under a paused clock.
 
 use std::collections::VecDeque;
@@ -35,7 +42,7 @@ use ubx_at::{CmeError, Event, Outcome, Terminal};
 use ubx_field::uart::Uart;
 
 use crate::trace::{TerminalTrace, Tracer};
-use ubx_modem::data_link::{HostInput, LinkEvent, LinkPort};
+use ubx_modem::data_link::{HostInput, LinkEvent, LinkPort, PIECE};
 use ubx_modem::{Modem, TerminalPort};
 use ubx_modem::{Power, TerminalId};
 
@@ -120,6 +127,8 @@ struct TerminalDriver<'m, S> {
     off: bool,
     /// Set by the line when a fault changed the host's bytes.
     disturbed: Arc<AtomicBool>,
+    /// A UART (paced, or a serial port): a direct link holds only a few KiB.
+    uart: bool,
     rate: Rate,
     dtr: Option<watch::Receiver<bool>>,
     modem: &'m Modem,
@@ -154,19 +163,22 @@ where
 {
     fn open(modem: &'m Modem, stream: S, tracer: Option<&Tracer>, lines: HostLines) -> Self {
         let HostLines { dtr, baud, pace } = lines;
+        // A UART: paced here, or a serial port whose rate paces it.
+        let uart = pace.is_some() || baud.is_some();
         // The line: paced at `pace` (following AT+IPR), with the line faults of the field.
         let (ipr, ipr_rx) = watch::channel(pace.unwrap_or(0));
         let stream = Uart::new(stream, pace, Some(ipr_rx), modem.field().clone());
         let disturbed = stream.disturbed();
         let power = modem.power();
-        let port = modem.open_terminal();
+        let mut port = modem.open_terminal();
+        port.handler.set_uart(uart);
         let id = port.id();
         let trace = tracer.map(|t| t.terminal(id));
         let (reader, writer) = tokio::io::split(stream);
         TerminalDriver {
             link: Link::default(),
             out: Output::default(),
-            input: Input::new(),
+            input: Input::new(if uart { PIECE } else { DATA_READ }),
             term: Terminal::new(),
             writer,
             reader,
@@ -175,6 +187,7 @@ where
             power,
             off: false,
             disturbed,
+            uart,
             rate: Rate {
                 ipr,
                 asked: None,
@@ -191,8 +204,9 @@ where
         loop {
             self.input.fit(self.term.in_data_mode());
             let deadline = self.term.poll_timeout();
-            let take_link_data = self.out.waiting() < OUTPUT_HIGH_WATER;
-            let may_read = self.may_read(take_link_data);
+            let room_for_answers = self.out.waiting() < OUTPUT_HIGH_WATER;
+            let take_link_data = self.out.waiting() < self.link_high_water();
+            let may_read = self.may_read(room_for_answers);
             let next = tokio::select! {
                 read = self.reader.read(&mut self.input.buf), if may_read => self.on_read(read),
                 n = self.writer.write(self.out.pending()), if self.out.has_pending() => {
@@ -218,11 +232,21 @@ where
 
     /// Backpressure on the host: in data mode (and while a command waits for its link) it is read
     /// while little waits for room in the link, in command mode while little output waits for it.
-    fn may_read(&self, take_link_data: bool) -> bool {
+    fn may_read(&self, room_for_answers: bool) -> bool {
         if self.term.in_data_mode() || self.term.is_pending() {
-            self.link.staged < STAGING
+            let staging = if self.uart { PIECE } else { STAGING };
+            self.link.staged < staging
         } else {
-            take_link_data
+            room_for_answers
+        }
+    }
+
+    /// Link data is taken while less than this waits for the host.
+    fn link_high_water(&self) -> usize {
+        if self.uart {
+            2 * PIECE
+        } else {
+            OUTPUT_HIGH_WATER
         }
     }
 
@@ -421,20 +445,23 @@ struct Input {
     buf: Vec<u8>,
     /// The size command mode wants now (grows with full reads, shrinks with small ones).
     command_read: usize,
+    /// The size in data mode: [`DATA_READ`], or a [`PIECE`] on a UART.
+    data_read: usize,
 }
 
 impl Input {
-    fn new() -> Input {
+    fn new(data_read: usize) -> Input {
         Input {
             buf: vec![0u8; IDLE_READ],
             command_read: IDLE_READ,
+            data_read,
         }
     }
 
     /// The buffer follows the mode: large while data streams, small again after.
     fn fit(&mut self, data_mode: bool) {
         let want = if data_mode {
-            DATA_READ
+            self.data_read
         } else {
             self.command_read
         };

@@ -10,20 +10,38 @@
 //!
 //! Both directions are bounded channels of at most [`DEPTH`] chunks of at most [`CHUNK`] bytes, so
 //! a host that reads slowly slows the server's data connection instead of filling memory, and a
-//! server that accepts slowly slows the host's writes. The operation says [`LinkEvent::Connected`]
+//! server that accepts slowly slows the host's writes.
+//!
+//! Toward a UART (a terminal paced by `--baud`, or a serial port) a real module holds only a few
+//! KiB between its socket and the line. There the chunks are [`PIECE`]s, and the driver keeps
+//! what waits for the line, and what it has read from the host, to a few pieces: less than
+//! [`HOST_WINDOW`] waits each way, so the module stops reading the server when the host's side is
+//! full, and after `+++` the host hears no more than that (docs/FIELD.md, "Direct links over a
+//! UART"). The terminal's handler says which it is ([`LinkPort::pace`]); an operation asks
+//! [`LinkEnd::piece`] how much to read from its socket at a time. The operation says [`LinkEvent::Connected`]
 //! (the terminal prints `CONNECT`) or [`LinkEvent::Refused`] (the command fails), then sends data;
 //! dropping its [`LinkEnd`] ends data mode (`DISCONNECT`, `OK`). A command that only has to wait
 //! (a synchronous `+UDNSRN`) answers with [`LinkEvent::Answer`] and never goes on line. The host's side ends with
 //! [`HostInput::Left`] when the host escapes; a [`LinkPort`] dropped without it means the host went
 //! away (the terminal closed), and the operation aborts.
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use ubx_at::{CommandError, DataModeFraming, Response};
 
 /// Largest chunk carried in one message.
 pub const CHUNK: usize = 128 * 1024;
 /// Messages in flight per direction: with [`CHUNK`], at most 256 KiB each way.
 pub const DEPTH: usize = 2;
+
+/// What may wait between a UART and the operation, each way, at most: 4 KiB, the order of a real
+/// module's buffers between a socket and its UART (docs/FIELD.md).
+pub const HOST_WINDOW: usize = 4 * 1024;
+
+/// The chunk toward a UART: an eighth of [`HOST_WINDOW`]. One in the operation's hands, [`DEPTH`]
+/// in the channel and three at most in the terminal's output (it takes one while less than two
+/// wait) stay under the window; the host's side the same way (the driver reads a piece at a
+/// time, while less than one waits for room).
+pub const PIECE: usize = HOST_WINDOW / 8;
 
 /// What the operation tells the terminal.
 #[derive(Debug)]
@@ -54,6 +72,17 @@ pub struct LinkPort {
     pub events: mpsc::Receiver<LinkEvent>,
     /// `None` once the host has left.
     pub host: Option<mpsc::Sender<HostInput>>,
+    /// The chunk the operation moves: [`PIECE`] toward a UART, [`CHUNK`] otherwise.
+    piece: watch::Sender<Option<usize>>,
+}
+
+impl LinkPort {
+    /// Says whether the terminal is a UART (paced, or a serial port): the operation then moves
+    /// [`PIECE`]s. The handler says it for every link a command opens, right after the command.
+    pub fn pace(&self, uart: bool) {
+        let piece = if uart { PIECE } else { CHUNK };
+        self.piece.send_replace(Some(piece));
+    }
 }
 
 /// The operation's end.
@@ -62,6 +91,7 @@ pub(crate) struct LinkEnd {
     framing: DataModeFraming,
     events: mpsc::Sender<LinkEvent>,
     host: mpsc::Receiver<HostInput>,
+    piece: watch::Receiver<Option<usize>>,
 }
 
 /// The host stopped being there: it left data mode, or its terminal closed.
@@ -77,15 +107,18 @@ pub(crate) enum HostGone {
 pub(crate) fn channel(framing: DataModeFraming) -> (LinkPort, LinkEnd) {
     let (events_tx, events_rx) = mpsc::channel(DEPTH);
     let (host_tx, host_rx) = mpsc::channel(DEPTH);
+    let (piece_tx, piece_rx) = watch::channel(None);
     (
         LinkPort {
             events: events_rx,
             host: Some(host_tx),
+            piece: piece_tx,
         },
         LinkEnd {
             framing,
             events: events_tx,
             host: host_rx,
+            piece: piece_rx,
         },
     )
 }
@@ -110,24 +143,22 @@ impl LinkEnd {
         let _ = self.events.send(LinkEvent::Refused(error)).await;
     }
 
-    /// Hands bytes to the host, waiting while the host is behind. Host bytes that arrive
-    /// meanwhile are dropped (a retrieve has no use for them); the host leaving ends the wait.
-    pub async fn send(&mut self, data: Vec<u8>) -> Result<(), HostGone> {
-        loop {
-            tokio::select! {
-                biased;
-                input = self.host.recv() => match input {
-                    Some(HostInput::Data(_)) => continue,
-                    Some(HostInput::Left) => return Err(HostGone::Left),
-                    None => return Err(HostGone::HungUp),
-                },
-                permit = self.events.reserve() => {
-                    let permit = permit.map_err(|_| HostGone::HungUp)?;
-                    permit.send(LinkEvent::Data(data));
-                    return Ok(());
-                }
-            }
+    /// How many bytes to read from the socket at a time and hand to the host in one message:
+    /// [`PIECE`] toward a UART, [`CHUNK`] otherwise. Waits (a moment) until the handler has
+    /// said which ([`LinkPort::pace`]).
+    pub async fn piece(&mut self) -> usize {
+        match self.piece.wait_for(Option::is_some).await {
+            Ok(piece) => piece.unwrap_or(CHUNK),
+            // The terminal has gone: nothing will be sent anyway.
+            Err(_) => CHUNK,
         }
+    }
+
+    /// Hands bytes to the host, a [`LinkEnd::piece`] at a time, waiting while the host is
+    /// behind. Host bytes that arrive meanwhile are dropped (a retrieve has no use for them); the
+    /// host leaving ends the wait.
+    pub async fn send(&mut self, data: Vec<u8>) -> Result<(), HostGone> {
+        self.send_pieces(data, None).await
     }
 
     /// Hands bytes to the host as [`LinkEnd::send`] does, but keeps the host's bytes that arrive
@@ -137,11 +168,45 @@ impl LinkEnd {
         data: Vec<u8>,
         from_host: &mut Vec<Vec<u8>>,
     ) -> Result<(), HostGone> {
+        self.send_pieces(data, Some(from_host)).await
+    }
+
+    async fn send_pieces(
+        &mut self,
+        mut data: Vec<u8>,
+        mut keep: Option<&mut Vec<Vec<u8>>>,
+    ) -> Result<(), HostGone> {
+        let piece = self.piece().await;
+        loop {
+            let rest = if data.len() > piece {
+                data.split_off(piece)
+            } else {
+                Vec::new()
+            };
+            self.deliver(data, keep.as_deref_mut()).await?;
+            if rest.is_empty() {
+                return Ok(());
+            }
+            data = rest;
+        }
+    }
+
+    /// One message to the host, once the channel has room; host bytes meanwhile go to `keep`,
+    /// or are dropped.
+    async fn deliver(
+        &mut self,
+        data: Vec<u8>,
+        mut keep: Option<&mut Vec<Vec<u8>>>,
+    ) -> Result<(), HostGone> {
         loop {
             tokio::select! {
                 biased;
                 input = self.host.recv() => match input {
-                    Some(HostInput::Data(bytes)) => from_host.push(bytes),
+                    Some(HostInput::Data(bytes)) => {
+                        if let Some(keep) = keep.as_deref_mut() {
+                            keep.push(bytes);
+                        }
+                    }
                     Some(HostInput::Left) => return Err(HostGone::Left),
                     None => return Err(HostGone::HungUp),
                 },

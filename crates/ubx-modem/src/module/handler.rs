@@ -19,6 +19,8 @@ pub struct ModemHandler {
     link: Option<data_link::LinkPort>,
     /// The rate of the last `AT+IPR=<rate>`, for the driver to apply after the `OK`.
     baud_change: Option<u32>,
+    /// The terminal is a UART (paced, or a serial port): direct links hold only a few KiB.
+    uart: bool,
 }
 
 impl ModemHandler {
@@ -28,7 +30,14 @@ impl ModemHandler {
             terminal,
             link: None,
             baud_change: None,
+            uart: false,
         }
+    }
+
+    /// Says that the terminal is a UART (`--baud`, or a serial port): the direct links its
+    /// commands open then hold only a few KiB ([`data_link::PIECE`]).
+    pub fn set_uart(&mut self, uart: bool) {
+        self.uart = uart;
     }
 
     /// The terminal this handler executes for.
@@ -87,6 +96,7 @@ impl Handler for ModemHandler {
             .or_else(|| mqtt::execute(&ctx, cmd))
             .unwrap_or(Outcome::Failed(CommandError::Syntax));
         if let Some(link) = ctx.link.take() {
+            link.pace(self.uart);
             self.link = Some(link);
         }
         if let Some(rate) = ctx.baud.take() {

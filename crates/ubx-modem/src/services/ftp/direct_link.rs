@@ -19,7 +19,9 @@
 //! `ABOR`. A store ends when the host escapes: the data connection is closed and the server's
 //! `226` (or its refusal) awaited. A host that goes away mid-transfer aborts it; the session
 //! stays usable. The bytes move through [`crate::module::data_link`], whose bounded channels carry the
-//! backpressure both ways.
+//! backpressure both ways; a retrieve reads the server a [`LinkEnd::piece`] at a time, so toward a
+//! UART it stops reading once a few KiB wait for the line, and `+++` ends it with little left to
+//! drain.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,7 +32,7 @@ use ubx_at::{CmeError, CommandError, Outcome, Params};
 
 use tokio::time::Instant;
 
-use crate::module::data_link::{self, CHUNK, HostGone, LinkEnd};
+use crate::module::data_link::{self, HostGone, LinkEnd};
 use crate::module::ids::TerminalId;
 use crate::module::state::{Ctx, Shared};
 use crate::services::ftp::errors::FtpFailure;
@@ -192,8 +194,10 @@ async fn retrieve(
     };
     let mut connected = false;
     let phase = |connected: bool, failure| Failed { failure, connected };
+    // The next piece is read from the server only once the host's side has room for it.
+    let piece = link.piece().await;
     loop {
-        let mut chunk = vec![0u8; CHUNK];
+        let mut chunk = vec![0u8; piece];
         let read = tokio::select! {
             biased;
             _ = link.host_gone() => {
@@ -213,7 +217,7 @@ async fn retrieve(
         // Take what else is ready at once (one read returns one TLS record or what one
         // segment held), so a chunk crosses to the terminal in one piece, not dozens.
         let mut end = None;
-        while filled < CHUNK / 2 {
+        while filled < piece / 2 {
             match download.try_read(&mut chunk[filled..]) {
                 None => break,
                 Some(Ok(0)) => {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ubx_at::{CmeError, CommandError, Outcome, Params};
 
-use crate::module::data_link::{self, CHUNK, HostGone, LinkEnd};
+use crate::module::data_link::{self, HostGone, LinkEnd};
 use crate::module::state::{Ctx, Shared};
 use crate::services::socket::buffers::Io;
 use crate::services::socket::errors::SocketError;
@@ -74,11 +74,13 @@ async fn run(shared: Arc<Shared>, id: u8, io: Arc<Io>, mut link: LinkEnd, held: 
 /// Moves bytes both ways until the host leaves or the peer has ended and everything reached
 /// the host.
 async fn shuttle(io: &Io, link: &mut LinkEnd, send_buffer: usize) {
+    // A piece at a time from the receive buffer: toward a UART, a few KiB wait for the line.
+    let piece = link.piece().await;
     loop {
         let incoming = io.incoming.notified();
         let (chunk, ended) = {
             let mut b = io.lock();
-            let n = b.rx.len().min(CHUNK);
+            let n = b.rx.len().min(piece);
             let chunk: Vec<u8> = b.rx.drain(..n).collect();
             b.read += n as u64;
             (chunk, b.ended)

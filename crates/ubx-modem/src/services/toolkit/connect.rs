@@ -56,6 +56,10 @@ impl SocketLayer for PathLayer {
         self.field.wrap(tcp, role)
     }
 
+    fn wrap_accepted(&self, tcp: TcpStream, role: SocketRole) -> BoxSocket {
+        self.field.wrap_accepted(tcp, role)
+    }
+
     fn route(&self, addr: SocketAddr) -> SocketAddr {
         self.routes.apply(addr)
     }
@@ -158,18 +162,15 @@ impl Connection {
         }
         // The handshake goes over the radio, which brings the signalling connection up first.
         rrc::activity(&self.shared);
-        // The radio's round trip before the handshake completes.
-        let rtt = self.shared.field.link.spec().rtt;
-        if !rtt.is_zero() {
-            tokio::time::sleep(rtt).await;
-        }
         let tcp = socket
             .connect(addr)
             .await
             .map_err(|e| ConnectError::Io(e.kind()))?;
         let _ = tcp.set_nodelay(true);
-        // 5. the field layer: `socket` faults act on it.
+        // 5. the field layer: `socket` faults act on it, and it draws the handshake's round
+        // trip from the link; the connection is up once that is over, as `connect()` returns.
         let field = FieldSocket::module_socket(tcp, self.shared.field.clone());
+        tokio::time::sleep_until(field.established_at()).await;
         // 6. TLS.
         let Some(options) = tls else {
             return Ok((Box::new(field), addr));
@@ -222,7 +223,7 @@ impl Connection {
     /// A connection a listener accepted, under the field (step 5).
     pub fn accepted(field: &Arc<Field>, tcp: TcpStream) -> Box<dyn ServiceStream> {
         let _ = tcp.set_nodelay(true);
-        Box::new(FieldSocket::module_socket(tcp, field.clone()))
+        Box::new(FieldSocket::module_socket_accepted(tcp, field.clone()))
     }
 
     /// Steps 1, 2 and 4: the name resolved on the bearer's family, then routed.
