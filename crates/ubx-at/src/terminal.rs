@@ -242,10 +242,12 @@ impl Terminal {
         std::mem::take(&mut self.host_data)
     }
 
-    /// Writes data-channel bytes to the host, as they are. Only in data mode: once the host has
-    /// left, the rest is discarded.
+    /// Writes data-channel bytes to the host, as they are: in data mode, and while it is being
+    /// left, until the channel is over (bytes already on their way to the line still go out, as
+    /// from a module's UART buffer, before `DISCONNECT`; the operation keeps what it had not
+    /// sent yet). In command mode there is no data channel, and nothing is written.
     pub fn transmit(&mut self, data: &[u8]) {
-        if let Mode::Data { .. } = self.mode {
+        if let Mode::Data { .. } | Mode::Leaving = self.mode {
             self.output.extend_from_slice(data);
         }
     }

@@ -103,14 +103,15 @@ fn escape_leaves_after_the_guard_time_and_urcs_follow_ok() {
     tick(&mut t, t0 + ms(3100));
     assert_eq!(t.poll_event(), Some(Event::HostLeft(LeaveCause::Escape)));
     assert_eq!(t.take_host_data(), b"file");
-    // Winding down: nothing is written, host bytes are dropped, data is discarded.
+    // Winding down: host bytes are dropped; data already on its way to the line still goes
+    // out, before DISCONNECT (the operation keeps what it had not handed over).
     t.receive(b"AT\r", t0 + ms(3200), &mut Stub);
-    t.transmit(b"late");
     assert_eq!(t.take_output(), b"");
+    t.transmit(b"late");
     t.end_data_mode();
     assert_eq!(
         t.take_output(),
-        b"\r\nDISCONNECT\r\n\r\nOK\r\n\r\n+UUFTPCR: 7,1\r\n"
+        b"late\r\nDISCONNECT\r\n\r\nOK\r\n\r\n+UUFTPCR: 7,1\r\n"
     );
     t.receive(b"AT\r", t0 + ms(3300), &mut Stub);
     assert_eq!(t.take_output(), b"\r\nOK\r\n");

@@ -158,24 +158,32 @@ impl LinkEnd {
     /// behind. Host bytes that arrive meanwhile are dropped (a retrieve has no use for them); the
     /// host leaving ends the wait.
     pub async fn send(&mut self, data: Vec<u8>) -> Result<(), HostGone> {
-        self.send_pieces(data, None).await
+        self.send_pieces(data, None).await.map_err(|(gone, _)| gone)
     }
 
     /// Hands bytes to the host as [`LinkEnd::send`] does, but keeps the host's bytes that arrive
-    /// meanwhile in `from_host` (a two-way link: `+USODL`).
+    /// meanwhile in `from_host` (a two-way link: `+USODL`); when the host leaves first, the bytes
+    /// it was not handed come back in `unsent`, so the socket keeps them for `+USORD`.
     pub async fn send_keeping(
         &mut self,
         data: Vec<u8>,
         from_host: &mut Vec<Vec<u8>>,
+        unsent: &mut Vec<u8>,
     ) -> Result<(), HostGone> {
-        self.send_pieces(data, Some(from_host)).await
+        self.send_pieces(data, Some(from_host))
+            .await
+            .map_err(|(gone, rest)| {
+                *unsent = rest;
+                gone
+            })
     }
 
+    /// The pieces of `data`, in order; when the host goes, why and the bytes not handed over.
     async fn send_pieces(
         &mut self,
         mut data: Vec<u8>,
         mut keep: Option<&mut Vec<Vec<u8>>>,
-    ) -> Result<(), HostGone> {
+    ) -> Result<(), (HostGone, Vec<u8>)> {
         let piece = self.piece().await;
         loop {
             let rest = if data.len() > piece {
@@ -183,7 +191,10 @@ impl LinkEnd {
             } else {
                 Vec::new()
             };
-            self.deliver(data, keep.as_deref_mut()).await?;
+            if let Err((gone, mut undelivered)) = self.deliver(data, keep.as_deref_mut()).await {
+                undelivered.extend(rest);
+                return Err((gone, undelivered));
+            }
             if rest.is_empty() {
                 return Ok(());
             }
@@ -197,7 +208,7 @@ impl LinkEnd {
         &mut self,
         data: Vec<u8>,
         mut keep: Option<&mut Vec<Vec<u8>>>,
-    ) -> Result<(), HostGone> {
+    ) -> Result<(), (HostGone, Vec<u8>)> {
         loop {
             tokio::select! {
                 biased;
@@ -207,11 +218,13 @@ impl LinkEnd {
                             keep.push(bytes);
                         }
                     }
-                    Some(HostInput::Left) => return Err(HostGone::Left),
-                    None => return Err(HostGone::HungUp),
+                    Some(HostInput::Left) => return Err((HostGone::Left, data)),
+                    None => return Err((HostGone::HungUp, data)),
                 },
                 permit = self.events.reserve() => {
-                    let permit = permit.map_err(|_| HostGone::HungUp)?;
+                    let Ok(permit) = permit else {
+                        return Err((HostGone::HungUp, data));
+                    };
                     permit.send(LinkEvent::Data(data));
                     return Ok(());
                 }

@@ -87,8 +87,16 @@ async fn shuttle(io: &Io, link: &mut LinkEnd, send_buffer: usize) {
         };
         if !chunk.is_empty() {
             io.room.notify_one();
-            let mut from_host = Vec::new();
-            let sent = link.send_keeping(chunk, &mut from_host).await;
+            let (mut from_host, mut unsent) = (Vec::new(), Vec::new());
+            let sent = link.send_keeping(chunk, &mut from_host, &mut unsent).await;
+            if !unsent.is_empty() {
+                // The host left before these reached it: they wait in the socket again.
+                let mut b = io.lock();
+                b.read -= unsent.len() as u64;
+                for byte in unsent.into_iter().rev() {
+                    b.rx.push_front(byte);
+                }
+            }
             for data in from_host {
                 if !queue(io, data, send_buffer).await {
                     return;
