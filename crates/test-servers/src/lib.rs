@@ -43,6 +43,10 @@
 //! For the module's socket service there are plain socket peers in [`sockets`]: TCP, UDP and TLS
 //! echo servers and a client that connects to a socket the module listens on.
 //!
+//! For transcripts ([`ubx_transcript`]) there is [`transcript::Environment`]: what a
+//! transcript's header asks for (`# ftp-server:`, `# socket-servers: echo`, ...), started, with
+//! the values of its placeholders; the test suite and `ubxftp script` both use it.
+//!
 //! For the module's HTTP client service there is an HTTP/1.1 server in [`http`] (plain or HTTPS,
 //! files in memory, recorded requests, fault paths), and Python's `http.server` as an
 //! independent reference ([`http::python_http_server`]).
@@ -66,6 +70,7 @@ mod process;
 mod servers;
 pub mod sockets;
 mod tls;
+pub mod transcript;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

@@ -20,6 +20,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::events::{Event, Events};
 use super::spec::{Action, Fault, Target};
 
 /// A fault as the engine keeps it: the spec, its id and how often it fired.
@@ -117,6 +118,8 @@ pub struct Engine {
     module: mpsc::UnboundedSender<ModuleAction>,
     /// Wakes the timer task when a fault with `at_ms` is added.
     changed: tokio::sync::Notify,
+    /// Where a trace hears of the faults that fire.
+    events: std::sync::Arc<Events>,
 }
 
 impl Engine {
@@ -136,9 +139,25 @@ impl Engine {
                 data_total: AtomicU64::new(0),
                 module: tx,
                 changed: tokio::sync::Notify::new(),
+                events: std::sync::Arc::new(Events::default()),
             },
             rx,
         )
+    }
+
+    /// The module's trace events (the field's: [`crate::Field::events`]).
+    pub fn events(&self) -> &std::sync::Arc<Events> {
+        &self.events
+    }
+
+    /// Tells the trace that `e` fired (on connection `conn`, for a socket fault).
+    fn fired(&self, e: &Entry, conn: Option<u64>) {
+        self.events.emit(Event::Fault {
+            id: e.id,
+            target: e.fault.target,
+            action: e.fault.action,
+            conn,
+        });
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -239,6 +258,7 @@ impl Engine {
             e.fired += 1;
             fired = true;
             tracing::info!(fault = e.id, ?action, "fault fires");
+            self.fired(e, None);
             let _ = self.module.send(action);
         }
         if fired {
@@ -347,6 +367,7 @@ impl Engine {
             e.fired += 1;
             e.sockets.push(socket);
             tracing::info!(fault = e.id, socket, action = ?out, "fault fires");
+            self.fired(e, Some(socket));
             break;
         }
         if out.is_some() {
@@ -376,6 +397,7 @@ impl Engine {
                 _ => DnsAction::Fail,
             });
             tracing::info!(fault = e.id, action = ?out, "fault fires");
+            self.fired(e, None);
             break;
         }
         if out.is_some() {
@@ -403,6 +425,7 @@ impl Engine {
                     continue;
                 }
                 e.fired = 1;
+                self.fired(e, None);
                 e.until = e
                     .fault
                     .spec

@@ -18,6 +18,7 @@
 //! What a user writes is in [`spec`], with its one validator; the engine that decides when a fault
 //! fires is [`faults`]. docs/FIELD.md is the user's guide.
 
+pub mod events;
 pub mod faults;
 pub mod link;
 pub mod radio;
@@ -68,6 +69,8 @@ pub struct Field {
     pub started: Instant,
     /// The radio's activity, for the module's signalling connection (`+CSCON`).
     pub radio: radio::Radio,
+    /// What a trace records of this module's network side (docs/TRACE.md).
+    pub events: Arc<events::Events>,
 }
 
 impl Field {
@@ -75,6 +78,7 @@ impl Field {
     pub fn new(config: &FieldConfig) -> (Arc<Field>, mpsc::UnboundedReceiver<ModuleAction>) {
         let started = Instant::now();
         let (engine, actions) = Engine::new(started);
+        let events = engine.events().clone();
         let field = Arc::new(Field {
             link: Link::new(config.link, config.seed),
             shaped: AtomicBool::new(config.link.is_shaped()),
@@ -84,6 +88,7 @@ impl Field {
             seed: config.seed,
             started,
             radio: radio::Radio::new(started),
+            events,
         });
         field.faults.add_all(config.faults.iter().cloned());
         (field, actions)
@@ -98,6 +103,9 @@ impl Field {
     pub fn set_link(&self, spec: LinkSpec) {
         self.link.set(spec);
         self.shaped.store(spec.is_shaped(), Ordering::Relaxed);
+        self.events.emit(events::Event::Link {
+            spec: spec.to_string(),
+        });
     }
 
     pub fn generation(&self) -> u64 {

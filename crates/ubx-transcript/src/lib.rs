@@ -24,15 +24,25 @@
 //!   ...                        skip them (`on5000` waits 5 s for the bytes that decide)
 //! end
 //! ```
+//!
+//! The comment block before the first step may hold a header (`# ftp-server: libunftp`,
+//! `# model: sara-r5`, ...) and the steps placeholders (`{ftp-ip}`): [`header`] is their one
+//! schema and validator, [`Transcript::parse_with`] fills them in. A run that does not go as
+//! written ends in a [`Failure`]: the line, as written, and the expected and received bytes in
+//! the transcript's own escapes, with the byte where they first differ.
+
+mod failure;
+pub mod header;
+mod run;
 
 use std::time::Duration;
 
-use regex::bytes::Regex;
+use regex::bytes::{Regex, RegexBuilder};
 
-use md5::{Digest, Md5};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::time::Instant;
-use ubx_at::text::{escape, unescape};
+pub use failure::{Failure, Miss, first_difference, shown};
+pub use header::{Header, Vars};
+pub use run::StepDone;
+use ubx_at::text::unescape;
 
 /// One step of a transcript.
 #[derive(Debug, Clone)]
@@ -41,8 +51,13 @@ pub enum Step {
     Send(Vec<u8>),
     /// Expect exactly these bytes next, within the timeout (`None` = the default).
     Expect(Vec<u8>, Option<Duration>),
-    /// Expect bytes matching the regex, anchored at the start of what is unread.
-    ExpectMatch(Regex, Option<Duration>),
+    /// Expect bytes matching the regex, anchored at the start of what is unread; `pattern` is
+    /// the regex as written.
+    ExpectMatch {
+        re: Regex,
+        pattern: String,
+        timeout: Option<Duration>,
+    },
     /// Expect exactly this many bytes next, with this MD5 (lower-case hex), within the timeout.
     ExpectDigest {
         len: usize,
@@ -72,6 +87,8 @@ pub enum Step {
 #[derive(Debug, Clone)]
 pub struct Transcript {
     pub steps: Vec<(usize, Step)>,
+    /// Each step's line as written (indentation removed), in the order of `steps`.
+    sources: Vec<String>,
 }
 
 /// A transcript that could not be parsed, or a run that did not go as written.
@@ -79,23 +96,26 @@ pub struct Transcript {
 pub enum TranscriptError {
     #[error("line {line}: {message}")]
     Syntax { line: usize, message: String },
-    #[error("line {line}: expected {expected:?}, got {got:?}")]
-    Mismatch {
-        line: usize,
-        expected: String,
-        got: String,
-    },
-    #[error("line {line}: expected {expected:?} within {timeout:?}, got only {got:?}")]
-    Timeout {
-        line: usize,
-        expected: String,
-        got: String,
-        timeout: Duration,
-    },
-    #[error("line {line}: expected silence, got {got:?}")]
-    NotQuiet { line: usize, got: String },
-    #[error("line {line}: connection: {source}")]
-    Io { line: usize, source: std::io::Error },
+    #[error("{0}")]
+    Failed(Box<Failure>),
+}
+
+impl TranscriptError {
+    /// The line it names.
+    pub fn line(&self) -> usize {
+        match self {
+            TranscriptError::Syntax { line, .. } => *line,
+            TranscriptError::Failed(f) => f.line,
+        }
+    }
+
+    /// The message with the file in front, as compilers write it: `FILE:LINE: ...`.
+    pub fn in_file(&self, file: &str) -> String {
+        match self {
+            TranscriptError::Syntax { line, message } => format!("{file}:{line}: {message}"),
+            TranscriptError::Failed(f) => f.in_file(file),
+        }
+    }
 }
 
 /// The bytes `>>pattern N` sends: 0, 1, …, 255, 0, 1, … (the file u-blox's own FTP test suite
@@ -124,6 +144,23 @@ fn timeout_after(
         Some("") | None => Ok(None),
         Some(ms) => millis(ms, line).map(Some),
     }
+}
+
+/// A transcript regex: byte-oriented, `.` matching newlines, as written between `prefix` and
+/// `suffix` anchors. A syntax error quotes the pattern as written, not the anchored form.
+fn regex(pattern: &str, prefix: &str, suffix: &str, line: usize) -> Result<Regex, TranscriptError> {
+    let build = |text: &str| {
+        RegexBuilder::new(text)
+            .unicode(false)
+            .dot_matches_new_line(true)
+            .build()
+    };
+    let syntax = |e: regex::Error| TranscriptError::Syntax {
+        line,
+        message: e.to_string(),
+    };
+    build(pattern).map_err(syntax)?;
+    build(&format!("{prefix}(?:{pattern}){suffix}")).map_err(syntax)
 }
 
 /// `<md5 LEN MD5`.
@@ -167,71 +204,96 @@ fn end_step(
     Ok(Step::End)
 }
 
+/// One step line (indentation removed, placeholders replaced); `next` is the index the step
+/// will have, `open` the `on` blocks not yet ended.
+fn step(
+    raw: &str,
+    line: usize,
+    steps: &mut [(usize, Step)],
+    open: &mut Vec<(usize, usize)>,
+) -> Result<Step, TranscriptError> {
+    let syntax = |message: String| TranscriptError::Syntax { line, message };
+    let (head, rest) = raw.split_once(' ').unwrap_or((raw, ""));
+    Ok(match head {
+        ">" => {
+            let mut bytes = unescape(rest).map_err(syntax)?;
+            bytes.push(b'\r');
+            Step::Send(bytes)
+        }
+        ">>" => Step::Send(unescape(rest).map_err(syntax)?),
+        ">>pattern" => {
+            let len: usize = rest
+                .trim()
+                .parse()
+                .map_err(|_| syntax(format!("not a byte count: {rest:?}")))?;
+            Step::Send(pattern(len))
+        }
+        "<md5" => digest_step(rest, line)?,
+        "quiet" => Step::Quiet(millis(rest, line)?),
+        "sleep" => Step::Sleep(millis(rest, line)?),
+        "timeout" => Step::SetTimeout(millis(rest, line)?),
+        "end" => end_step(steps, open, line)?,
+        h if h.starts_with("on") && h[2..].bytes().all(|b| b.is_ascii_digit()) => {
+            let timeout = timeout_after(h, "on", line)?;
+            let expected = unescape(rest).map_err(syntax)?;
+            if expected.is_empty() {
+                return Err(syntax("`on` wants the bytes it decides on".into()));
+            }
+            open.push((steps.len(), line));
+            Step::On {
+                expected,
+                timeout,
+                skip_to: 0,
+            }
+        }
+        h if h.starts_with("<*") => {
+            let timeout = timeout_after(h, "<*", line)?;
+            Step::ExpectRepeated(regex(rest, r"\A", r"\z", line)?, timeout)
+        }
+        h if h.starts_with("<?") => Step::ExpectMatch {
+            re: regex(rest, r"\A", "", line)?,
+            pattern: rest.to_string(),
+            timeout: timeout_after(h, "<?", line)?,
+        },
+        h if h.starts_with('<') => {
+            let timeout = timeout_after(h, "<", line)?;
+            Step::Expect(unescape(rest).map_err(syntax)?, timeout)
+        }
+        _ => return Err(syntax(format!("unknown directive {head:?}"))),
+    })
+}
+
 impl Transcript {
+    /// Parses a transcript; a `{name}` in it is taken literally.
     pub fn parse(text: &str) -> Result<Transcript, TranscriptError> {
+        Transcript::parse_lines(text, None)
+    }
+
+    /// Parses a transcript, replacing each placeholder of its steps by its value in `vars`; a
+    /// placeholder without one is refused with its line (docs: [`header`]).
+    pub fn parse_with(text: &str, vars: &Vars) -> Result<Transcript, TranscriptError> {
+        Transcript::parse_lines(text, Some(vars))
+    }
+
+    fn parse_lines(text: &str, vars: Option<&Vars>) -> Result<Transcript, TranscriptError> {
         let mut steps = Vec::new();
+        let mut sources = Vec::new();
         // The `on` blocks not yet ended: their step index and line.
         let mut open: Vec<(usize, usize)> = Vec::new();
         for (i, raw) in text.lines().enumerate() {
             let line = i + 1;
-            let syntax = |message: String| TranscriptError::Syntax { line, message };
             // Steps inside an `on` block may be indented.
             let raw = raw.trim_start();
             if raw.is_empty() || raw.starts_with('#') {
                 continue;
             }
-            let (head, rest) = raw.split_once(' ').unwrap_or((raw, ""));
-            let step = match head {
-                ">" => {
-                    let mut bytes = unescape(rest).map_err(syntax)?;
-                    bytes.push(b'\r');
-                    Step::Send(bytes)
-                }
-                ">>" => Step::Send(unescape(rest).map_err(syntax)?),
-                ">>pattern" => {
-                    let len: usize = rest
-                        .trim()
-                        .parse()
-                        .map_err(|_| syntax(format!("not a byte count: {rest:?}")))?;
-                    Step::Send(pattern(len))
-                }
-                "<md5" => digest_step(rest, line)?,
-                "quiet" => Step::Quiet(millis(rest, line)?),
-                "sleep" => Step::Sleep(millis(rest, line)?),
-                "timeout" => Step::SetTimeout(millis(rest, line)?),
-                "end" => end_step(&mut steps, &mut open, line)?,
-                h if h.starts_with("on") && h[2..].bytes().all(|b| b.is_ascii_digit()) => {
-                    let timeout = timeout_after(h, "on", line)?;
-                    let expected = unescape(rest).map_err(syntax)?;
-                    if expected.is_empty() {
-                        return Err(syntax("`on` wants the bytes it decides on".into()));
-                    }
-                    open.push((steps.len(), line));
-                    Step::On {
-                        expected,
-                        timeout,
-                        skip_to: 0,
-                    }
-                }
-                h if h.starts_with("<*") => {
-                    let timeout = timeout_after(h, "<*", line)?;
-                    let re = Regex::new(&format!(r"\A(?s-u:{rest})\z"))
-                        .map_err(|e| syntax(e.to_string()))?;
-                    Step::ExpectRepeated(re, timeout)
-                }
-                h if h.starts_with("<?") => {
-                    let timeout = timeout_after(h, "<?", line)?;
-                    let re = Regex::new(&format!(r"\A(?s-u:{rest})"))
-                        .map_err(|e| syntax(e.to_string()))?;
-                    Step::ExpectMatch(re, timeout)
-                }
-                h if h.starts_with('<') => {
-                    let timeout = timeout_after(h, "<", line)?;
-                    Step::Expect(unescape(rest).map_err(syntax)?, timeout)
-                }
-                _ => return Err(syntax(format!("unknown directive {head:?}"))),
+            let text = match vars {
+                Some(vars) => header::substitute(raw, vars, line)?,
+                None => raw.to_string(),
             };
+            let step = step(&text, line, &mut steps, &mut open)?;
             steps.push((line, step));
+            sources.push(raw.to_string());
         }
         if let Some((_, line)) = open.pop() {
             return Err(TranscriptError::Syntax {
@@ -239,406 +301,37 @@ impl Transcript {
                 message: "this `on` has no `end`".into(),
             });
         }
-        Ok(Transcript { steps })
+        Ok(Transcript { steps, sources })
     }
 
-    /// Runs the transcript over a connection to a module.
-    pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
-        &self,
-        stream: &mut S,
-    ) -> Result<(), TranscriptError> {
-        self.run_observed(stream, &mut |_| {}).await
+    /// The line of the step at `index`, as written.
+    pub fn source(&self, index: usize) -> &str {
+        self.sources.get(index).map_or("", String::as_str)
     }
 
-    /// [`run`](Self::run), reporting each expectation met: its line, how long it waited and how
-    /// many bytes it took (a load runner's latencies and throughput).
-    pub async fn run_observed<S: AsyncRead + AsyncWrite + Unpin>(
-        &self,
-        stream: &mut S,
-        observe: &mut (dyn FnMut(StepDone) + Send),
-    ) -> Result<(), TranscriptError> {
-        let mut run = Run::new(stream);
-        let mut next = 0;
-        while let Some((line, step)) = self.steps.get(next) {
-            next += 1;
-            let line = *line;
-            // Kept until a step takes bytes: steps that take none (`end`, `timeout`, ...) pass it on.
-            let started = run.carried.unwrap_or_else(Instant::now);
-            let took = run.step(line, step, started).await?;
-            if let Some(skip_to) = took.skip_to {
-                next = skip_to;
-            }
-            if took.bytes > 0 {
-                if took.finished.is_none() {
-                    run.carried = None;
-                }
-                observe(StepDone {
-                    line,
-                    waited: took
-                        .finished
-                        .map_or_else(|| started.elapsed(), |at| at - started),
-                    bytes: took.bytes,
-                });
+    /// The send a step answers: for each step that expects bytes, the line (as written) of the
+    /// last send before it, by the step's line; a `> ` line without its `> `. A step before any
+    /// send answers nothing.
+    pub fn commands(&self) -> std::collections::BTreeMap<usize, String> {
+        let mut out = std::collections::BTreeMap::new();
+        let mut last: Option<String> = None;
+        for (i, (line, step)) in self.steps.iter().enumerate() {
+            if let Step::Send(_) = step {
+                let source = self.source(i);
+                last = Some(source.strip_prefix("> ").unwrap_or(source).to_string());
+            } else if let Some(command) = &last {
+                out.insert(*line, command.clone());
             }
         }
-        Ok(())
+        out
     }
-}
-
-/// A transcript being run: the connection, what came that no step has taken yet, the default
-/// timeout, and the wait one step hands on to the next.
-struct Run<'s, S> {
-    stream: &'s mut S,
-    buf: Vec<u8>,
-    unread: Vec<u8>,
-    default_timeout: Duration,
-    /// When an `on` is skipped, the time it waited for the deciding bytes belongs to the
-    /// step that takes them.
-    carried: Option<Instant>,
-}
-
-/// What one step did.
-#[derive(Default)]
-struct Took {
-    /// Bytes it took.
-    bytes: usize,
-    /// When the step's bytes were in, if earlier than the step's end (see `<*`).
-    finished: Option<Instant>,
-    /// The step to go on with, if not the next one (a skipped `on`).
-    skip_to: Option<usize>,
-}
-
-impl Took {
-    fn bytes(bytes: usize) -> Took {
-        Took {
-            bytes,
-            ..Took::default()
-        }
-    }
-}
-
-/// The error for a connection failing during the step on `line`.
-fn io_error(line: usize) -> impl Fn(std::io::Error) -> TranscriptError {
-    move |source| TranscriptError::Io { line, source }
-}
-
-impl<'s, S: AsyncRead + AsyncWrite + Unpin> Run<'s, S> {
-    fn new(stream: &'s mut S) -> Self {
-        Run {
-            stream,
-            buf: vec![0u8; 16 * 1024],
-            unread: Vec::new(),
-            default_timeout: Duration::from_millis(2000),
-            carried: None,
-        }
-    }
-
-    /// A step's timeout (`None` = the default) and the deadline it sets from now.
-    fn deadline(&self, timeout: Option<Duration>) -> (Duration, Instant) {
-        let timeout = timeout.unwrap_or(self.default_timeout);
-        (timeout, Instant::now() + timeout)
-    }
-
-    /// Runs one step; `started` is when its wait began (earlier than now if handed on).
-    async fn step(
-        &mut self,
-        line: usize,
-        step: &Step,
-        started: Instant,
-    ) -> Result<Took, TranscriptError> {
-        match step {
-            Step::Send(bytes) => self.send(line, bytes).await.map(|()| Took::default()),
-            Step::Sleep(d) => {
-                tokio::time::sleep(*d).await;
-                Ok(Took::default())
-            }
-            Step::SetTimeout(d) => {
-                self.default_timeout = *d;
-                Ok(Took::default())
-            }
-            Step::End => Ok(Took::default()),
-            Step::On {
-                expected,
-                timeout,
-                skip_to,
-            } => self.on(line, expected, *timeout, *skip_to, started).await,
-            Step::Quiet(d) => self.quiet(line, *d).await.map(|()| Took::default()),
-            Step::Expect(expected, timeout) => {
-                self.expect(line, expected, *timeout).await.map(Took::bytes)
-            }
-            Step::ExpectDigest { len, md5, timeout } => self
-                .expect_digest(line, *len, md5, *timeout)
-                .await
-                .map(Took::bytes),
-            Step::ExpectMatch(re, timeout) => {
-                self.expect_match(line, re, *timeout).await.map(Took::bytes)
-            }
-            Step::ExpectRepeated(re, timeout) => {
-                self.expect_repeated(line, re, *timeout, started).await
-            }
-        }
-    }
-
-    /// `>`, `>>`, `>>pattern`.
-    async fn send(&mut self, line: usize, bytes: &[u8]) -> Result<(), TranscriptError> {
-        self.stream.write_all(bytes).await.map_err(io_error(line))?;
-        self.stream.flush().await.map_err(io_error(line))
-    }
-
-    /// `on`: takes the expected bytes if they come next; if others come, takes nothing, skips
-    /// the block to `skip_to` and hands its wait on to the step that takes them.
-    async fn on(
-        &mut self,
-        line: usize,
-        expected: &[u8],
-        timeout: Option<Duration>,
-        skip_to: usize,
-        started: Instant,
-    ) -> Result<Took, TranscriptError> {
-        let (timeout, deadline) = self.deadline(timeout);
-        match self
-            .compare_next(expected, deadline)
-            .await
-            .map_err(io_error(line))?
-        {
-            Next::Is => {
-                self.unread.drain(..expected.len());
-                Ok(Took::bytes(expected.len()))
-            }
-            Next::Differs => {
-                // Something else came: skip the block, leave the bytes unread.
-                self.carried = Some(started);
-                Ok(Took {
-                    skip_to: Some(skip_to),
-                    ..Took::default()
-                })
-            }
-            Next::NotYet => Err(TranscriptError::Timeout {
-                line,
-                expected: format!("{} or anything else", escape(expected)),
-                got: escape(&self.unread),
-                timeout,
-            }),
-        }
-    }
-
-    /// `quiet`: nothing may arrive for `d`.
-    async fn quiet(&mut self, line: usize, d: Duration) -> Result<(), TranscriptError> {
-        if self.unread.is_empty() {
-            match tokio::time::timeout(d, self.stream.read(&mut self.buf)).await {
-                Err(_) => return Ok(()),
-                Ok(Ok(n)) => self.unread.extend_from_slice(&self.buf[..n]),
-                Ok(Err(e)) => return Err(io_error(line)(e)),
-            }
-        }
-        if !self.unread.is_empty() {
-            return Err(TranscriptError::NotQuiet {
-                line,
-                got: escape(&self.unread),
-            });
-        }
-        Ok(())
-    }
-
-    /// `<`: exactly these bytes next; returns how many it took.
-    async fn expect(
-        &mut self,
-        line: usize,
-        expected: &[u8],
-        timeout: Option<Duration>,
-    ) -> Result<usize, TranscriptError> {
-        let (timeout, deadline) = self.deadline(timeout);
-        match self
-            .compare_next(expected, deadline)
-            .await
-            .map_err(io_error(line))?
-        {
-            Next::Is => {
-                self.unread.drain(..expected.len());
-                Ok(expected.len())
-            }
-            Next::Differs => Err(TranscriptError::Mismatch {
-                line,
-                expected: escape(expected),
-                got: escape(&self.unread),
-            }),
-            Next::NotYet => Err(TranscriptError::Timeout {
-                line,
-                expected: escape(expected),
-                got: escape(&self.unread),
-                timeout,
-            }),
-        }
-    }
-
-    /// `<md5`: the next `len` bytes, with this MD5; returns how many it took.
-    async fn expect_digest(
-        &mut self,
-        line: usize,
-        len: usize,
-        md5: &str,
-        timeout: Option<Duration>,
-    ) -> Result<usize, TranscriptError> {
-        let (timeout, deadline) = self.deadline(timeout);
-        while self.unread.len() < len {
-            if !self.read_more(deadline).await.map_err(io_error(line))? {
-                return Err(TranscriptError::Timeout {
-                    line,
-                    expected: format!("{len} bytes with MD5 {md5}"),
-                    got: format!("{} bytes", self.unread.len()),
-                    timeout,
-                });
-            }
-        }
-        let got = md5_hex(&self.unread[..len]);
-        if got != md5 {
-            return Err(TranscriptError::Mismatch {
-                line,
-                expected: format!("{len} bytes with MD5 {md5}"),
-                got: format!("{len} bytes with MD5 {got}"),
-            });
-        }
-        self.unread.drain(..len);
-        Ok(len)
-    }
-
-    /// `<?`: bytes matching the regex; returns how many it took.
-    async fn expect_match(
-        &mut self,
-        line: usize,
-        re: &Regex,
-        timeout: Option<Duration>,
-    ) -> Result<usize, TranscriptError> {
-        let (timeout, deadline) = self.deadline(timeout);
-        loop {
-            if let Some(end) = re.find(&self.unread).map(|m| m.end()) {
-                self.unread.drain(..end);
-                return Ok(end);
-            }
-            if !self.read_more(deadline).await.map_err(io_error(line))? {
-                return Err(TranscriptError::Timeout {
-                    line,
-                    expected: re.as_str().to_string(),
-                    got: escape(&self.unread),
-                    timeout,
-                });
-            }
-        }
-    }
-
-    /// `<*`: framed lines matching the regex, as many as come, each within the timeout.
-    async fn expect_repeated(
-        &mut self,
-        line: usize,
-        re: &Regex,
-        timeout: Option<Duration>,
-        started: Instant,
-    ) -> Result<Took, TranscriptError> {
-        let timeout = timeout.unwrap_or(self.default_timeout);
-        let mut took = Took::default();
-        let mut last_line = started;
-        while let Some(end) = self
-            .framed_line(Instant::now() + timeout)
-            .await
-            .map_err(io_error(line))?
-        {
-            if !re.is_match(&self.unread[2..end]) {
-                // The line that ended the run is the next step's: so is the time
-                // spent waiting for it.
-                self.carried = Some(last_line);
-                took.finished = Some(last_line);
-                break;
-            }
-            self.unread.drain(..end + 2);
-            took.bytes += end + 2;
-            last_line = Instant::now();
-        }
-        Ok(took)
-    }
-
-    /// Reads until the unread bytes start with a whole framed line, `\r\n <text> \r\n`, and
-    /// returns where its text ends; `None` when they start with something else or nothing more
-    /// comes before `deadline` (the lines are over).
-    async fn framed_line(&mut self, deadline: Instant) -> std::io::Result<Option<usize>> {
-        loop {
-            if self.unread.len() >= 2 && !self.unread.starts_with(b"\r\n") {
-                return Ok(None);
-            }
-            if let Some(p) = self
-                .unread
-                .get(2..)
-                .and_then(|rest| rest.windows(2).position(|w| w == b"\r\n"))
-            {
-                return Ok(Some(p + 2));
-            }
-            if !self.read_more(deadline).await? {
-                return Ok(None);
-            }
-        }
-    }
-
-    /// Reads what arrives before `deadline` into `unread`; `false` when nothing did (or the
-    /// other side closed).
-    async fn read_more(&mut self, deadline: Instant) -> std::io::Result<bool> {
-        match tokio::time::timeout_at(deadline, self.stream.read(&mut self.buf)).await {
-            Ok(Ok(0)) | Err(_) => Ok(false),
-            Ok(Ok(n)) => {
-                self.unread.extend_from_slice(&self.buf[..n]);
-                Ok(true)
-            }
-            Ok(Err(e)) => Err(e),
-        }
-    }
-
-    /// Reads until the next bytes are `expected`, or differ from it, or the deadline passes.
-    async fn compare_next(&mut self, expected: &[u8], deadline: Instant) -> std::io::Result<Next> {
-        loop {
-            let n = self.unread.len().min(expected.len());
-            if self.unread[..n] != expected[..n] {
-                return Ok(Next::Differs);
-            }
-            if n == expected.len() {
-                return Ok(Next::Is);
-            }
-            if !self.read_more(deadline).await? {
-                return Ok(Next::NotYet);
-            }
-        }
-    }
-}
-
-/// How the next bytes compare with what a step expects.
-enum Next {
-    /// They are exactly those bytes (still unread).
-    Is,
-    /// They differ, as soon as one byte does.
-    Differs,
-    /// Too few came before the deadline to tell.
-    NotYet,
-}
-
-/// An expectation met during [`Transcript::run_observed`].
-#[derive(Debug, Clone, Copy)]
-pub struct StepDone {
-    /// The transcript line of the step.
-    pub line: usize,
-    /// How long the step waited for its bytes.
-    pub waited: Duration,
-    /// Bytes it took.
-    pub bytes: usize,
-}
-
-/// The MD5 of `data` in lowercase hex, as `+UUFTPCR: 100` and `+USECMNG` print it.
-fn md5_hex(data: &[u8]) -> String {
-    Md5::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use ubx_at::text::escape;
 
     /// Runs `text` against a peer that answers each send with the next of `answers`.
     async fn run_against(text: &str, answers: &[&[u8]]) -> Result<(), TranscriptError> {
@@ -749,10 +442,55 @@ mod tests {
     #[tokio::test]
     async fn on_times_out_when_nothing_decides() {
         let text = "timeout 50\n> AT\non \\r\\nOK\\r\\n\nend\n";
-        match run_against(text, &[b"\r\n"]).await {
-            Err(TranscriptError::Timeout { line: 3, got, .. }) => assert_eq!(got, "\\r\\n"),
-            other => panic!("{other:?}"),
-        }
+        let e = run_against(text, &[b"\r\n"]).await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "line 3: on \\r\\nOK\\r\\n\n  expected: \\r\\nOK\\r\\n\n  received: \\r\\n\n  \
+             first difference at byte 2: nothing more came within 50 ms"
+        );
+    }
+
+    /// A failure names the line as written (placeholders too), and shows the bytes once
+    /// escaped, as a `<` line takes them, with the offset where they part.
+    #[tokio::test]
+    async fn a_mismatch_shows_the_line_as_written_and_the_bytes_to_paste_back() {
+        let vars: Vars = [("ftp-ip".to_string(), "127.0.0.1".to_string())].into();
+        let text = "# a comment\n> AT+UFTP=0,\"{ftp-ip}\"\n  < \\r\\nOK\\r\\n\n";
+        let transcript = Transcript::parse_with(text, &vars).unwrap();
+        let (mut ours, mut theirs) = tokio::io::duplex(1024);
+        tokio::spawn(async move {
+            let mut buf = [0u8; 64];
+            let n = theirs.read(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"AT+UFTP=0,\"127.0.0.1\"\r");
+            theirs.write_all(b"\r\nERROR\r\n").await.unwrap();
+            let _ = theirs.read(&mut buf).await;
+        });
+        let e = transcript.run(&mut ours).await.unwrap_err();
+        assert_eq!(
+            e.in_file("t.txt"),
+            "t.txt:3: < \\r\\nOK\\r\\n\n  expected: \\r\\nOK\\r\\n\n  \
+             received: \\r\\nERROR\\r\\n\n  first difference at byte 2"
+        );
+        // The step a send answers.
+        assert_eq!(
+            transcript.commands().get(&3).map(String::as_str),
+            Some("AT+UFTP=0,\"{ftp-ip}\"")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_pattern_is_shown_as_written() {
+        let text = "timeout 30\n> AT\n<? \\r\\n\\+UUFTPCD: 13,\\d+,\"[^\"]*\"\\r\\n\n";
+        let e = run_against(text, &[b"\r\nOK\r\n"]).await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "line 3: <? \\r\\n\\+UUFTPCD: 13,\\d+,\"[^\"]*\"\\r\\n\n  \
+             pattern:  \\r\\n\\+UUFTPCD: 13,\\d+,\"[^\"]*\"\\r\\n\n  \
+             received: \\r\\nOK\\r\\n\n  no match within 30 ms"
+        );
+        // A bad pattern is quoted as written, not in its anchored form.
+        let e = Transcript::parse("<? a(b\n").unwrap_err().to_string();
+        assert!(e.starts_with("line 1: ") && !e.contains("(?"), "{e}");
     }
 
     #[test]

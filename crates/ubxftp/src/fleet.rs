@@ -10,6 +10,9 @@
 //! One tokio runtime serves every module; an idle module has no task of its own besides its
 //! field task (parked on a channel, no timer) and no terminal buffers until a host connects.
 
+mod progress;
+mod summary;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -22,11 +25,12 @@ use crate::control::{MAX_FAULTS_PER_FLEET, MAX_FAULTS_PER_MODULE};
 use crate::input::{MAX_FAULTS_FILE, MAX_SCRIPT_FILE, read_text_capped};
 use crate::share::{Picker, parse_fleet_scenario};
 use ubx_modem::{Modem, ModemConfig};
-use ubx_transcript::Transcript;
+use ubx_transcript::{Transcript, Vars};
 
 use crate::control::Modules;
 use crate::report::{FleetId, Report, Steps, group_failures, per_second};
 use crate::{ModuleArgs, anyhow_like};
+use summary::Runs;
 
 /// Most modules one fleet runs.
 pub const MAX_COUNT: usize = 100_000;
@@ -74,6 +78,10 @@ pub struct FleetArgs {
     /// Write the JSON report here (`ubxftp report FILE` prints it).
     #[arg(long, value_name = "FILE", requires = "script")]
     report: Option<PathBuf>,
+    /// Write a JUnit XML report here: a test case per module, and one per step some module
+    /// failed at.
+    #[arg(long, value_name = "FILE", requires = "script")]
+    junit: Option<PathBuf>,
     #[command(flatten)]
     control: crate::control::ControlArgs,
     #[command(flatten)]
@@ -228,7 +236,7 @@ fn build(args: &FleetArgs, script: Option<&str>) -> anyhow_like::Result<Built> {
     })
 }
 
-pub async fn run(args: FleetArgs) -> anyhow_like::Result<()> {
+pub async fn run(args: FleetArgs) -> anyhow_like::Result<crate::Verdict> {
     // The script first: a bad one is refused before anything is built.
     let script = match &args.script {
         Some(path) => Some(load_script(path)?),
@@ -317,24 +325,21 @@ pub async fn run(args: FleetArgs) -> anyhow_like::Result<()> {
     let _ = std::io::stdout().flush();
     match script {
         Some(script) => {
-            let report = load(&args, &modules, &script, built.id).await;
-            match &args.report {
-                Some(path) => std::fs::write(
-                    path,
-                    serde_json::to_vec_pretty(&report).map_err(|e| e.to_string())?,
-                )
-                .map_err(|e| format!("--report {}: {e}", path.display()))?,
-                None => crate::report::print(&report),
-            }
+            let (report, runs) = load(&args, &modules, &script, built.id).await;
             tasks.abort_all();
-            Ok(())
+            let paths = summary::Paths {
+                report: args.report.as_deref(),
+                junit: args.junit.as_deref(),
+                script: args.script.as_deref(),
+            };
+            summary::finish(&paths, &report, &runs)
         }
         None => {
             if let Some(stop) = stop {
                 stop.await;
             }
             tasks.abort_all();
-            Ok(())
+            Ok(crate::Verdict::Passed)
         }
     }
 }
@@ -426,41 +431,41 @@ fn bind_all(
     Ok((host.to_string(), out))
 }
 
-/// Placeholders a fleet script may use.
-const PLACEHOLDERS: &[&str] = &["index", "imei"];
+/// The values of a module's placeholders.
+fn vars(index: usize, imei: &str) -> Vars {
+    [
+        ("index".to_string(), index.to_string()),
+        ("imei".to_string(), imei.to_string()),
+    ]
+    .into()
+}
 
 fn load_script(path: &std::path::Path) -> anyhow_like::Result<String> {
     let text = read_text_capped("--script", path, MAX_SCRIPT_FILE)?;
-    // `{name}` with a name of letters, digits, `-` or `_`: a placeholder (regex repeats such as
-    // `{3}` or `{2,5}` are digits and commas only).
-    let re = regex::Regex::new(r"\{([A-Za-z][A-Za-z0-9_-]*)\}").map_err(|e| e.to_string())?;
-    for (n, line) in text.lines().enumerate() {
-        for c in re.captures_iter(line) {
-            let name = &c[1];
-            if !PLACEHOLDERS.contains(&name) {
-                return Err(format!(
-                    "--script {}: line {}: unknown placeholder {{{name}}} (known: {{index}}, {{imei}})",
-                    path.display(),
-                    n + 1
-                ));
-            }
-        }
-    }
-    Transcript::parse(&text).map_err(|e| format!("--script {}: {e}", path.display()))?;
+    // The placeholders are the transcript's (ubx_transcript::header): any but ours is refused.
+    Transcript::parse_with(&text, &vars(0, "0"))
+        .map_err(|e| format!("--script {}", e.in_file(&path.display().to_string())))?;
     Ok(text)
 }
 
+/// One module's end: its index, outcome, last `+UFTPER`, how long it ran, the line it failed at.
+type Ended = (usize, String, (u32, u32), Duration, Option<usize>);
+
 /// Runs the script on every module of this process and gathers the report.
-async fn load(args: &FleetArgs, modules: &Modules, script: &str, id: FleetId) -> Report {
+async fn load(args: &FleetArgs, modules: &Modules, script: &str, id: FleetId) -> (Report, Runs) {
     let started = Instant::now();
     let concurrency = args.concurrency.unwrap_or(usize::MAX).max(1);
     let gate = Arc::new(tokio::sync::Semaphore::new(concurrency.min(MAX_COUNT)));
-    let steps = Arc::new(Mutex::new(Steps::new()));
+    // The send each step answers, as written: the script parsed, placeholders and all.
+    let commands = Transcript::parse(script)
+        .map(|t| t.commands())
+        .unwrap_or_default();
+    let steps = Arc::new(Mutex::new(Steps::new(commands)));
     let lines: Arc<Vec<String>> = Arc::new(script.lines().map(str::to_string).collect());
     let bytes = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let total = modules.all.len();
-    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let progress = tokio::spawn(progress(done.clone(), total));
+    let until = args.duration.map(|d| started + d);
+    let progress = Arc::new(progress::Progress::new(modules.all.len(), started, until));
+    let ticker = tokio::spawn(progress.clone().tick());
     let mut runs = tokio::task::JoinSet::new();
     for (n, (index, modem)) in modules.all.iter().enumerate() {
         if let Some(rate) = args.ramp
@@ -470,32 +475,42 @@ async fn load(args: &FleetArgs, modules: &Modules, script: &str, id: FleetId) ->
             tokio::time::sleep_until(at.into()).await;
         }
         let permit = gate.clone().acquire_owned().await;
-        let text = script
-            .replace("{index}", &index.to_string())
-            .replace("{imei}", &modem.imei());
         let (modem, index) = (modem.clone(), *index);
-        let (steps, lines, bytes, done) =
-            (steps.clone(), lines.clone(), bytes.clone(), done.clone());
-        let until = args.duration.map(|d| started + d);
+        let (steps, lines, bytes, counts) = (
+            steps.clone(),
+            lines.clone(),
+            bytes.clone(),
+            progress.counts.clone(),
+        );
+        let text = script.to_string();
         runs.spawn(async move {
             let _permit = permit;
-            let outcome = run_module(&modem, &text, &steps, &lines, &bytes, until).await;
-            done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let class = modem.last_ftp_error().0;
-            (index, outcome, class)
+            let began = Instant::now();
+            let vars = vars(index, &modem.imei());
+            let result = run_module(&modem, &text, &vars, &steps, &lines, &bytes, until).await;
+            counts.done(result.is_ok());
+            let (outcome, line) = match result {
+                Ok(()) => ("pass".to_string(), None),
+                Err(e) => (e.to_string(), Some(e.line())),
+            };
+            (
+                index,
+                outcome,
+                modem.last_ftp_error(),
+                began.elapsed(),
+                line,
+            ) as Ended
         });
     }
-    let mut outcomes = BTreeMap::new();
-    let mut classes: BTreeMap<u32, usize> = BTreeMap::new();
+    let mut ended = Vec::new();
     while let Some(r) = runs.join_next().await {
-        if let Ok((index, outcome, class)) = r {
-            outcomes.insert(index, outcome);
-            *classes.entry(class).or_default() += 1;
+        if let Ok(e) = r {
+            ended.push(e);
         }
     }
-    progress.abort();
+    ticker.abort();
+    progress.finish();
     let elapsed = started.elapsed().as_secs_f64();
-    let passed = outcomes.values().filter(|o| *o == "pass").count();
     let bytes = bytes.load(std::sync::atomic::Ordering::Relaxed);
     let ftp_data_bytes: u64 = modules
         .all
@@ -504,38 +519,58 @@ async fn load(args: &FleetArgs, modules: &Modules, script: &str, id: FleetId) ->
         .sum();
     let steps = steps.lock().map(|s| s.reports()).unwrap_or_default();
     let (shard, shards) = args.shard.unwrap_or((0, 1));
-    Report {
+    let mut report = Report {
         fleet: id,
         shards: vec![shard],
         shard_count: shards,
-        modules: outcomes.len(),
-        passed,
-        failed: outcomes.len() - passed,
-        failures: group_failures(&outcomes),
-        outcomes,
+        modules: 0,
+        passed: 0,
+        failed: 0,
+        failures: Vec::new(),
+        outcomes: BTreeMap::new(),
         steps,
         bytes,
         elapsed_s: elapsed,
         throughput_mb_s: per_second(bytes, elapsed),
         ftp_data_bytes,
         ftp_data_mb_s: per_second(ftp_data_bytes, elapsed),
-        uftper_classes: classes,
-    }
+        uftper_classes: BTreeMap::new(),
+        uftper: BTreeMap::new(),
+    };
+    let runs = tally(&mut report, ended);
+    (report, runs)
 }
 
-/// One module's passes of the script; its first mismatch, or "pass".
+/// Puts the modules' ends into the report: outcomes, counts, failure groups, `+UFTPER`.
+fn tally(report: &mut Report, ended: Vec<Ended>) -> Runs {
+    let mut runs = Runs::default();
+    for (index, outcome, (class, code), time, line) in ended {
+        report.outcomes.insert(index, outcome);
+        *report.uftper_classes.entry(class).or_default() += 1;
+        *report.uftper.entry(format!("{class},{code}")).or_default() += 1;
+        runs.time.insert(index, time);
+        if let Some(line) = line {
+            runs.failed_at.insert(index, line);
+        }
+    }
+    report.modules = report.outcomes.len();
+    report.passed = report.outcomes.values().filter(|o| *o == "pass").count();
+    report.failed = report.modules - report.passed;
+    report.failures = group_failures(&report.outcomes);
+    runs
+}
+
+/// One module's passes of the script, until `until` (one pass without it); its first failure.
 async fn run_module(
     modem: &Modem,
     text: &str,
+    vars: &Vars,
     steps: &Mutex<Steps>,
     lines: &[String],
     bytes: &std::sync::atomic::AtomicU64,
     until: Option<Instant>,
-) -> String {
-    let transcript = match Transcript::parse(text) {
-        Ok(t) => t,
-        Err(e) => return e.to_string(),
-    };
+) -> Result<(), ubx_transcript::TranscriptError> {
+    let transcript = Transcript::parse_with(text, vars)?;
     loop {
         let (mut host, device) = tokio::io::duplex(64 * 1024);
         let m = modem.clone();
@@ -561,42 +596,11 @@ async fn run_module(
                 s.record(line, text, micros);
             }
         }
-        if let Err(e) = result {
-            return e.to_string();
-        }
+        result?;
         match until {
             Some(t) if Instant::now() < t => continue,
-            _ => return "pass".into(),
+            _ => return Ok(()),
         }
-    }
-}
-
-/// A progress line: redrawn in place on a terminal, a plain line every 2 s otherwise.
-async fn progress(done: Arc<std::sync::atomic::AtomicUsize>, total: usize) {
-    use std::io::IsTerminal;
-    let tty = std::io::stderr().is_terminal();
-    let bar = tty.then(|| {
-        let bar = indicatif::ProgressBar::new(total as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:40}] {pos}/{len} modules done",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
-    loop {
-        let n = done.load(std::sync::atomic::Ordering::Relaxed);
-        match &bar {
-            Some(bar) => bar.set_position(n as u64),
-            None => eprintln!("fleet: {n}/{total} modules done"),
-        }
-        tokio::time::sleep(if tty {
-            Duration::from_millis(200)
-        } else {
-            Duration::from_secs(2)
-        })
-        .await;
     }
 }
 

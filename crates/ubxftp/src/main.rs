@@ -4,6 +4,7 @@
 //! ubxftp serve --stdio                       an interactive module on the console
 //! ubxftp serve --tcp 127.0.0.1:0 --pty       several transports, one module
 //! ubxftp script t.txt --connect tcp://127.0.0.1:5000
+//! ubxftp script crates/ubx-modem/tests/transcripts/sara-r5 --junit junit.xml
 //! ubxftp demo                                a module, an FTP server and the console
 //! ubxftp models                              the models --model accepts
 //! ubxftp serve --tcp 127.0.0.1:0 --link lte-m --baud 115200 --control 127.0.0.1:0
@@ -13,8 +14,11 @@
 mod control;
 mod demo;
 mod fleet;
+mod ftp_server;
 mod input;
+mod junit;
 mod report;
+mod script;
 mod share;
 mod transport;
 
@@ -27,7 +31,6 @@ use ubx_modem::field::spec::{Fault, LinkSpec};
 use ubx_modem::model::Model;
 use ubx_modem::{Modem, ModemConfig};
 use ubx_terminal::trace::Tracer;
-use ubx_transcript::Transcript;
 
 #[derive(Parser)]
 #[command(
@@ -49,19 +52,9 @@ enum Command {
         #[command(flatten)]
         transports: TransportArgs,
     },
-    /// Run a transcript against ubxftp (in-process by default) or a module on TCP / a serial port.
-    Script {
-        /// The transcript file (format: docs/TRANSCRIPTS.md).
-        file: PathBuf,
-        /// `tcp://HOST:PORT` or a serial device path; default: an in-process module.
-        #[arg(long)]
-        connect: Option<String>,
-        /// Baud rate for a serial device.
-        #[arg(long, default_value_t = 115200)]
-        baud: u32,
-        #[command(flatten)]
-        module: ModuleArgs,
-    },
+    /// Run a transcript, or every transcript of a folder, against ubxftp (in-process by
+    /// default) or a module on TCP / a serial port; what its header asks for is started first.
+    Script(script::ScriptArgs),
     /// Start an FTP server in-process, a module whose FTP profile points at it, and the console.
     Demo {
         #[command(flatten)]
@@ -82,26 +75,34 @@ enum Command {
         /// Where `merge` writes the merged report (default: standard output).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Exit 1 when the report (or the merged one) holds a module that failed.
+        #[arg(long)]
+        check: bool,
     },
     /// Talk to a running module's control API (--control): faults, the link, its state.
     Ctl(control::ctl::CtlArgs),
+    /// A real FTP server on loopback for tests (libunftp, in-process): prints its address,
+    /// user, password and folder, and serves until SIGINT/SIGTERM.
+    FtpServer(ftp_server::FtpServerArgs),
 }
 
 /// What the module is.
 #[derive(Args, Clone)]
 struct ModuleArgs {
-    /// Module model to emulate: a name from `ubxftp models`, or a +CGMM string such as SARA-R510S.
-    #[arg(long, default_value = ubx_modem::model::DEFAULT_MODEL)]
-    model: String,
+    /// Module model to emulate: a name from `ubxftp models`, or a +CGMM string such as
+    /// SARA-R510S [default: lexi-r10; for `script`, the transcript's `# model:` or its folder's]
+    #[arg(long)]
+    model: Option<String>,
     /// Emulate the model described by this TOML file instead (schema: docs/MODELS.md).
     #[arg(long, value_name = "FILE", conflicts_with = "model")]
     model_file: Option<PathBuf>,
     /// Folder of the module file system (created if missing); default: a temporary folder removed at exit.
     #[arg(long)]
     fs_dir: Option<PathBuf>,
-    /// Capacity of the module file system in bytes.
-    #[arg(long, default_value_t = ubx_modem::DEFAULT_FS_SIZE)]
-    fs_size: u64,
+    /// Capacity of the module file system in bytes [default: 1073741824; for `script`, the
+    /// transcript's `# fs-size:`]
+    #[arg(long)]
+    fs_size: Option<u64>,
     /// Resolve NAME to ADDR before asking the host resolver (repeatable), e.g. --dns ftp.example.com=127.0.0.1
     #[arg(long = "dns", value_name = "NAME=ADDR", value_parser = parse_dns)]
     dns: Vec<(String, IpAddr)>,
@@ -212,7 +213,7 @@ impl ModuleArgs {
         Ok(ModemConfig {
             model,
             fs_dir: self.fs_dir.clone(),
-            fs_size: self.fs_size,
+            fs_size: self.fs_size.unwrap_or(ubx_modem::DEFAULT_FS_SIZE),
             dns_overrides: self.dns.clone(),
             ftp_listing_cap: self.ftp_listing_cap,
             field,
@@ -249,18 +250,26 @@ impl ModuleArgs {
             // One model per process, kept for its whole life.
             return Ok(Box::leak(Box::new(model)));
         }
-        Model::by_name(&self.model).ok_or_else(|| {
+        let name = self
+            .model
+            .as_deref()
+            .unwrap_or(ubx_modem::model::DEFAULT_MODEL);
+        Model::by_name(name).ok_or_else(|| {
             format!(
-                "unknown model {:?}; known models: {} (see `ubxftp models`)",
-                self.model,
+                "unknown model {name:?}; known models: {} (see `ubxftp models`)",
                 ubx_modem::model::known_names()
             )
         })
     }
 }
 
-/// `ubxftp report FILE` / `ubxftp report merge FILE...`.
-fn report_command(files: &[PathBuf], out: Option<&std::path::Path>) -> anyhow_like::Result<()> {
+/// `ubxftp report FILE` / `ubxftp report merge FILE...`; with `check`, a report that holds a
+/// failed module fails.
+fn report_command(
+    files: &[PathBuf],
+    out: Option<&std::path::Path>,
+    check: bool,
+) -> anyhow_like::Result<Verdict> {
     // Each file is read with a cap and checked before it is printed or merged.
     let read = |p: &PathBuf| -> anyhow_like::Result<report::Checked> {
         let bytes = input::read_capped("report", p, input::MAX_REPORT_FILE)?;
@@ -270,8 +279,9 @@ fn report_command(files: &[PathBuf], out: Option<&std::path::Path>) -> anyhow_li
     };
     match files {
         [one] => {
-            report::print(&read(one)?.report);
-            Ok(())
+            let report = read(one)?.report;
+            report::print(&report);
+            Ok(Verdict::of(!check || report.failed == 0))
         }
         [merge, rest @ ..] if merge.as_os_str() == "merge" && !rest.is_empty() => {
             // Read as merged: one report at a time besides the merge.
@@ -279,13 +289,17 @@ fn report_command(files: &[PathBuf], out: Option<&std::path::Path>) -> anyhow_li
             let json = serde_json::to_vec_pretty(&merged).map_err(|e| e.to_string())?;
             match out {
                 Some(path) => {
-                    std::fs::write(path, json).map_err(|e| format!("{}: {e}", path.display()))
+                    std::fs::write(path, json).map_err(|e| format!("{}: {e}", path.display()))?
                 }
-                None => {
-                    println!("{}", String::from_utf8_lossy(&json));
-                    Ok(())
-                }
+                None => println!("{}", String::from_utf8_lossy(&json)),
             }
+            if check && merged.failed > 0 {
+                eprintln!(
+                    "report: {} of {} modules failed",
+                    merged.failed, merged.modules
+                );
+            }
+            Ok(Verdict::of(!check || merged.failed == 0))
         }
         _ => Err("usage: ubxftp report FILE | ubxftp report merge FILE FILE...".into()),
     }
@@ -309,6 +323,30 @@ mod anyhow_like {
     pub type Result<T> = std::result::Result<T, String>;
 }
 
+/// How a command that checks something ended. The exit codes (README, "Exit codes"): 0 when it
+/// passed, 1 when a check failed (a transcript, a fleet's module, `report --check`), 2 when the
+/// command could not do its work (bad usage or input, or the environment: clap's own usage
+/// errors are 2 as well), like `grep` and `diff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Passed,
+    Failed,
+}
+
+impl Verdict {
+    /// `Passed` when `passed`.
+    pub fn of(passed: bool) -> Verdict {
+        if passed {
+            Verdict::Passed
+        } else {
+            Verdict::Failed
+        }
+    }
+}
+
+/// Exit code 2: the command could not do its work.
+const EXIT_ERROR: u8 = 2;
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -317,40 +355,47 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
+    // `script` runs one module and one host at a time on one thread, as the test suite runs
+    // transcripts (`#[tokio::test]`): the same transcript sees the same interleaving of a
+    // module's tasks in both.
+    let runtime = match &cli.command {
+        Command::Script(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Runtime::new(),
+    };
+    let runtime = match runtime {
         Ok(r) => r,
         Err(e) => {
             eprintln!("ubxftp: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(EXIT_ERROR);
         }
     };
     let result = runtime.block_on(async move {
+        let passed = |r: anyhow_like::Result<()>| r.map(|()| Verdict::Passed);
         match cli.command {
-            Command::Serve { module, transports } => serve(module, transports).await,
-            Command::Script {
-                file,
-                connect,
-                baud,
-                module,
-            } => script(file, connect, baud, module).await,
-            Command::Demo { module, transports } => demo::run(module, transports).await,
+            Command::Serve { module, transports } => passed(serve(module, transports).await),
+            Command::Script(args) => script::run(args).await,
+            Command::Demo { module, transports } => passed(demo::run(module, transports).await),
             Command::Models => {
                 list_models();
-                Ok(())
+                Ok(Verdict::Passed)
             }
-            Command::Ctl(args) => control::ctl::run(&args).await,
+            Command::Ctl(args) => passed(control::ctl::run(&args).await),
+            Command::FtpServer(args) => passed(ftp_server::run(args).await),
             Command::Fleet(args) => fleet::run(args).await,
-            Command::Report { files, out } => report_command(&files, out.as_deref()),
+            Command::Report { files, out, check } => report_command(&files, out.as_deref(), check),
         }
     });
     // Background tasks (FTP transfers, idle terminals) end with the runtime.
     runtime.shutdown_timeout(std::time::Duration::from_millis(500));
     transport::stdio::restore();
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Verdict::Passed) => ExitCode::SUCCESS,
+        Ok(Verdict::Failed) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("ubxftp: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(EXIT_ERROR)
         }
     }
 }
@@ -447,42 +492,4 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
             _ = term.recv() => {}
         }
     })
-}
-
-async fn script(
-    file: PathBuf,
-    connect: Option<String>,
-    baud: u32,
-    module: ModuleArgs,
-) -> anyhow_like::Result<()> {
-    let text = input::read_text_capped("script", &file, input::MAX_SCRIPT_FILE)?;
-    let transcript = Transcript::parse(&text).map_err(|e| format!("{}: {e}", file.display()))?;
-    let outcome = match connect {
-        None => {
-            let (modem, tracer) = module.build()?;
-            let (mut host, device) = tokio::io::duplex(1 << 20);
-            tokio::spawn(async move {
-                ubx_terminal::driver::serve(&modem, device, tracer.as_ref()).await
-            });
-            transcript.run(&mut host).await
-        }
-        Some(target) if target.starts_with("tcp://") => {
-            let mut stream = tokio::net::TcpStream::connect(&target["tcp://".len()..])
-                .await
-                .map_err(|e| format!("{target}: {e}"))?;
-            transcript.run(&mut stream).await
-        }
-        Some(dev) => {
-            let mut port =
-                transport::serial::open(&dev, baud).map_err(|e| format!("{dev}: {e}"))?;
-            transcript.run(&mut port).await
-        }
-    };
-    match outcome {
-        Ok(()) => {
-            println!("{}: ok ({} steps)", file.display(), transcript.steps.len());
-            Ok(())
-        }
-        Err(e) => Err(format!("{}: {e}", file.display())),
-    }
 }

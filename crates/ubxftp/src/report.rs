@@ -37,6 +37,9 @@ pub struct FleetId {
 pub struct StepReport {
     pub line: usize,
     pub text: String,
+    /// The send this step answers, as written (`AT+UFTPC=1`); empty before the first send.
+    #[serde(default)]
+    pub command: String,
     pub count: u64,
     pub p50_ms: f64,
     pub p95_ms: f64,
@@ -77,11 +80,17 @@ pub struct Report {
     pub ftp_data_mb_s: f64,
     /// Modules by the class of their last `+UFTPER` (0: no error).
     pub uftper_classes: BTreeMap<u32, usize>,
+    /// Modules by their last `+UFTPER`, `"class,code"` (`"0,550"`: the server replied 550);
+    /// empty in reports written before it was added.
+    #[serde(default)]
+    pub uftper: BTreeMap<String, usize>,
 }
 
 /// Latency histograms per step, as a run collects them.
 pub struct Steps {
     by_line: BTreeMap<usize, (String, Histogram<u64>)>,
+    /// The send each step answers, by line.
+    commands: BTreeMap<usize, String>,
 }
 
 fn new_histogram() -> Histogram<u64> {
@@ -92,9 +101,11 @@ fn new_histogram() -> Histogram<u64> {
 }
 
 impl Steps {
-    pub fn new() -> Steps {
+    /// Steps answering `commands` (the send each answers, by line).
+    pub fn new(commands: BTreeMap<usize, String>) -> Steps {
         Steps {
             by_line: BTreeMap::new(),
+            commands,
         }
     }
 
@@ -109,18 +120,22 @@ impl Steps {
     pub fn reports(&self) -> Vec<StepReport> {
         self.by_line
             .iter()
-            .map(|(line, (text, h))| step_report(*line, text, h))
+            .map(|(line, (text, h))| {
+                let command = self.commands.get(line).map_or("", String::as_str);
+                step_report(*line, text, command, h)
+            })
             .collect()
     }
 }
 
-fn step_report(line: usize, text: &str, h: &Histogram<u64>) -> StepReport {
+fn step_report(line: usize, text: &str, command: &str, h: &Histogram<u64>) -> StepReport {
     let ms = |v: u64| v as f64 / 1000.0;
     let mut bytes = Vec::new();
     let _ = V2Serializer::new().serialize(h, &mut bytes);
     StepReport {
         line,
         text: text.to_string(),
+        command: command.to_string(),
         count: h.len(),
         p50_ms: ms(h.value_at_quantile(0.50)),
         p95_ms: ms(h.value_at_quantile(0.95)),
@@ -164,6 +179,16 @@ pub fn print(r: &Report) {
     let _ = std::io::stdout().write_all(table(r).as_bytes());
 }
 
+/// `text` in at most `width` characters, `…` where it was cut.
+fn cut(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
 fn table(r: &Report) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
@@ -187,29 +212,91 @@ fn table(r: &Report) -> String {
     );
     let _ = writeln!(
         out,
-        "\n{:>5}  {:<40} {:>7} {:>10} {:>10} {:>10} {:>10}",
-        "line", "step", "count", "p50 ms", "p95 ms", "p99 ms", "max ms"
+        "\n{:>5}  {:<28} {:<36} {:>7} {:>9} {:>9} {:>9} {:>9}",
+        "line", "answers", "expects", "count", "p50 ms", "p95 ms", "p99 ms", "max ms"
     );
     for s in &r.steps {
-        let text: String = s.text.chars().take(40).collect();
         let _ = writeln!(
             out,
-            "{:>5}  {:<40} {:>7} {:>10.2} {:>10.2} {:>10.2} {:>10.2}",
-            s.line, text, s.count, s.p50_ms, s.p95_ms, s.p99_ms, s.max_ms
+            "{:>5}  {:<28} {:<36} {:>7} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
+            s.line,
+            cut(&s.command, 28),
+            cut(&s.text, 36),
+            s.count,
+            s.p50_ms,
+            s.p95_ms,
+            s.p99_ms,
+            s.max_ms
         );
     }
-    if !r.failures.is_empty() {
-        let _ = writeln!(out, "\nfailures:");
-        for g in &r.failures {
-            let _ = writeln!(
-                out,
-                "  {} module(s), e.g. {:?}: {}",
-                g.modules.len(),
-                &g.modules[..g.modules.len().min(5)],
-                g.mismatch
-            );
+    out.push_str(&failures(r));
+    out.push_str(&uftper(r));
+    out
+}
+
+/// The failure groups, biggest first: how many modules, some of them, and the message.
+pub fn failures(r: &Report) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    if r.failures.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out, "\nfailures:");
+    for g in &r.failures {
+        let some: Vec<String> = g.modules.iter().take(5).map(usize::to_string).collect();
+        let more = if g.modules.len() > 5 { ", …" } else { "" };
+        let _ = writeln!(
+            out,
+            "  {} module(s) ({}{more}):",
+            g.modules.len(),
+            some.join(", ")
+        );
+        for line in g.mismatch.lines() {
+            let _ = writeln!(out, "    {line}");
         }
     }
-    let _ = writeln!(out, "\n+UFTPER classes: {:?}", r.uftper_classes);
+    out
+}
+
+/// The modules by their last `+UFTPER`, class and code, with what they mean.
+fn uftper(r: &Report) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::from("\n+UFTPER at the end (modules by their last FTP error):\n");
+    if r.uftper.is_empty() {
+        // A report from before the codes were kept: the classes only.
+        for (class, n) in &r.uftper_classes {
+            let what = match class {
+                0 => "none, or the server's reply",
+                1 => "the module's own cause",
+                _ => "",
+            };
+            let _ = writeln!(out, "  class {class:<6} {n:>7}  {what}");
+        }
+        return out;
+    }
+    for (key, n) in &r.uftper {
+        let what = key
+            .split_once(',')
+            .and_then(|(c, k)| Some((c.parse().ok()?, k.parse().ok()?)))
+            .map_or_else(String::new, |(c, k)| ubx_modem::ftp::errors::describe(c, k));
+        let _ = writeln!(out, "  {key:<12} {n:>7}  {what}");
+    }
+    out
+}
+
+/// The closing lines every load test prints, with or without `--report`: where the report
+/// went, the failure groups, and `N passed, M failed`.
+pub fn summary(r: &Report, written_to: Option<&std::path::Path>) -> String {
+    let mut out = String::new();
+    if let Some(path) = written_to {
+        out.push_str(&format!(
+            "fleet: {} modules in {:.2} s, report in {}\n",
+            r.modules,
+            r.elapsed_s,
+            path.display()
+        ));
+        out.push_str(&failures(r));
+    }
+    out.push_str(&format!("{} passed, {} failed\n", r.passed, r.failed));
     out
 }

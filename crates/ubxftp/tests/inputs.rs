@@ -158,6 +158,22 @@ fn report_merge_checks_every_invariant_and_names_file_and_field() {
         "a.json",
         &["uftper_classes: the counts add up to 1, not modules (2)"],
     );
+    // The `+UFTPER` codes add up to the classes, and read as CLASS,CODE.
+    assert_eq!(merged["uftper"], json!({"0,0": 4}));
+    refused_merge(
+        d,
+        &pair,
+        |a, _| a["uftper"] = json!({"0,0": 1, "1,7": 1}),
+        "a.json",
+        &["uftper: the counts by code do not add up to uftper_classes"],
+    );
+    refused_merge(
+        d,
+        &pair,
+        |a, _| a["uftper"] = json!({"zero": 2}),
+        "a.json",
+        &["uftper: \"zero\" is not CLASS,CODE"],
+    );
     // Shards: beyond the count, listed twice, in two reports.
     refused_merge(
         d,

@@ -2,39 +2,43 @@
 
 #![allow(dead_code)]
 
-use std::net::IpAddr;
 use std::path::Path;
 
+use test_servers::transcript::{Environment, Options};
 use tokio::io::DuplexStream;
 use ubx_modem::model::Model;
 use ubx_modem::{Modem, ModemConfig};
-use ubx_transcript::Transcript;
+use ubx_transcript::{Header, Transcript, Vars};
 
-/// Options a transcript can ask for in its header comments:
-/// `# fs-size: N`, `# dns: NAME=ADDR` and `# route: ADDR[:PORT]=ADDR[:PORT]`.
-pub fn config_from_header(text: &str) -> ModemConfig {
-    let mut config = ModemConfig::default();
-    for line in text
-        .lines()
-        .take_while(|l| l.starts_with('#') || l.trim().is_empty())
-    {
-        if let Some(size) = line.strip_prefix("# fs-size:") {
-            config.fs_size = size.trim().parse().expect("fs-size");
-        }
-        if let Some(route) = line.strip_prefix("# route:") {
-            config
-                .routes
-                .0
-                .push(route.trim().parse().expect("route ADDR[:PORT]=ADDR[:PORT]"));
-        }
-        if let Some(dns) = line.strip_prefix("# dns:") {
-            let (name, addr) = dns.trim().split_once('=').expect("dns NAME=ADDR");
-            config
-                .dns_overrides
-                .push((name.to_string(), addr.parse::<IpAddr>().expect("dns addr")));
-        }
+/// The module a transcript's header asks for (`# model:`, `# fs-size:`, `# dns:`, `# route:`;
+/// ubx_transcript::header), on `model` unless the header names one; `vars` fills the routes'
+/// placeholders.
+pub fn config_from_header(
+    header: &Header,
+    vars: &Vars,
+    model: &'static Model,
+) -> Result<ModemConfig, String> {
+    let mut config = ModemConfig {
+        model,
+        ..ModemConfig::default()
+    };
+    if let Some((line, name)) = &header.model {
+        config.model =
+            Model::by_name(name).ok_or_else(|| format!("line {line}: unknown model {name:?}"))?;
     }
-    config
+    if let Some(size) = header.fs_size {
+        config.fs_size = size;
+    }
+    for (line, route) in &header.routes {
+        let route =
+            ubx_transcript::header::substitute(route, vars, *line).map_err(|e| e.to_string())?;
+        config
+            .routes
+            .0
+            .push(route.parse().map_err(|e| format!("line {line}: {e}"))?);
+    }
+    config.dns_overrides.extend(header.dns.iter().cloned());
+    Ok(config)
 }
 
 /// A module of the default model whose connections go over the link `spec` (`--link`).
@@ -64,86 +68,28 @@ pub async fn run_on(modem: &Modem, text: &str) -> Result<(), String> {
     transcript.run(&mut host).await.map_err(|e| e.to_string())
 }
 
-/// Runs a transcript file against a fresh module configured by its header. With
-/// `# ftp-server: <kind>` (`libunftp` in-process, or `vsftpd`, `pure-ftpd`, `proftpd`,
-/// `pyftpdlib`) that server is started first, and `{ftp-ip}`,
-/// `{ftp-port}`, `{ftp-user}` and `{ftp-password}` in the text are replaced by its address and
-/// login.
+/// Runs a transcript file against a fresh module configured by its header
+/// (ubx_transcript::header): the servers it names are started first
+/// (test_servers::transcript) and its placeholders replaced by their addresses and logins.
 pub async fn run_file(path: &Path) -> Result<Modem, String> {
     run_file_as(path, ubx_modem::model::default_model()).await
 }
 
-/// [`run_file`] on a module of `model`.
+/// [`run_file`] on a module of `model` (unless the header names one).
 pub async fn run_file_as(path: &Path, model: &'static Model) -> Result<Modem, String> {
-    let mut text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    let kind = text.lines().find_map(|l| {
-        let name = l.trim().strip_prefix("# ftp-server:")?.trim();
-        test_servers::Kind::ALL
-            .into_iter()
-            .find(|k| k.name() == name)
-    });
-    let _server = if let Some(kind) = kind {
-        let server = test_servers::start(kind, test_servers::ServerOptions::default())
-            .await
-            .map_err(|e| e.to_string())?;
-        text = text
-            .replace("{ftp-ip}", &server.addr.ip().to_string())
-            .replace("{ftp-port}", &server.addr.port().to_string())
-            .replace("{ftp-user}", &server.user)
-            .replace("{ftp-password}", &server.password);
-        Some(server)
-    } else {
-        None
-    };
-    // `# socket-servers: echo`: TCP, UDP and TLS echo servers on loopback; `{tcp-echo-port}`,
-    // `{udp-echo-port}` and `{tls-echo-port}` name their ports (a `# route:` header may use them).
-    let _echo = if text.lines().any(|l| l.trim() == "# socket-servers: echo") {
-        let tcp = test_servers::sockets::TcpEcho::start()
-            .await
-            .map_err(|e| e.to_string())?;
-        let udp = test_servers::sockets::UdpEcho::start()
-            .await
-            .map_err(|e| e.to_string())?;
-        let tls = test_servers::sockets::TlsEcho::start()
-            .await
-            .map_err(|e| e.to_string())?;
-        text = text
-            .replace("{tcp-echo-port}", &tcp.addr().port().to_string())
-            .replace("{udp-echo-port}", &udp.addr().port().to_string())
-            .replace("{tls-echo-port}", &tls.addr().port().to_string());
-        Some((tcp, udp, tls))
-    } else {
-        None
-    };
-    // `# http-server: files`: test-servers' HTTP server with `/hello.txt`; `{http-port}`.
-    let _http = if text.lines().any(|l| l.trim() == "# http-server: files") {
-        let http = test_servers::http::HttpServer::start()
-            .await
-            .map_err(|e| e.to_string())?;
-        http.put_file_with_type("/hello.txt", "text/plain", b"hello, module\n".to_vec());
-        text = text.replace("{http-port}", &http.addr().port().to_string());
-        Some(http)
-    } else {
-        None
-    };
-    // `# mqtt-broker: mosquitto`: a broker on loopback; `{mqtt-port}`.
-    let _broker = if text.lines().any(|l| l.trim() == "# mqtt-broker: mosquitto") {
-        let broker = test_servers::mqtt::Mosquitto::start()
-            .await
-            .map_err(|e| e.to_string())?;
-        text = text.replace("{mqtt-port}", &broker.addr().port().to_string());
-        Some(broker)
-    } else {
-        None
-    };
-    let config = ModemConfig {
-        model,
-        ..config_from_header(&text)
-    };
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let header = Header::parse(&text).map_err(|e| e.in_file(&file))?;
+    let env = Environment::start(&header, &Options::default()).await?;
+    let transcript = Transcript::parse_with(&text, &env.vars).map_err(|e| e.in_file(&file))?;
+    let config =
+        config_from_header(&header, &env.vars, model).map_err(|e| format!("{file}: {e}"))?;
     let modem = Modem::new(config).map_err(|e| e.to_string())?;
-    run_on(&modem, &text)
+    let mut host = connect(&modem);
+    transcript
+        .run(&mut host)
         .await
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(|e| format!("\n{}", e.in_file(&file)))?;
     Ok(modem)
 }
 

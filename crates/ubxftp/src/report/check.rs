@@ -140,6 +140,7 @@ fn check_counts(r: &Report) -> Result<(), Wrong> {
         }
         Some(_) => {}
     }
+    check_codes(r)?;
     for (field, v) in [
         ("elapsed_s", r.elapsed_s),
         ("throughput_mb_s", r.throughput_mb_s),
@@ -148,6 +149,35 @@ fn check_counts(r: &Report) -> Result<(), Wrong> {
         if !(v.is_finite() && v >= 0.0) {
             return wrong(field, format!("{v} is not a number of 0 or more"));
         }
+    }
+    Ok(())
+}
+
+/// The modules by their last `+UFTPER` code: none (an older report), or `class,code` keys
+/// whose counts add up to the modules and to each class's count.
+fn check_codes(r: &Report) -> Result<(), Wrong> {
+    if r.uftper.is_empty() {
+        return Ok(());
+    }
+    let mut classes: BTreeMap<u32, usize> = BTreeMap::new();
+    for (key, n) in &r.uftper {
+        let class = key
+            .split_once(',')
+            .filter(|(_, code)| code.parse::<u32>().is_ok())
+            .and_then(|(class, _)| class.parse::<u32>().ok());
+        let Some(class) = class else {
+            return wrong("uftper", format!("{key:?} is not CLASS,CODE"));
+        };
+        let Some(sum) = classes.get(&class).unwrap_or(&0).checked_add(*n) else {
+            return wrong("uftper", "the counts overflow");
+        };
+        classes.insert(class, sum);
+    }
+    if classes != r.uftper_classes {
+        return wrong(
+            "uftper",
+            "the counts by code do not add up to uftper_classes",
+        );
     }
     Ok(())
 }
@@ -309,6 +339,10 @@ struct Merged {
     shard_files: BTreeMap<usize, String>,
     /// Each step by line: its text, its histogram, the file it first came from.
     steps: BTreeMap<usize, (String, Histogram<u64>, String)>,
+    /// The send each step answers, by line.
+    commands: BTreeMap<usize, String>,
+    /// Whether a report had no `+UFTPER` codes (older reports): the merge has none then.
+    codes_missing: bool,
 }
 
 impl Merged {
@@ -317,6 +351,8 @@ impl Merged {
         let mut merged = Merged {
             shard_files: report.shards.iter().map(|s| (*s, file.clone())).collect(),
             steps: BTreeMap::new(),
+            commands: BTreeMap::new(),
+            codes_missing: report.uftper.is_empty(),
             report,
         };
         let steps = std::mem::take(&mut merged.report.steps);
@@ -404,6 +440,16 @@ impl Merged {
             let acc = m.uftper_classes.entry(*class).or_default();
             *acc = added(&format!("uftper_classes.{class}"), *acc, *n)?;
         }
+        if r.uftper.is_empty() || self.codes_missing {
+            // A report without codes: the merged codes would not add up, so there are none.
+            self.codes_missing = true;
+            m.uftper.clear();
+        } else {
+            for (key, n) in &r.uftper {
+                let acc = m.uftper.entry(key.clone()).or_default();
+                *acc = added(&format!("uftper.{key}"), *acc, *n)?;
+            }
+        }
         Ok(())
     }
 
@@ -453,6 +499,7 @@ impl Merged {
                 None => {
                     self.steps
                         .insert(s.line, (s.text.clone(), h, file.to_string()));
+                    self.commands.insert(s.line, s.command.clone());
                 }
             }
         }
@@ -466,7 +513,10 @@ impl Merged {
         merged.steps = self
             .steps
             .iter()
-            .map(|(line, (text, h, _))| step_report(*line, text, h))
+            .map(|(line, (text, h, _))| {
+                let command = self.commands.get(line).map_or("", String::as_str);
+                step_report(*line, text, command, h)
+            })
             .collect();
         merged.throughput_mb_s = per_second(merged.bytes, merged.elapsed_s);
         merged.ftp_data_mb_s = per_second(merged.ftp_data_bytes, merged.elapsed_s);

@@ -134,6 +134,111 @@ impl FtpFailure {
     }
 }
 
+/// The module's own causes, class [`LOCAL_CLASS`], each once.
+const LOCAL_CAUSES: [FtpFailure; 20] = [
+    FtpFailure::NotLoggedIn,
+    FtpFailure::Busy,
+    FtpFailure::Dns,
+    FtpFailure::ConnectionRefused,
+    FtpFailure::Timeout,
+    FtpFailure::Tls,
+    FtpFailure::NoActiveContext,
+    FtpFailure::FileSystemFull,
+    FtpFailure::LocalFile,
+    FtpFailure::InactivityTimeout,
+    FtpFailure::ConnectionLost,
+    FtpFailure::NoServer,
+    FtpFailure::Suspended,
+    FtpFailure::NothingToResume,
+    FtpFailure::HostLeft,
+    FtpFailure::Untrusted,
+    FtpFailure::NameMismatch,
+    FtpFailure::Expired,
+    FtpFailure::SecurityProfile,
+    FtpFailure::ResumeBeyondEnd,
+];
+
+impl FtpFailure {
+    /// The cause in a few words, as a report prints it.
+    pub fn describe(self) -> String {
+        let text = match self {
+            FtpFailure::ServerReply(code) => {
+                return match reply_meaning(code) {
+                    Some(m) => format!("the server replied {code} ({m})"),
+                    None => format!("the server replied {code}"),
+                };
+            }
+            FtpFailure::NotLoggedIn => "not logged in (no FTP session)",
+            FtpFailure::Busy => "another FTP operation was running",
+            FtpFailure::Dns => "the server name did not resolve",
+            FtpFailure::ConnectionRefused => "the server refused the connection",
+            FtpFailure::Timeout => "a connect, reply or data timer ran out",
+            FtpFailure::Tls => "TLS failed",
+            FtpFailure::NoActiveContext => "the PDP context was not active",
+            FtpFailure::FileSystemFull => "the module file system was full",
+            FtpFailure::LocalFile => "the module file was missing or unusable",
+            FtpFailure::InactivityTimeout => "the session was closed after inactivity",
+            FtpFailure::ConnectionLost => "the connection broke",
+            FtpFailure::NoServer => "the profile names no server",
+            FtpFailure::Suspended => "the FOTA download was suspended",
+            FtpFailure::NothingToResume => "there was no download to resume",
+            FtpFailure::HostLeft => "the host left the direct link early",
+            FtpFailure::Untrusted => "the server's certificate is not trusted",
+            FtpFailure::NameMismatch => "the server's certificate names another host",
+            FtpFailure::Expired => "the server's certificate is expired or not yet valid",
+            FtpFailure::SecurityProfile => "the security profile names a missing certificate",
+            FtpFailure::ResumeBeyondEnd => "the resume offset is beyond the remote file's end",
+        };
+        text.to_string()
+    }
+}
+
+/// What `+UFTPER: <class>,<code>` means, in words (`0,0`: no error).
+pub fn describe(class: u32, code: u32) -> String {
+    match (class, code) {
+        (0, 0) => "no error".to_string(),
+        (0, code) => match u16::try_from(code) {
+            Ok(code) => FtpFailure::ServerReply(code).describe(),
+            Err(_) => format!("the server replied {code}"),
+        },
+        (LOCAL_CLASS, _) => LOCAL_CAUSES
+            .iter()
+            .find(|f| f.class_code() == (class, code))
+            .map_or_else(
+                || "a cause this module does not have".to_string(),
+                |f| f.describe(),
+            ),
+        _ => "a class this module does not have".to_string(),
+    }
+}
+
+/// What an FTP reply code says (RFC 959, RFC 2228 and RFC 4217 for the TLS ones).
+fn reply_meaning(code: u16) -> Option<&'static str> {
+    Some(match code {
+        421 => "service not available",
+        425 => "cannot open the data connection",
+        426 => "transfer aborted",
+        430 => "bad user or password",
+        450 => "file busy",
+        451 => "local error on the server",
+        452 => "insufficient storage",
+        500 => "command not understood",
+        501 => "bad parameters",
+        502 => "command not implemented",
+        503 => "bad sequence of commands",
+        504 => "parameter not implemented",
+        522 => "data connection refused: TLS session not resumed",
+        530 => "not logged in",
+        532 => "an account is needed",
+        534 => "refused by policy",
+        550 => "file unavailable",
+        551 => "page type unknown",
+        552 => "storage allocation exceeded",
+        553 => "file name not allowed",
+        _ => return None,
+    })
+}
+
 /// The finer cause of a rejected server certificate, from rustls's description of it. The name
 /// check comes first and looks for a phrase with spaces: its message quotes host names, which
 /// have none, so a host called "expired" cannot pass for a date problem.
@@ -156,6 +261,20 @@ fn certificate_failure(why: &str) -> FtpFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_code_reads_as_words() {
+        assert_eq!(describe(0, 0), "no error");
+        assert_eq!(
+            describe(0, 550),
+            "the server replied 550 (file unavailable)"
+        );
+        assert_eq!(describe(1, 7), "the PDP context was not active");
+        let codes: std::collections::HashSet<_> =
+            LOCAL_CAUSES.iter().map(|f| f.class_code()).collect();
+        assert_eq!(codes.len(), LOCAL_CAUSES.len());
+        assert_eq!(describe(1, 99), "a cause this module does not have");
+    }
 
     #[test]
     fn every_local_cause_has_its_own_code() {

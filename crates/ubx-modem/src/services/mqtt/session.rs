@@ -327,21 +327,25 @@ impl Run {
         let Some(shared) = self.shared.upgrade() else {
             return;
         };
-        let unread = {
-            let mut state = shared.state();
-            let mqtt = &mut state.mqtt;
-            if mqtt.inbox.len() >= INBOX {
-                mqtt.inbox.pop_front();
-                mqtt.dropped += 1;
-            }
-            mqtt.inbox.push_back(message);
-            mqtt.inbox.len()
-        };
-        let urc = match syntax(&shared) {
+        let prefix = match syntax(&shared) {
             MqttSyntax::New => "+UUMQTTC",
             MqttSyntax::SaraR4 => "+UUMQTTCM",
         };
-        shared.urc(self.terminal, format!("{urc}: 6,{unread}"));
+        let mut state = shared.state();
+        let mqtt = &mut state.mqtt;
+        if mqtt.inbox.len() >= INBOX {
+            mqtt.inbox.pop_front();
+            mqtt.dropped += 1;
+        }
+        mqtt.inbox.push_back(message);
+        let urc = format!("{prefix}: 6,{}", mqtt.inbox.len()).into_bytes();
+        // An operation running (a publish whose echo this may be) reports its result first.
+        if mqtt.slot.busy().is_some() {
+            mqtt.held.push(urc);
+        } else {
+            drop(state);
+            shared.urc(self.terminal, urc);
+        }
     }
 
     /// The session is over without a logout: `+UUMQTTC: 0,101` (connection lost) or, when

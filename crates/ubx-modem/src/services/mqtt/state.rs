@@ -117,6 +117,9 @@ pub struct MqttState {
     pub dropped: u64,
     /// `AT+UMQTTC=7`: the format of messages read.
     pub format: u8,
+    /// Arrival URCs held while an operation runs: its result is reported first, as a module
+    /// that reports a publish before the echo of it (`work::run` sends them after the result).
+    pub held: Vec<Vec<u8>>,
 }
 
 impl MqttState {
@@ -128,5 +131,6 @@ impl MqttState {
         }
         self.profile = self.stored.clone().unwrap_or_default();
         self.inbox.clear();
+        self.held.clear();
     }
 }

@@ -147,12 +147,17 @@ async fn run(shared: Arc<Shared>, terminal: TerminalId, op: i64, work: Work, fin
         (Finish::Answer(_), _) => None,
     };
     let done = outcome.is_ok();
-    running.end(
-        terminal,
-        outcome.map(|_| ()),
-        |_| {},
-        urc.into_iter().map(String::into_bytes).collect(),
-    );
+    // The result, then the arrivals held while it ran, under the lock that ends the operation:
+    // no arrival can come between them.
+    let tidy = |state: &mut crate::module::state::State| {
+        if let Some(urc) = urc {
+            shared.urc(terminal, urc);
+        }
+        for held in std::mem::take(&mut state.mqtt.held) {
+            shared.urc(terminal, held);
+        }
+    };
+    running.end(terminal, outcome.map(|_| ()), tidy, Vec::new());
     if let Finish::Answer(end) = finish {
         end.answer(result(op, done)).await;
     }
