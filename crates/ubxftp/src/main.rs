@@ -41,6 +41,31 @@ use ubx_terminal::trace::Tracer;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Colours in the log on standard error: `auto` only when it is a terminal (and `NO_COLOR`
+    /// is not set), so a redirected log holds no escape codes.
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    color: Color,
+}
+
+/// `--color`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+impl Color {
+    fn ansi(self) -> bool {
+        use std::io::IsTerminal;
+        match self {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => {
+                std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -73,8 +98,8 @@ enum Command {
         #[arg(num_args = 1.., required = true)]
         files: Vec<PathBuf>,
         /// Where `merge` writes the merged report (default: standard output).
-        #[arg(long, value_name = "FILE")]
-        out: Option<PathBuf>,
+        #[arg(short, long, visible_alias = "out", value_name = "FILE")]
+        output: Option<PathBuf>,
         /// Exit 1 when the report (or the merged one) holds a module that failed.
         #[arg(long)]
         check: bool,
@@ -348,13 +373,14 @@ impl Verdict {
 const EXIT_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(cli.color.ansi())
         .init();
-    let cli = Cli::parse();
     // `script` runs one module and one host at a time on one thread, as the test suite runs
     // transcripts (`#[tokio::test]`): the same transcript sees the same interleaving of a
     // module's tasks in both.
@@ -384,7 +410,11 @@ fn main() -> ExitCode {
             Command::Ctl(args) => passed(control::ctl::run(&args).await),
             Command::FtpServer(args) => passed(ftp_server::run(args).await),
             Command::Fleet(args) => fleet::run(args).await,
-            Command::Report { files, out, check } => report_command(&files, out.as_deref(), check),
+            Command::Report {
+                files,
+                output,
+                check,
+            } => report_command(&files, output.as_deref(), check),
         }
     });
     // Background tasks (FTP transfers, idle terminals) end with the runtime.

@@ -695,7 +695,7 @@ fn the_control_api_and_ctl_share_one_validator() {
     let url = server.line_with("control: ");
     // `ctl` finds the token in the file `serve` wrote for the port.
     let ctl = |words: &[&str]| {
-        let mut args = vec!["ctl", url.as_str()];
+        let mut args = vec!["ctl", url.as_str(), "--json"];
         args.extend_from_slice(words);
         server.ubxftp(&args)
     };

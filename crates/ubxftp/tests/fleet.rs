@@ -113,7 +113,7 @@ fn shards_merge_into_the_single_process_run() {
     let args: Vec<&str> = files[1..].iter().map(String::as_str).collect();
     let mut argv = vec!["report"];
     argv.extend(args);
-    argv.extend(["--out", path(&merged)]);
+    argv.extend(["-o", path(&merged)]);
     let out = ubxftp(&argv);
     assert!(
         out.status.success(),
@@ -237,7 +237,7 @@ fn a_port_per_module_each_its_own_imei_and_a_control_api_for_all() {
     assert_eq!(imei(base), "004402090000005");
     assert_eq!(imei(base + 1), "004402090000013");
     assert_eq!(imei(base + 2), "004402090000021");
-    let out = server.ubxftp(&["ctl", &format!("{url}/modems/2"), "state"]);
+    let out = server.ubxftp(&["ctl", &format!("{url}/modems/2"), "state", "--json"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"model\":\"lexi-r10\""));
     // The short paths need a single module.
     let out = server.ubxftp(&["ctl", &url, "faults"]);

@@ -29,6 +29,9 @@ pub struct CtlArgs {
     /// Give up when connecting, or the answer, takes longer (`10s`, `500ms`, or seconds).
     #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_timeout)]
     timeout: Duration,
+    /// Print the answer as it came, one line of JSON (default: indented, for reading).
+    #[arg(long)]
+    json: bool,
 }
 
 fn parse_timeout(text: &str) -> Result<Duration, String> {
@@ -113,6 +116,16 @@ fn find_token(flag: Option<&Path>, port: u16) -> Result<(Option<Token>, String),
     }
 }
 
+/// The answer as printed: indented JSON unless `compact` (or not JSON at all).
+fn shown(text: &str, compact: bool) -> String {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(value) if !compact => {
+            serde_json::to_string_pretty(&value).unwrap_or_else(|_| text.to_string())
+        }
+        _ => text.trim_end().to_string(),
+    }
+}
+
 /// Runs one request and prints the answer; an HTTP error status is an error.
 pub async fn run(args: &CtlArgs) -> Result<(), String> {
     let target = target(&args.url)?;
@@ -121,7 +134,7 @@ pub async fn run(args: &CtlArgs) -> Result<(), String> {
     let (status, text) = send(&target, method, &path, body, token.as_ref(), args.timeout).await?;
     if status.is_success() {
         if !text.is_empty() {
-            println!("{text}");
+            println!("{}", shown(&text, args.json));
         }
         Ok(())
     } else if status == hyper::StatusCode::UNAUTHORIZED {

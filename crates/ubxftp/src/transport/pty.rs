@@ -61,8 +61,7 @@ impl Pty {
         fcntl(&pair.master, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
         let link = match link {
             Some(l) => {
-                let _ = std::fs::remove_file(l);
-                std::os::unix::fs::symlink(&path, l)?;
+                make_link(&path, l)?;
                 Some(l.to_path_buf())
             }
             None => None,
@@ -82,9 +81,40 @@ impl Pty {
     }
 }
 
+/// A symlink to the device at `link`. What is there already is replaced only if it is a
+/// symlink to a pseudo-terminal (one an earlier run left); anything else is refused, so a typo
+/// never replaces a file.
+fn make_link(device: &Path, link: &Path) -> io::Result<()> {
+    match std::fs::symlink_metadata(link) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+        Ok(meta) if meta.file_type().is_symlink() && points_at_a_pty(link) => {
+            std::fs::remove_file(link)?;
+        }
+        Ok(_) => {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!(
+                    "{} exists and is not a symlink to a pseudo-terminal: not replaced",
+                    link.display()
+                ),
+            ));
+        }
+    }
+    std::os::unix::fs::symlink(device, link)
+}
+
+/// Whether a symlink names a pseudo-terminal device (`/dev/pts/N`), present or gone.
+fn points_at_a_pty(link: &Path) -> bool {
+    std::fs::read_link(link).is_ok_and(|target| target.starts_with("/dev/pts/"))
+}
+
 impl Drop for Pty {
     fn drop(&mut self) {
-        if let Some(l) = &self.link {
+        // Only the symlink this module made, still pointing at its device.
+        if let Some(l) = &self.link
+            && std::fs::read_link(l).is_ok_and(|target| target == self.path)
+        {
             let _ = std::fs::remove_file(l);
         }
     }
