@@ -46,6 +46,8 @@ pub(crate) struct Control {
     /// The still-open data connection of a transfer handle dropped unfinished; the
     /// next command first aborts it (see [`Control::abort_transfer`]).
     pub(crate) abandoned: Option<Stream>,
+    /// Told each command and reply ([`SocketLayer::control_line`]).
+    layer: Option<std::sync::Arc<dyn SocketLayer>>,
 }
 
 impl Control {
@@ -73,6 +75,7 @@ impl Control {
             last_reply: None,
             pending_replies: 0,
             abandoned: None,
+            layer: layer.cloned(),
         })
     }
 
@@ -109,6 +112,9 @@ impl Control {
     async fn send_line(&mut self, line: &str, shown: &str) -> Result<()> {
         check_arg("command", line)?;
         tracing::debug!(command = %shown, "ftp >");
+        if let Some(layer) = &self.layer {
+            layer.control_line(true, shown);
+        }
         let mut bytes = Vec::with_capacity(line.len() + 2);
         bytes.extend_from_slice(line.as_bytes());
         bytes.extend_from_slice(b"\r\n");
@@ -220,6 +226,9 @@ impl Control {
                 Ok(Parsed::Complete(reply, used)) => {
                     self.buf.drain(..used);
                     tracing::debug!(reply = %reply.text(), "ftp <");
+                    if let Some(layer) = &self.layer {
+                        layer.control_line(false, reply.text());
+                    }
                     self.last_reply = Some(reply.clone());
                     return Ok(reply);
                 }

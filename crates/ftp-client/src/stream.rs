@@ -59,6 +59,11 @@ pub trait SocketLayer: Send + Sync {
     fn route(&self, addr: SocketAddr) -> SocketAddr {
         addr
     }
+
+    /// A line of the control dialogue, as the client's own log shows it: a command `sent`
+    /// (`PASS ****`, the password never shown) or a reply received (its lines joined). An
+    /// embedder's trace hook; by default nothing.
+    fn control_line(&self, _sent: bool, _line: &str) {}
 }
 
 /// Applies `layer` (if any) to a new connection.

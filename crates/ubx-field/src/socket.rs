@@ -39,6 +39,7 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
 use super::Field;
+use super::events::{Event, Opener};
 use super::faults::SocketAction;
 use super::link::Direction;
 use super::spec::Target;
@@ -47,6 +48,11 @@ use super::spec::Target;
 pub trait Abort {
     /// Makes the close that follows a reset (RST), not an orderly FIN.
     fn abort(&self) {}
+
+    /// The local and the remote address, for a trace (none for an in-memory stream).
+    fn addresses(&self) -> (Option<std::net::SocketAddr>, Option<std::net::SocketAddr>) {
+        (None, None)
+    }
 }
 
 impl Abort for TcpStream {
@@ -54,6 +60,10 @@ impl Abort for TcpStream {
         // SO_LINGER 0: close() sends RST. The socket is dropped right after, so the
         // blocking-close concern of a nonzero linger does not arise.
         let _ = socket2::SockRef::from(self).set_linger(Some(Duration::ZERO));
+    }
+
+    fn addresses(&self) -> (Option<std::net::SocketAddr>, Option<std::net::SocketAddr>) {
+        (self.local_addr().ok(), self.peer_addr().ok())
     }
 }
 
@@ -70,15 +80,11 @@ impl SocketLayer for FieldLayer {
     fn wrap_accepted(&self, tcp: TcpStream, role: SocketRole) -> BoxSocket {
         Box::new(FieldSocket::accepted(tcp, role, self.0.clone()))
     }
-}
 
-/// Which end opened a connection: it sends first after the handshake.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Opener {
-    /// The module connected (a passive FTP data connection, `+USOCO`, HTTP, MQTT).
-    Module,
-    /// The peer connected to the module (an active FTP data connection, `+USOLI`).
-    Peer,
+    /// The FTP control dialogue, into the module's trace.
+    fn control_line(&self, sent: bool, line: &str) {
+        self.0.events.dialogue("ftp", sent, || line.to_string());
+    }
 }
 
 fn ftp_target(role: SocketRole) -> Target {
@@ -108,6 +114,10 @@ pub struct FieldSocket<S> {
     health: Health,
     /// Bytes handed to the client plus bytes accepted from it.
     bytes: u64,
+    /// Of those, handed to the client (from the peer), and sent on to the peer: a trace's
+    /// counters.
+    bytes_in: u64,
+    bytes_out: u64,
     reported: u64,
     stall_until: Option<Instant>,
     /// The stall's timer, one per direction: a reader and a writer polling from two tasks
@@ -157,7 +167,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> FieldSocket<S> {
         Self::under(inner, Target::Socket, Opener::Peer, field)
     }
 
-    /// The one place a connection is made: its handshake is drawn from the link here.
+    /// The one place a connection is made: its handshake is drawn from the link here, and a
+    /// trace hears of it.
     fn under(inner: S, target: Target, opener: Opener, field: Arc<Field>) -> Self {
         let now = Instant::now();
         // The handshake just went over the radio.
@@ -167,14 +178,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> FieldSocket<S> {
             Opener::Module => (handshake.opener, handshake.acceptor),
             Opener::Peer => (handshake.acceptor, handshake.opener),
         };
+        let id = field.next_socket_id();
+        if field.events.on() {
+            let (local, remote) = inner.addresses();
+            field.events.emit(Event::Open {
+                conn: id,
+                role: target,
+                opener,
+                local,
+                remote,
+            });
+        }
         FieldSocket {
             inner: Some(inner),
             target,
-            id: field.next_socket_id(),
+            id,
             generation: field.generation(),
             field,
             health: Health::Open,
             bytes: 0,
+            bytes_in: 0,
+            bytes_out: 0,
             reported: 0,
             stall_until: None,
             stall_sleep: [
@@ -212,16 +236,35 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> FieldSocket<S> {
         }
     }
 
-    fn reset(&mut self) {
+    /// Bytes handed to the client.
+    fn moved_in(&mut self, n: u64) {
+        self.bytes_in += n;
+        self.moved(n);
+    }
+
+    /// Bytes that reached the peer's side.
+    fn moved_out(&mut self, n: u64) {
+        self.bytes_out += n;
+        self.moved(n);
+    }
+
+    fn reset(&mut self, cause: &'static str) {
         if let Some(inner) = self.inner.take() {
             inner.abort();
         }
         self.health = Health::Reset;
         self.rx.clear();
         self.tx.clear();
+        self.field.events.emit(Event::Reset {
+            conn: self.id,
+            cause,
+        });
     }
 
     fn close(&mut self) {
+        if self.health == Health::Open {
+            self.field.events.emit(Event::Cut { conn: self.id });
+        }
         // Dropping the stream closes it (FIN) and the server sees the connection end.
         self.inner = None;
         self.health = Health::Closed;
@@ -237,7 +280,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> FieldSocket<S> {
     ) -> Option<Poll<io::Result<T>>> {
         if self.health == Health::Open && self.field.generation() != self.generation {
             // The bearer under the connection went away.
-            self.reset();
+            self.reset("bearer");
         }
         if self.health == Health::Open {
             let delta = self.bytes - self.reported;
@@ -248,7 +291,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> FieldSocket<S> {
                     .socket_event(self.id, self.target, delta, self.bytes)
             {
                 match action {
-                    SocketAction::Reset => self.reset(),
+                    SocketAction::Reset => self.reset("fault"),
                     SocketAction::Close => self.close(),
                     // Stalls that meet add up, one after the other.
                     SocketAction::Stall(d) => {
@@ -390,7 +433,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> FieldSocket<S> {
                     if data.is_empty() {
                         self.tx.pop_front();
                     }
-                    self.moved(n as u64);
+                    self.moved_out(n as u64);
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
@@ -495,7 +538,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> AsyncRead for FieldSocket<S> {
         if this.reply.is_some() || !this.replaced.is_empty() {
             let before = buf.filled().len();
             let r = this.poll_replaced(cx, buf);
-            this.moved((buf.filled().len() - before) as u64);
+            this.moved_in((buf.filled().len() - before) as u64);
             return r;
         }
         // Keep the up queue moving while the client waits for the server.
@@ -517,7 +560,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> AsyncRead for FieldSocket<S> {
             if want >= buf.remaining() {
                 let before = buf.filled().len();
                 let r = Pin::new(inner).poll_read(cx, buf);
-                this.moved((buf.filled().len() - before) as u64);
+                this.moved_in((buf.filled().len() - before) as u64);
                 return r;
             }
             // A limit allows less than the caller's buffer: read no more than that.
@@ -526,7 +569,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> AsyncRead for FieldSocket<S> {
             let r = Pin::new(inner).poll_read(cx, &mut rb);
             let n = rb.filled().len();
             buf.put_slice(&part[..n]);
-            this.moved(n as u64);
+            this.moved_in(n as u64);
             return r;
         }
         if let Err(e) = this.fill_rx(cx) {
@@ -545,7 +588,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> AsyncRead for FieldSocket<S> {
                     this.rx.pop_front();
                 }
                 this.rx_queued -= n;
-                this.moved(n as u64);
+                this.moved_in(n as u64);
                 return Poll::Ready(Ok(()));
             }
             let at = *at;
@@ -612,7 +655,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> AsyncWrite for FieldSocket<S> {
             };
             let r = Pin::new(inner).poll_write(cx, &buf[..want]);
             if let Poll::Ready(Ok(n)) = r {
-                this.moved(n as u64);
+                this.moved_out(n as u64);
             }
             return r;
         }
@@ -676,5 +719,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> AsyncWrite for FieldSocket<S> {
             },
             other => other,
         }
+    }
+}
+
+impl<S> Drop for FieldSocket<S> {
+    /// The module let go of the connection: a trace gets its counters.
+    fn drop(&mut self) {
+        self.field.events.emit(Event::Closed {
+            conn: self.id,
+            bytes_in: self.bytes_in,
+            bytes_out: self.bytes_out,
+        });
     }
 }

@@ -95,8 +95,18 @@ where
 {
     let mut driver = TerminalDriver::open(modem, stream, tracer, lines);
     tracing::info!(terminal = driver.id, "terminal opened");
+    if let Some(t) = driver.trace.as_mut() {
+        t.event("connect", None);
+    }
     let result = driver.run().await;
     tracing::info!(terminal = driver.id, "terminal closed");
+    if let Some(t) = driver.trace.as_mut() {
+        let why = match &result {
+            Ok(()) => "closed".to_string(),
+            Err(e) => e.to_string(),
+        };
+        t.event("disconnect", Some(("cause", why.into())));
+    }
     // Dropping the link's sender (the driver's first field) tells a running direct link that the
     // host went away.
     drop(driver);
@@ -125,6 +135,8 @@ struct TerminalDriver<'m, S> {
     power: watch::Receiver<Power>,
     /// Rebooting: the terminal is silent and deaf until the module is back.
     off: bool,
+    /// In data mode after the last event (a trace records the changes).
+    data_mode: bool,
     /// Set by the line when a fault changed the host's bytes.
     disturbed: Arc<AtomicBool>,
     /// A UART (paced, or a serial port): a direct link holds only a few KiB.
@@ -173,7 +185,7 @@ where
         let mut port = modem.open_terminal();
         port.handler.set_uart(uart);
         let id = port.id();
-        let trace = tracer.map(|t| t.terminal(id));
+        let trace = tracer.map(|t| t.terminal(modem, id));
         let (reader, writer) = tokio::io::split(stream);
         TerminalDriver {
             link: Link::default(),
@@ -186,6 +198,7 @@ where
             port,
             power,
             off: false,
+            data_mode: false,
             disturbed,
             uart,
             rate: Rate {
@@ -265,6 +278,11 @@ where
         let shown = self.trace_input(n);
         let bytes = &self.input.buf[..n];
         self.term.receive(bytes, now(), &mut self.port.handler);
+        if let Some(t) = self.trace.as_mut()
+            && !self.term.in_payload()
+        {
+            t.payload_over();
+        }
         if let Some(rate) = self.port.handler.take_baud_change() {
             self.rate.asked = Some(rate);
         }
@@ -281,7 +299,8 @@ where
         };
         if self.disturbed.swap(false, Ordering::Relaxed) {
             // Changed on the line: the masking of secrets cannot be trusted.
-            t.input(b"[bytes changed by a line fault: not recorded]");
+            let fields = serde_json::json!({"dir": "in", "len": n});
+            t.event("line-fault", Some(("bytes", fields)));
             return Shown::Hidden;
         }
         let bytes = &self.input.buf[..n];
@@ -298,7 +317,10 @@ where
     async fn on_written(&mut self, n: io::Result<usize>) -> Next {
         let all_out = match n {
             Ok(0) => return Next::End(Err(io::ErrorKind::WriteZero.into())),
-            Ok(n) => self.out.advance(n),
+            Ok(n) => {
+                self.trace_written(n);
+                self.out.advance(n)
+            }
             Err(e) => return Next::End(Err(e)),
         };
         if all_out {
@@ -362,7 +384,12 @@ where
     /// The DTR line changed; `None` when its source has gone.
     fn on_dtr(&mut self, changed: Option<bool>) -> Next {
         match changed {
-            Some(on) => self.term.dtr_changed(on),
+            Some(on) => {
+                if let Some(t) = self.trace.as_mut() {
+                    t.event("dtr", Some(("on", on.into())));
+                }
+                self.term.dtr_changed(on)
+            }
             None => self.dtr = None,
         }
         Next::Settle(Shown::Answer)
@@ -405,6 +432,13 @@ where
         }
         self.forward_host_input();
         self.collect_output(shown);
+        let data_mode = self.term.in_data_mode();
+        if data_mode != self.data_mode {
+            self.data_mode = data_mode;
+            if let Some(t) = self.trace.as_mut() {
+                t.event("data-mode", Some(("on", data_mode.into())));
+            }
+        }
     }
 
     /// Host data for the link, in order; straight to the operation while it has room.
@@ -420,21 +454,37 @@ where
         self.link.pump();
     }
 
-    /// Takes the terminal's output for the host, and traces it.
+    /// Takes the terminal's output for the host; it is traced as `shown` when written.
     fn collect_output(&mut self, shown: Shown) {
-        let before = self.out.bytes.len();
         self.term.drain_output_into(&mut self.out.bytes);
-        let new = &self.out.bytes[before..];
-        if let Some(t) = self.trace.as_mut()
-            && !new.is_empty()
-        {
-            match shown {
-                Shown::Hidden => {
-                    t.output(b"[answer to bytes changed by a line fault: not recorded]")
+        if self.trace.is_some() {
+            self.out.note(shown);
+        }
+    }
+
+    /// `n` more bytes reached the host: one record per write (per kind of bytes in it).
+    fn trace_written(&mut self, n: usize) {
+        let Some(t) = self.trace.as_mut() else {
+            return;
+        };
+        let (from, to) = (self.out.written, self.out.written + n);
+        let mut begin = 0;
+        for &(end, shown) in &self.out.kinds {
+            let (start, stop) = (begin.max(from), end.min(to));
+            if start < stop {
+                let bytes = &self.out.bytes[start..stop];
+                match shown {
+                    Shown::Answer => t.output(bytes),
+                    Shown::Data => t.data_output(bytes),
+                    // Once, as its first byte goes.
+                    Shown::Hidden if start == begin => {
+                        let fields = serde_json::json!({"dir": "out", "len": end - begin});
+                        t.event("line-fault", Some(("bytes", fields)));
+                    }
+                    Shown::Hidden => {}
                 }
-                Shown::Data => t.data_output(new),
-                Shown::Answer => t.output(new),
             }
+            begin = end;
         }
     }
 }
@@ -487,6 +537,8 @@ impl Input {
 struct Output {
     bytes: Vec<u8>,
     written: usize,
+    /// With a trace: how the bytes are traced, as runs (the end of each, and how).
+    kinds: Vec<(usize, Shown)>,
 }
 
 impl Output {
@@ -520,6 +572,19 @@ impl Output {
     fn discard(&mut self) {
         self.bytes.clear();
         self.written = 0;
+        self.kinds.clear();
+    }
+
+    /// The bytes added since the last run are traced as `shown`.
+    fn note(&mut self, shown: Shown) {
+        let end = self.bytes.len();
+        match self.kinds.last_mut() {
+            Some((last, _)) if *last == end => {}
+            Some((last, was)) if std::mem::discriminant(was) == std::mem::discriminant(&shown) => {
+                *last = end
+            }
+            _ => self.kinds.push((end, shown)),
+        }
     }
 }
 

@@ -1,201 +1,260 @@
-//! `--trace FILE`: every byte in and out of every terminal, as JSON lines.
+//! `--trace FILE`: what a module's terminals and its network side did, in order, as JSON lines
+//! (docs/TRACE.md has the format, version [`VERSION`]).
 //!
-//! One record per chunk:
-//! `{"ts":"2026-11-24T10:00:00.123456Z","unix_us":1795..,"term":1,"dir":"in","data":"AT\r\n"}`.
-//! `data` uses the transcript escape syntax (`\r`, `\n`, `\xHH`, `\\`), so a trace can be turned
-//! into a transcript by hand.
+//! The first line is the header (`{"k":"trace","v":1,…}`); a module's first record says which
+//! model it is (`"k":"module"`). Then one record per read and per write on a terminal's
+//! transport, as they happen (`"k":"io"`, `dir` `in` / `out` / `data-in` / `data-out`, `data`
+//! in the transcript escape syntax), the terminal's own events (`"k":"term"`: connect,
+//! disconnect, DTR, data mode), and what the module's field reports
+//! ([`ubx_field::events`]: connections, the FTP, HTTP and MQTT dialogue, faults, the link,
+//! bearers, power). Every record has `t`, microseconds on one monotonic clock (tokio's, so a
+//! paused-clock test sees virtual time) from the trace's start, and `m`, the module.
 //!
-//! Secrets never reach the file: bytes are held per terminal and direction until a line ends, and
-//! the quoted passwords of `+UFTP=3`, `+CGAUTH`, `+UAUTHREQ`, `+UPSD` op 3, `+USECPRF` op 7,
-//! `+UHTTP` op 3 and `+UMQTT` op 4 — also in the echo — are replaced by `***`
-//! before writing.
+//! Nothing is merged across a pause or a change of direction. The one exception is a line
+//! that may carry a secret ([`crate::mask`]): it is recorded masked when it ends, with the time
+//! of its first byte, so a record of it can come after records with later times (sort by `t`).
 
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use regex::bytes::Regex;
-
+use serde_json::Value;
+use tokio::time::Instant;
 use ubx_at::text::escape;
-use ubx_modem::TerminalId;
+use ubx_field::events::{Event, EventSink};
+use ubx_modem::{Modem, TerminalId};
 
-/// Commands whose string parameter is a secret, and which parameter.
-const SECRET_PATTERNS: &[&str] = &[
-    // AT+UFTP=3,"<password>"
-    r#"(?i)(\+UFTP\s*=\s*3\s*,\s*")[^"\r\n]*"#,
-    // AT+CGAUTH=<cid>,<auth>,"<user>","<password>"
-    r#"(?i)(\+CGAUTH\s*=[^,\r\n]*,[^,\r\n]*,\s*"[^"\r\n]*"\s*,\s*")[^"\r\n]*"#,
-    // AT+UAUTHREQ=<cid>,<auth>,"<a>","<b>": user and password, in either order per model:
-    // both strings are masked.
-    r#"(?i)(\+UAUTHREQ\s*=[^,\r\n]*,[^,\r\n]*,\s*")[^"\r\n]*"#,
-    r#"(?i)(\+UAUTHREQ\s*=[^,\r\n]*,[^,\r\n]*,\s*"[^"\r\n]*"\s*,\s*")[^"\r\n]*"#,
-    // AT+UPSD=<profile>,3,"<password>"
-    r#"(?i)(\+UPSD\s*=[^,\r\n]*,\s*3\s*,\s*")[^"\r\n]*"#,
-    // AT+USECPRF=<profile>,7,"<key password>"
-    r#"(?i)(\+USECPRF\s*=[^,\r\n]*,\s*7\s*,\s*")[^"\r\n]*"#,
-    // AT+UHTTP=<profile>,3,"<password>"
-    r#"(?i)(\+UHTTP\s*=[^,\r\n]*,\s*3\s*,\s*")[^"\r\n]*"#,
-    // AT+UMQTT=4,"<user>","<password>"
-    r#"(?i)(\+UMQTT\s*=\s*4\s*,\s*"[^"\r\n]*"\s*,\s*")[^"\r\n]*"#,
-];
+use crate::mask::{Masker, Record};
 
-/// Hold at most this many bytes before writing a record even without a line end.
-const MAX_HELD: usize = 8192;
+/// The format's version (the header's `"v"`).
+pub const VERSION: u32 = 1;
 
-/// Shared writer of the trace file.
+/// The shared writer of one trace file.
 #[derive(Clone)]
 pub struct Tracer {
-    file: Arc<Mutex<File>>,
-    secrets: Arc<Vec<Regex>>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    file: Mutex<File>,
+    /// `t` = 0.
+    origin: Instant,
+    next_module: AtomicU64,
+    /// Which module number each attached field has (by address; a field is attached once).
+    modules: Mutex<Vec<(usize, u64)>>,
+}
+
+/// One record being written: `{"t":…,"m":…,"k":…, fields…}`.
+struct Line(String);
+
+impl Line {
+    fn new(t: u64, m: u64, kind: &str) -> Line {
+        Line(format!("{{\"t\":{t},\"m\":{m},\"k\":{}", json(&kind)))
+    }
+
+    fn field(mut self, name: &str, value: impl serde::Serialize) -> Line {
+        self.0
+            .push_str(&format!(",{}:{}", json(&name), json(&value)));
+        self
+    }
+
+    fn finish(mut self) -> String {
+        self.0.push('}');
+        self.0
+    }
+}
+
+fn json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
 }
 
 impl Tracer {
+    /// Creates `path` and writes the header.
     pub fn create(path: &Path) -> io::Result<Tracer> {
-        let secrets = SECRET_PATTERNS
-            .iter()
-            .filter_map(|p| Regex::new(p).ok())
-            .collect();
+        let mut file = File::create(path)?;
+        let unix_us = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_micros() as u64;
+        let header = serde_json::json!({
+            "k": "trace",
+            "v": VERSION,
+            "unix_us": unix_us,
+            "tool": concat!("ubxftp ", env!("CARGO_PKG_VERSION")),
+        });
+        writeln!(file, "{header}")?;
         Ok(Tracer {
-            file: Arc::new(Mutex::new(File::create(path)?)),
-            secrets: Arc::new(secrets),
+            inner: Arc::new(Inner {
+                file: Mutex::new(file),
+                origin: Instant::now(),
+                next_module: AtomicU64::new(1),
+                modules: Mutex::new(Vec::new()),
+            }),
         })
     }
 
-    /// A per-terminal recorder.
-    pub fn terminal(&self, term: TerminalId) -> TerminalTrace {
-        TerminalTrace {
-            tracer: self.clone(),
-            term,
-            held_in: Vec::new(),
-            held_out: Vec::new(),
+    /// The module's number in this trace; the first time, its field's events are attached and
+    /// a `module` record says what it is.
+    pub fn attach(&self, modem: &Modem) -> u64 {
+        let field = modem.field();
+        let key = Arc::as_ptr(field) as usize;
+        let mut modules = self.inner.modules.lock().unwrap_or_else(|e| e.into_inner());
+        let m = self.inner.next_module.load(Ordering::Relaxed);
+        let sink = Arc::new(ModuleSink {
+            trace: self.inner.clone(),
+            m,
+        });
+        if !field.events.attach(sink) {
+            // Attached already (by this trace: one trace per process).
+            return modules
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map_or(0, |(_, m)| *m);
         }
+        self.inner.next_module.fetch_add(1, Ordering::Relaxed);
+        // A field at the address of one dropped before is a new module.
+        modules.retain(|(k, _)| *k != key);
+        modules.push((key, m));
+        drop(modules);
+        let model = modem.model();
+        let line = Line::new(self.inner.t(Instant::now()), m, "module")
+            .field("model", &model.id)
+            .field("cgmm", &model.identity.model)
+            .field("imei", modem.imei());
+        self.inner.write(line.finish());
+        m
     }
 
-    fn write(&self, term: TerminalId, dir: &str, data: &[u8]) {
-        let mut data = data.to_vec();
-        // Data-mode bytes are the user's file, not commands: nothing in them is masked.
-        if !dir.starts_with("data") {
-            for re in self.secrets.iter() {
-                data = re.replace_all(&data, &b"${1}***"[..]).into_owned();
-            }
+    /// A recorder for terminal `term` of `modem`.
+    pub fn terminal(&self, modem: &Modem, term: TerminalId) -> TerminalTrace {
+        let m = self.attach(modem);
+        TerminalTrace {
+            tracer: self.clone(),
+            m,
+            term,
+            host: Masker::host(),
+            module: Masker::module(),
         }
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        let record = serde_json::json!({
-            "unix_us": now.as_micros() as u64,
-            "term": term,
-            "dir": dir,
-            "data": escape(&data),
-        });
-        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = writeln!(file, "{record}");
     }
 }
 
-/// Records one terminal's traffic; flushes what it holds when dropped.
+impl Inner {
+    fn t(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.origin).as_micros() as u64
+    }
+
+    fn write(&self, line: String) {
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = writeln!(file, "{line}");
+    }
+}
+
+/// A module's field events, into the trace.
+struct ModuleSink {
+    trace: Arc<Inner>,
+    m: u64,
+}
+
+impl EventSink for ModuleSink {
+    fn event(&self, at: Instant, event: &Event) {
+        let (kind, fields) = event.to_json();
+        let mut line = Line::new(self.trace.t(at), self.m, kind);
+        for (name, value) in fields {
+            line = line.field(&name, value);
+        }
+        self.trace.write(line.finish());
+    }
+}
+
+/// Records one terminal's traffic and events; writes what it holds when dropped.
 pub struct TerminalTrace {
     tracer: Tracer,
+    m: u64,
     term: TerminalId,
-    held_in: Vec<u8>,
-    held_out: Vec<u8>,
+    /// Bytes from the host (`in`).
+    host: Masker,
+    /// Bytes to the host (`out`).
+    module: Masker,
 }
 
 impl TerminalTrace {
+    /// Bytes read from the host, now.
     pub fn input(&mut self, data: &[u8]) {
-        Self::record(&self.tracer, self.term, "in", &mut self.held_in, data);
+        let records = self.host.push(Instant::now(), data);
+        self.write_records("in", records);
     }
 
+    /// Bytes written to the host, now.
     pub fn output(&mut self, data: &[u8]) {
-        Self::record(&self.tracer, self.term, "out", &mut self.held_out, data);
+        let records = self.module.push(Instant::now(), data);
+        self.write_records("out", records);
     }
 
-    /// Bytes from the host in data mode (`"dir": "data-in"`): the file a direct link stores.
+    /// Bytes from the host in data mode (`data-in`): the file a direct link stores. Not masked.
     pub fn data_input(&mut self, data: &[u8]) {
         self.flush_held();
-        self.tracer.write(self.term, "data-in", data);
+        self.write_bytes("data-in", Instant::now(), data, &[], false);
     }
 
-    /// Bytes to the host in data mode (`"dir": "data-out"`): the file a direct link retrieves.
+    /// Bytes to the host in data mode (`data-out`): the file a direct link retrieves.
     pub fn data_output(&mut self, data: &[u8]) {
         self.flush_held();
-        self.tracer.write(self.term, "data-out", data);
+        self.write_bytes("data-out", Instant::now(), data, &[], false);
     }
 
-    /// Writes the partial lines held back, so records stay in order around data.
+    /// A secret payload is over, or never came (the terminal is not reading one).
+    pub fn payload_over(&mut self) {
+        self.host.payload_over();
+    }
+
+    /// A terminal event (`connect`, `disconnect`, `dtr`, `data-mode`, `line-fault`), with one
+    /// field of its own.
+    pub fn event(&mut self, ev: &str, extra: Option<(&str, Value)>) {
+        let inner = &self.tracer.inner;
+        let mut line = Line::new(inner.t(Instant::now()), self.m, "term")
+            .field("term", self.term)
+            .field("ev", ev);
+        if let Some((name, value)) = extra {
+            line = line.field(name, value);
+        }
+        inner.write(line.finish());
+    }
+
+    /// Writes the lines held back, so records stay in order around data.
     fn flush_held(&mut self) {
-        if !self.held_in.is_empty() {
-            self.tracer
-                .write(self.term, "in", &std::mem::take(&mut self.held_in));
-        }
-        if !self.held_out.is_empty() {
-            self.tracer
-                .write(self.term, "out", &std::mem::take(&mut self.held_out));
+        let records = self.host.flush();
+        self.write_records("in", records);
+        let records = self.module.flush();
+        self.write_records("out", records);
+    }
+
+    fn write_records(&self, dir: &str, records: Vec<Record>) {
+        for r in records {
+            self.write_bytes(dir, r.at, &r.data, &r.secrets, r.held);
         }
     }
 
-    fn record(tracer: &Tracer, term: TerminalId, dir: &str, held: &mut Vec<u8>, data: &[u8]) {
-        held.extend_from_slice(data);
-        // Write up to the last line end; keep a partial line until it completes.
-        let cut = match held.iter().rposition(|&b| b == b'\r' || b == b'\n') {
-            Some(i) => i + 1,
-            None if held.len() > MAX_HELD => held.len(),
-            None => return,
-        };
-        let rest = held.split_off(cut);
-        tracer.write(term, dir, held);
-        *held = rest;
+    fn write_bytes(&self, dir: &str, at: Instant, data: &[u8], secrets: &[&str], held: bool) {
+        let inner = &self.tracer.inner;
+        let mut line = Line::new(inner.t(at), self.m, "io")
+            .field("term", self.term)
+            .field("dir", dir)
+            .field("data", escape(data));
+        if !secrets.is_empty() {
+            line = line.field("masked", secrets);
+        }
+        if held {
+            line = line.field("held", true);
+        }
+        inner.write(line.finish());
     }
 }
 
 impl Drop for TerminalTrace {
     fn drop(&mut self) {
-        for (dir, held) in [("in", &self.held_in), ("out", &self.held_out)] {
-            if !held.is_empty() {
-                self.tracer.write(self.term, dir, held);
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_secret_is_masked_in_input_and_echo() {
-        let dir = std::env::temp_dir().join(format!("ubx-trace-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("trace.jsonl");
-        let tracer = Tracer::create(&path).unwrap();
-        let lines: &[&str] = &[
-            "AT+UFTP=3,\"ftp-pw\"\r",
-            "AT+CGAUTH=1,1,\"user\",\"cg-pw\"\r",
-            "AT+UAUTHREQ=1,1,\"ua-a\",\"ua-b\"\r",
-            "AT+UPSD=0,3,\"psd-pw\"\r",
-            "AT+USECPRF=0,7,\"key-pw\"\r",
-            "AT+UHTTP=0,3,\"http-pw\"\r",
-            "AT+UMQTT=4,\"mq-user\",\"mq-pw\"\r",
-        ];
-        {
-            let mut term = tracer.terminal(1);
-            for line in lines {
-                term.input(line.as_bytes());
-                term.output(line.as_bytes());
-            }
-        }
-        let text = std::fs::read_to_string(&path).unwrap();
-        for secret in [
-            "ftp-pw", "cg-pw", "ua-a", "ua-b", "psd-pw", "key-pw", "http-pw", "mq-pw",
-        ] {
-            assert!(!text.contains(secret), "{secret} leaked: {text}");
-        }
-        assert!(
-            text.contains("mq-user") && text.contains("AT+UHTTP=0,3"),
-            "{text}"
-        );
-        let _ = std::fs::remove_dir_all(&dir);
+        self.flush_held();
     }
 }

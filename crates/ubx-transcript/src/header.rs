@@ -17,7 +17,8 @@
 //! | `# mqtt-broker: mosquitto` | a mosquitto broker | `{mqtt-port}` |
 //!
 //! A placeholder is `{name}`, a name of letters, digits, `-` and `_` that starts with a letter
-//! (regex repeats such as `{3}` or `{2,5}` are not placeholders). In a step line (and a `route`
+//! (regex repeats such as `{3}` or `{2,5}` are not placeholders); a secret's is
+//! `{secret:name}` ([`SECRET`]). In a step line (and a `route`
 //! header) every placeholder must have a value, or the transcript is refused with its line.
 
 use std::collections::BTreeMap;
@@ -200,19 +201,27 @@ fn flag(ok: bool, bad: impl Fn() -> String) -> Result<bool, String> {
 /// The values of a transcript's placeholders, by name (without the braces).
 pub type Vars = BTreeMap<String, String>;
 
+/// The prefix of a secret's placeholder (`{secret:ftp-password}`, written by `ubxftp trace
+/// to-transcript`; `ubxftp script --secret NAME=VALUE` gives it a value).
+pub const SECRET: &str = "secret:";
+
 /// The placeholders in `text`: each name with its byte range, braces included.
 fn placeholders(text: &str) -> Vec<(std::ops::Range<usize>, &str)> {
     let bytes = text.as_bytes();
     let mut found = Vec::new();
     let mut i = 0;
     while let Some(open) = bytes[i..].iter().position(|&b| b == b'{').map(|p| p + i) {
-        let name_len = bytes[open + 1..]
+        let start = if bytes[open + 1..].starts_with(SECRET.as_bytes()) {
+            open + 1 + SECRET.len()
+        } else {
+            open + 1
+        };
+        let name_len = bytes[start..]
             .iter()
             .take_while(|b| b.is_ascii_alphanumeric() || **b == b'-' || **b == b'_')
             .count();
-        let close = open + 1 + name_len;
-        if name_len > 0 && bytes[open + 1].is_ascii_alphabetic() && bytes.get(close) == Some(&b'}')
-        {
+        let close = start + name_len;
+        if name_len > 0 && bytes[start].is_ascii_alphabetic() && bytes.get(close) == Some(&b'}') {
             found.push((open..close + 1, &text[open + 1..close]));
             i = close + 1;
         } else {
@@ -250,6 +259,13 @@ fn unknown(name: &str, vars: &Vars) -> String {
     } else {
         known.join(", ")
     };
+    if let Some(secret) = name.strip_prefix(SECRET) {
+        let var = secret.to_ascii_uppercase().replace('-', "_");
+        return format!(
+            "placeholder {{{name}}} has no value: give it with `ubxftp script --secret \
+             {secret}=VALUE` or UBXFTP_SECRET_{var}"
+        );
+    }
     match GIVEN_BY.iter().find(|(n, _)| *n == name) {
         Some((_, header)) => format!(
             "placeholder {{{name}}} has no value: `{header}` in the header gives it (known here: {known})"
@@ -336,5 +352,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert_eq!(e, "line 2: unknown placeholder {server} (known here: none)");
+    }
+
+    #[test]
+    fn a_secret_placeholder_names_where_its_value_comes_from() {
+        let vars: Vars = [("secret:pdp-password".to_string(), "pw".to_string())].into();
+        assert_eq!(
+            substitute(r#"> AT+CGAUTH=1,1,"u","{secret:pdp-password}""#, &vars, 1).unwrap(),
+            r#"> AT+CGAUTH=1,1,"u","pw""#
+        );
+        let e = substitute("{secret:http-password}", &Vars::new(), 3)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "line 3: placeholder {secret:http-password} has no value: give it with `ubxftp \
+             script --secret http-password=VALUE` or UBXFTP_SECRET_HTTP_PASSWORD"
+        );
     }
 }

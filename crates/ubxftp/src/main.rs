@@ -20,6 +20,7 @@ mod junit;
 mod report;
 mod script;
 mod share;
+mod trace_cmd;
 mod transport;
 
 use std::net::IpAddr;
@@ -109,6 +110,8 @@ enum Command {
     /// A real FTP server on loopback for tests (libunftp, in-process): prints its address,
     /// user, password and folder, and serves until SIGINT/SIGTERM.
     FtpServer(ftp_server::FtpServerArgs),
+    /// Work with a trace written by --trace: `trace to-transcript FILE` (docs/TRACE.md).
+    Trace(trace_cmd::TraceArgs),
 }
 
 /// What the module is.
@@ -139,7 +142,9 @@ struct ModuleArgs {
     /// loopback is reachable from the network.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
     socket_listen: IpAddr,
-    /// Write every byte in and out of every terminal to FILE as JSON lines.
+    /// Write every read and write of every terminal, and the module's network side
+    /// (connections, FTP/HTTP/MQTT dialogue, faults, link, bearers), to FILE as JSON lines
+    /// (docs/TRACE.md).
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
     /// Longest FTP listing (AT+UFTPC=13/14) handed over in one +UUFTPCD; longer ones are cut.
@@ -332,15 +337,19 @@ fn report_command(
 
 /// `ubxftp models`: one line per model.
 fn list_models() {
+    use std::io::Write;
+    let mut text = String::new();
     for model in ubx_modem::model::models() {
-        println!("{:<10} {}", model.id, model.description);
-        println!(
-            "{:<10} +CGMM {}; also: {}",
+        text.push_str(&format!("{:<10} {}\n", model.id, model.description));
+        text.push_str(&format!(
+            "{:<10} +CGMM {}; also: {}\n",
             "",
             model.identity.model,
             model.aliases.join(", ")
-        );
+        ));
     }
+    // A reader that stops early (`ubxftp models | head -1`) is no error.
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 /// The binary's error type: a message for the user.
@@ -409,6 +418,7 @@ fn main() -> ExitCode {
             }
             Command::Ctl(args) => passed(control::ctl::run(&args).await),
             Command::FtpServer(args) => passed(ftp_server::run(args).await),
+            Command::Trace(args) => passed(trace_cmd::run(args)),
             Command::Fleet(args) => fleet::run(args).await,
             Command::Report {
                 files,
@@ -438,6 +448,10 @@ async fn serve(module: ModuleArgs, transports: TransportArgs) -> anyhow_like::Re
     };
     let modem = Modem::new(config).map_err(|e| e.to_string())?;
     let tracer = module.tracer()?;
+    if let Some(t) = &tracer {
+        // From the start: what the network side does before a terminal connects too.
+        t.attach(&modem);
+    }
     run_transports(&modem, tracer, &transports).await
 }
 

@@ -35,6 +35,11 @@ pub struct ScriptArgs {
     /// Write a JUnit XML report here: one test case per transcript.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+    /// A value for the transcript's `{secret:NAME}` placeholders (repeatable): NAME=VALUE, or
+    /// NAME=@FILE for a file's bytes; otherwise UBXFTP_SECRET_NAME from the environment
+    /// (docs/TRACE.md).
+    #[arg(long = "secret", value_name = "NAME=VALUE")]
+    secrets: Vec<String>,
     #[command(flatten)]
     module: ModuleArgs,
 }
@@ -220,6 +225,8 @@ async fn prepare(
             names.insert(n.to_string(), "0".to_string());
         }
     }
+    let secrets = crate::trace_cmd::secret_vars(&text, &args.secrets)?;
+    names.extend(secrets.clone());
     Transcript::parse_with(&text, &names).map_err(|e| e.in_file(&shown))?;
     let module = module_for(&args.module, &header, file, args.connect.is_some())?;
     let options = Options {
@@ -232,7 +239,9 @@ async fn prepare(
     for note in &env.notes {
         eprintln!("{shown}: {note}");
     }
-    let transcript = Transcript::parse_with(&text, &env.vars).map_err(|e| e.in_file(&shown))?;
+    let mut vars = env.vars.clone();
+    vars.extend(secrets);
+    let transcript = Transcript::parse_with(&text, &vars).map_err(|e| e.in_file(&shown))?;
     let mut module = module;
     for (line, route) in &header.routes {
         let route = ubx_transcript::header::substitute(route, &env.vars, *line)

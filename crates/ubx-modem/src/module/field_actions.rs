@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use ubx_field::events::Event;
 use ubx_field::faults::ModuleAction;
 
 use crate::module::state::Shared;
@@ -63,8 +64,14 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// Carries out a module action.
+/// Carries out a module action; a trace hears of the bearers it took or brought back.
 pub async fn apply(shared: &Arc<Shared>, action: ModuleAction) {
+    let bearers = crate::module::trace::active_bearers(shared);
+    act(shared, action).await;
+    crate::module::trace::bearers_changed(shared, bearers, "network");
+}
+
+async fn act(shared: &Arc<Shared>, action: ModuleAction) {
     match action {
         ModuleAction::Deactivate(cid) => {
             let cgerep = {
@@ -136,9 +143,17 @@ fn lost_bearer(shared: &Shared) {
 async fn reboot(shared: &Arc<Shared>, away: Duration) {
     tracing::info!(?away, "module reboot (fault)");
     shared.power.send_replace(crate::module::state::Power::Off);
+    shared.field.events.emit(Event::Power {
+        on: false,
+        cause: "fault",
+    });
     shared.field.bearer_lost();
     crate::module::reboot::reset_to_power_on(shared);
     tokio::time::sleep(away).await;
     // Each terminal's driver shows the greeting when it sees the power come back.
     shared.power.send_replace(crate::module::state::Power::On);
+    shared.field.events.emit(Event::Power {
+        on: true,
+        cause: "fault",
+    });
 }

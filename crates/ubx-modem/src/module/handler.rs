@@ -74,6 +74,7 @@ impl Handler for ModemHandler {
             return Outcome::Failed(CommandError::Syntax);
         }
         tracing::debug!(terminal = self.terminal, command = %cmd.name, "execute");
+        let bearers = crate::module::trace::active_bearers(&self.shared);
         let ctx = Ctx {
             shared: &self.shared,
             terminal: self.terminal,
@@ -108,6 +109,7 @@ impl Handler for ModemHandler {
         socket::bearer_sync(&self.shared);
         // Signalling or data over the radio brings the signalling connection up (+CSCON).
         network::rrc::check(&self.shared);
+        crate::module::trace::bearers_changed(&self.shared, bearers, "command");
         outcome
     }
 

@@ -12,3 +12,4 @@ pub mod model;
 pub mod modem;
 pub mod reboot;
 pub mod state;
+pub(crate) mod trace;

@@ -191,13 +191,23 @@ pub(crate) async fn send(
     });
     let message = build(profile, &server, request, body, length).ok_or(HttpFailure::LocalFile)?;
     tracing::info!(method = %request.method, path = %request.path, %server, "HTTP request");
-    tokio::time::timeout(idle, sender.send_request(message))
+    let events = &shared.field.events;
+    events.dialogue("http", true, || {
+        format!("{} {} HTTP/1.1", request.method, request.path)
+    });
+    let response = tokio::time::timeout(idle, sender.send_request(message))
         .await
         .map_err(|_| HttpFailure::Timeout)?
         .map_err(|e| {
             tracing::info!(error = %e, "HTTP request failed");
             HttpFailure::ConnectionLost
-        })
+        })?;
+    events.dialogue("http", false, || {
+        let status = response.status();
+        let reason = status.canonical_reason().unwrap_or("");
+        format!("HTTP/1.1 {} {reason}", status.as_u16())
+    });
+    Ok(response)
 }
 
 /// The request as the module sends it: `Host`, authentication, the profile's headers, the

@@ -21,6 +21,7 @@ use crate::services::mqtt::errors::MqttFailure;
 use crate::services::mqtt::state::command::Command;
 use crate::services::mqtt::state::{INBOX, Message, Profile, Session};
 use crate::services::toolkit::connect::{ConnectError, Connection, ServiceStream, TlsRequest};
+use ubx_field::events::Events;
 
 /// The context MQTT uses (as HTTP and sockets).
 const SERVICE_CID: u8 = 1;
@@ -67,11 +68,12 @@ pub(crate) async fn login(shared: &Arc<Shared>, terminal: TerminalId) -> Result<
         Some(MqttClientId::Empty) => String::new(),
         Some(MqttClientId::Imei) | None => shared.imei.clone(),
     };
-    write(&mut stream, &connect_packet(&profile, client_id))
+    let events = &shared.field.events;
+    write(&mut stream, &connect_packet(&profile, client_id), events)
         .await
         .map_err(|_| MqttFailure::Connect)?;
     let mut buf = BytesMut::with_capacity(4096);
-    let connack = tokio::time::timeout(ANSWER, read(&mut stream, &mut buf))
+    let connack = tokio::time::timeout(ANSWER, read(&mut stream, &mut buf, events))
         .await
         .map_err(|_| MqttFailure::Timeout)?
         .map_err(|_| MqttFailure::Connect)?;
@@ -127,7 +129,12 @@ fn connect_packet(profile: &Profile, client_id: String) -> Packet {
     Packet::Connect(connect)
 }
 
-async fn write(stream: &mut Box<dyn ServiceStream>, packet: &Packet) -> std::io::Result<()> {
+async fn write(
+    stream: &mut Box<dyn ServiceStream>,
+    packet: &Packet,
+    events: &Events,
+) -> std::io::Result<()> {
+    events.dialogue("mqtt", true, || summary(packet));
     let mut out = BytesMut::new();
     packet
         .write(&mut out, MAX_PACKET)
@@ -136,10 +143,17 @@ async fn write(stream: &mut Box<dyn ServiceStream>, packet: &Packet) -> std::io:
 }
 
 /// The next packet, reading as much as it needs.
-async fn read(stream: &mut Box<dyn ServiceStream>, buf: &mut BytesMut) -> std::io::Result<Packet> {
+async fn read(
+    stream: &mut Box<dyn ServiceStream>,
+    buf: &mut BytesMut,
+    events: &Events,
+) -> std::io::Result<Packet> {
     loop {
         match Packet::read(buf, MAX_PACKET) {
-            Ok(packet) => return Ok(packet),
+            Ok(packet) => {
+                events.dialogue("mqtt", false, || summary(&packet));
+                return Ok(packet);
+            }
             Err(CodecError::InsufficientBytes(_)) => {}
             Err(e) => return Err(std::io::Error::other(format!("{e:?}"))),
         }
@@ -182,6 +196,11 @@ impl Run {
         mut commands: mpsc::Receiver<Command>,
     ) {
         let keep_alive = (!self.keep_alive.is_zero()).then_some(self.keep_alive);
+        let events: Arc<Events> = self
+            .shared
+            .upgrade()
+            .map(|s| s.field.events.clone())
+            .unwrap_or_default();
         let mut last_sent = Instant::now();
         // When a PINGREQ went out with nothing heard since.
         let mut ping_sent: Option<Instant> = None;
@@ -194,7 +213,7 @@ impl Run {
                 (None, _) => Instant::now() + Duration::from_secs(3600 * 24),
             };
             tokio::select! {
-                packet = read(&mut stream, &mut buf) => match packet {
+                packet = read(&mut stream, &mut buf, &events) => match packet {
                     Ok(packet) => {
                         ping_sent = None;
                         self.incoming(packet, &mut out);
@@ -204,7 +223,7 @@ impl Run {
                 command = commands.recv() => match command {
                     Some(command) => {
                         if let Packet::Disconnect = command.packet {
-                            let _ = write(&mut stream, &Packet::Disconnect).await;
+                            let _ = write(&mut stream, &Packet::Disconnect, &events).await;
                             if let Some(done) = command.done {
                                 let _ = done.send(Packet::Disconnect);
                             }
@@ -230,7 +249,7 @@ impl Run {
             if !out.is_empty() {
                 last_sent = Instant::now();
             }
-            if send_all(&mut stream, &out).await.is_err() {
+            if send_all(&mut stream, &out, &events).await.is_err() {
                 break End::Lost(self.broken());
             }
         };
@@ -390,9 +409,51 @@ pub(crate) fn syntax(shared: &Shared) -> MqttSyntax {
 }
 
 /// Writes `packets` in order.
-async fn send_all(stream: &mut Box<dyn ServiceStream>, packets: &[Packet]) -> std::io::Result<()> {
+async fn send_all(
+    stream: &mut Box<dyn ServiceStream>,
+    packets: &[Packet],
+    events: &Events,
+) -> std::io::Result<()> {
     for packet in packets {
-        write(stream, packet).await?;
+        write(stream, packet, events).await?;
     }
     Ok(())
+}
+
+/// A packet as a trace shows it: its type and what identifies it, never a password or a
+/// payload (docs/TRACE.md).
+fn summary(packet: &Packet) -> String {
+    match packet {
+        Packet::Connect(c) => format!(
+            "CONNECT client_id={:?} keep_alive={} clean_session={}",
+            c.client_id, c.keep_alive, c.clean_session
+        ),
+        Packet::ConnAck(a) => format!("CONNACK {:?}", a.code),
+        Packet::Publish(p) => format!(
+            "PUBLISH topic={:?} qos={} retain={} pkid={} len={}",
+            p.topic,
+            p.qos as u8,
+            p.retain,
+            p.pkid,
+            p.payload.len()
+        ),
+        Packet::PubAck(a) => format!("PUBACK pkid={}", a.pkid),
+        Packet::PubRec(a) => format!("PUBREC pkid={}", a.pkid),
+        Packet::PubRel(a) => format!("PUBREL pkid={}", a.pkid),
+        Packet::PubComp(a) => format!("PUBCOMP pkid={}", a.pkid),
+        Packet::Subscribe(s) => {
+            let topics: Vec<String> = s
+                .filters
+                .iter()
+                .map(|f| format!("{:?}/{}", f.path, f.qos as u8))
+                .collect();
+            format!("SUBSCRIBE pkid={} {}", s.pkid, topics.join(" "))
+        }
+        Packet::SubAck(a) => format!("SUBACK pkid={}", a.pkid),
+        Packet::Unsubscribe(u) => format!("UNSUBSCRIBE pkid={} {:?}", u.pkid, u.topics),
+        Packet::UnsubAck(a) => format!("UNSUBACK pkid={}", a.pkid),
+        Packet::PingReq => "PINGREQ".into(),
+        Packet::PingResp => "PINGRESP".into(),
+        Packet::Disconnect => "DISCONNECT".into(),
+    }
 }

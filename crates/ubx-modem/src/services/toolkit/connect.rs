@@ -63,6 +63,10 @@ impl SocketLayer for PathLayer {
     fn route(&self, addr: SocketAddr) -> SocketAddr {
         self.routes.apply(addr)
     }
+
+    fn control_line(&self, sent: bool, line: &str) {
+        self.field.control_line(sent, line);
+    }
 }
 
 /// A byte stream a service reads and writes: a TCP connection under the field, maybe TLS.
