@@ -16,7 +16,7 @@
 
 use std::fs::File;
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -40,6 +40,10 @@ pub struct Tracer {
 
 struct Inner {
     file: Mutex<File>,
+    path: PathBuf,
+    /// How many records were written: readers that follow the file (the control API's
+    /// `GET /trace?follow=1`) wait for it to change, then read what was appended.
+    written: tokio::sync::watch::Sender<u64>,
     /// `t` = 0.
     origin: Instant,
     next_module: AtomicU64,
@@ -89,11 +93,24 @@ impl Tracer {
         Ok(Tracer {
             inner: Arc::new(Inner {
                 file: Mutex::new(file),
+                path: path.to_path_buf(),
+                written: tokio::sync::watch::Sender::new(0),
                 origin: Instant::now(),
                 next_module: AtomicU64::new(1),
                 modules: Mutex::new(Vec::new()),
             }),
         })
+    }
+
+    /// The file the trace is written to.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Changes each time a record is written (the count of records), after the record is in
+    /// the file: a reader waits for it, then reads on from where it was.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.written.subscribe()
     }
 
     /// The module's number in this trace; the first time, its field's events are attached and
@@ -146,9 +163,13 @@ impl Inner {
         at.saturating_duration_since(self.origin).as_micros() as u64
     }
 
-    fn write(&self, line: String) {
+    fn write(&self, mut line: String) {
+        // One write per record, so that a reader following the file rarely sees half a line.
+        line.push('\n');
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = writeln!(file, "{line}");
+        let _ = file.write_all(line.as_bytes());
+        drop(file);
+        self.written.send_modify(|n| *n += 1);
     }
 }
 

@@ -57,14 +57,19 @@ enum Color {
 }
 
 impl Color {
+    /// Whether to colour standard error (the log).
     fn ansi(self) -> bool {
         use std::io::IsTerminal;
+        self.ansi_on(std::io::stderr().is_terminal())
+    }
+
+    /// Whether to colour a stream that `is_terminal` or not: `auto` only on a terminal, and
+    /// not when `NO_COLOR` is set.
+    fn ansi_on(self, is_terminal: bool) -> bool {
         match self {
             Color::Always => true,
             Color::Never => false,
-            Color::Auto => {
-                std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-            }
+            Color::Auto => is_terminal && std::env::var_os("NO_COLOR").is_none(),
         }
     }
 }
@@ -110,7 +115,8 @@ enum Command {
     /// A real FTP server on loopback for tests (libunftp, in-process): prints its address,
     /// user, password and folder, and serves until SIGINT/SIGTERM.
     FtpServer(ftp_server::FtpServerArgs),
-    /// Work with a trace written by --trace: `trace to-transcript FILE` (docs/TRACE.md).
+    /// Work with a trace written by --trace: `trace FILE` prints it as text, `trace
+    /// to-transcript FILE` makes a transcript of it (docs/TRACE.md).
     Trace(trace_cmd::TraceArgs),
 }
 
@@ -406,6 +412,10 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
+    let stdout_ansi = {
+        use std::io::IsTerminal;
+        cli.color.ansi_on(std::io::stdout().is_terminal())
+    };
     let result = runtime.block_on(async move {
         let passed = |r: anyhow_like::Result<()>| r.map(|()| Verdict::Passed);
         match cli.command {
@@ -418,7 +428,7 @@ fn main() -> ExitCode {
             }
             Command::Ctl(args) => passed(control::ctl::run(&args).await),
             Command::FtpServer(args) => passed(ftp_server::run(args).await),
-            Command::Trace(args) => passed(trace_cmd::run(args)),
+            Command::Trace(args) => passed(trace_cmd::run(args, stdout_ansi)),
             Command::Fleet(args) => fleet::run(args).await,
             Command::Report {
                 files,
@@ -511,7 +521,8 @@ async fn run_transports(
         for line in bound.ready_lines() {
             println!("{line}");
         }
-        tasks.spawn(control::serve(bound, control::Modules::one(modem.clone())));
+        let modules = control::Modules::one(modem.clone()).traced(tracer.as_ref());
+        tasks.spawn(control::serve(bound, modules));
     }
     use std::io::Write;
     let _ = std::io::stdout().flush();

@@ -1,5 +1,8 @@
-//! `ubxftp trace to-transcript FILE`: a trace written by `--trace` (docs/TRACE.md) as a
-//! transcript that `ubxftp script` replays (ubx_terminal::to_transcript does the work).
+//! `ubxftp trace FILE`: a trace written by `--trace` (docs/TRACE.md) as text ([`show`]);
+//! `ubxftp trace to-transcript FILE`: as a transcript that `ubxftp script` replays
+//! (ubx_terminal::to_transcript does the work).
+
+mod show;
 
 use std::path::PathBuf;
 
@@ -12,9 +15,14 @@ use crate::anyhow_like;
 const MAX_TRACE_FILE: u64 = 1 << 30;
 
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct TraceArgs {
     #[command(subcommand)]
-    command: TraceCommand,
+    command: Option<TraceCommand>,
+    /// A trace written by `--trace`: printed as text, one line per record in time order
+    /// (colours on a terminal; --color).
+    #[arg(required = true)]
+    file: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -48,9 +56,15 @@ struct ToTranscriptArgs {
     ftp_server: Option<String>,
 }
 
-pub fn run(args: TraceArgs) -> anyhow_like::Result<()> {
-    match args.command {
-        TraceCommand::ToTranscript(args) => to_transcript(args),
+/// `ansi`: whether to colour the text (`--color`, standard output a terminal, `NO_COLOR`).
+pub fn run(args: TraceArgs, ansi: bool) -> anyhow_like::Result<()> {
+    match (args.command, args.file) {
+        (Some(TraceCommand::ToTranscript(args)), _) => to_transcript(args),
+        (None, Some(file)) => {
+            let text = crate::input::read_text_capped("trace", &file, MAX_TRACE_FILE)?;
+            show::print(&text, ansi).map_err(|e| format!("{}: {e}", file.display()))
+        }
+        (None, None) => Err("usage: ubxftp trace FILE | ubxftp trace to-transcript FILE".into()),
     }
 }
 

@@ -8,6 +8,8 @@
 //! GET    /link       the link now
 //! PUT    /link       change it: "down=1mbit,rtt=100ms" or {"link": "lte-m"}
 //! GET    /state      contexts, the FTP session and operation, bytes moved, terminals
+//! GET    /trace      the --trace file as JSON lines: ?since=T (records past T), &follow=1
+//!                    (stay open, sending records as they are written) — see [`live`]
 //! ```
 //!
 //! Every path also exists as `/modems/{id}/...`; a process runs one module, `0`, so the short
@@ -22,6 +24,7 @@
 
 pub mod ctl;
 mod guard;
+mod live;
 mod server;
 mod token;
 
@@ -57,9 +60,9 @@ const MAX_LINK_TEXT: usize = 128;
 /// The control API's flags, the same for `serve`, `demo` and `fleet`.
 #[derive(Args, Clone, Default)]
 pub struct ControlArgs {
-    /// Serve the control API (faults, link, state; a fleet's modules as /modems/{i}/... and the
-    /// fleet as /fleet) on HOST:PORT; port 0 picks one. Requests need its token
-    /// (docs/SECURITY.md).
+    /// Serve the control API (faults, link, state, the --trace file; a fleet's modules as
+    /// /modems/{i}/... and the fleet as /fleet) on HOST:PORT; port 0 picks one. Requests need
+    /// its token (docs/SECURITY.md).
     #[arg(long, value_name = "HOST:PORT")]
     pub control: Option<String>,
     /// Allow --control on an address that is not loopback (the token is then required).
@@ -209,6 +212,8 @@ pub struct Modules {
     pub all: Arc<Vec<(usize, Modem)>>,
     fleet_size: usize,
     book: Arc<Mutex<FaultBook>>,
+    /// The trace of a process that runs one module with `--trace` (a fleet has none).
+    trace: Option<Arc<live::TraceFeed>>,
 }
 
 impl Modules {
@@ -227,7 +232,14 @@ impl Modules {
             all: Arc::new(modules),
             fleet_size,
             book: Arc::new(Mutex::new(FaultBook { counts, total })),
+            trace: None,
         }
+    }
+
+    /// These modules, their trace served at `GET /trace` (one module's).
+    pub fn traced(mut self, tracer: Option<&ubx_terminal::trace::Tracer>) -> Modules {
+        self.trace = tracer.map(|t| Arc::new(live::TraceFeed::new(t)));
+        self
     }
 
     fn modem(&self, at: usize) -> &Modem {
@@ -326,6 +338,8 @@ pub async fn serve(bound: Bound, modules: Modules) {
         .route("/faults", get(list).post(add).delete(clear))
         .route("/link", get(link).put(set_link))
         .route("/state", get(state))
+        .route("/trace", get(trace))
+        .route("/modems/{id}/trace", get(trace_at))
         .route(
             "/modems/{id}/faults",
             get(list_at).post(add_at).delete(clear_at),
@@ -482,6 +496,24 @@ async fn set_link_at(State(m): State<Modules>, Path(id): Path<usize>, body: Stri
 
 async fn state_at(State(m): State<Modules>, Path(id): Path<usize>) -> Response {
     on(&m, m.position(id), |m, at| do_state(m.modem(at)))
+}
+
+async fn trace(State(m): State<Modules>, uri: axum::http::Uri) -> Response {
+    match m.only() {
+        Ok(_) => live::answer(m.trace.as_deref(), &uri).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn trace_at(
+    State(m): State<Modules>,
+    Path(id): Path<usize>,
+    uri: axum::http::Uri,
+) -> Response {
+    match m.position(id) {
+        Ok(_) => live::answer(m.trace.as_deref(), &uri).await,
+        Err(e) => e.into_response(),
+    }
 }
 
 /// `GET /fleet`: how many modules are in each state, and their last FTP errors by class.
