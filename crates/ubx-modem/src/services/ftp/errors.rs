@@ -278,27 +278,7 @@ mod tests {
 
     #[test]
     fn every_local_cause_has_its_own_code() {
-        let all = [
-            FtpFailure::NotLoggedIn,
-            FtpFailure::Busy,
-            FtpFailure::Dns,
-            FtpFailure::ConnectionRefused,
-            FtpFailure::Timeout,
-            FtpFailure::Tls,
-            FtpFailure::NoActiveContext,
-            FtpFailure::FileSystemFull,
-            FtpFailure::LocalFile,
-            FtpFailure::InactivityTimeout,
-            FtpFailure::ConnectionLost,
-            FtpFailure::NoServer,
-            FtpFailure::Suspended,
-            FtpFailure::NothingToResume,
-            FtpFailure::HostLeft,
-            FtpFailure::Untrusted,
-            FtpFailure::NameMismatch,
-            FtpFailure::Expired,
-            FtpFailure::SecurityProfile,
-        ];
+        let all = LOCAL_CAUSES;
         let codes: std::collections::HashSet<_> = all.iter().map(|f| f.class_code()).collect();
         // rustls's own words for the certificate failures map to the finer codes.
         use rustls::CertificateError as E;

@@ -24,7 +24,7 @@ use crate::services::mqtt::errors::MqttFailure;
 use crate::services::mqtt::state::Message;
 use crate::services::mqtt::state::command::Command as SessionCommand;
 use crate::services::mqtt::work::{
-    Finish, Work, publish_file, publish_text, qos_param, result, start, topic,
+    Finish, Work, publish_file, publish_text, qos_param, result, set_format, start, topic,
 };
 
 /// `AT+UMQTTC=<op>,...` (`op` is one of the model's).
@@ -143,14 +143,9 @@ fn message_urc(unread: usize, message: Message) -> Vec<u8> {
     urc
 }
 
-/// `AT+UMQTTC=7,<format>`: recorded (0 to 2; ubxlib sends 2, verbose).
+/// `AT+UMQTTC=7,<format>`: recorded, answered `+UMQTTC: 7,1`.
 fn format(ctx: &Ctx, p: &Params) -> Result<Outcome, CommandError> {
-    p.at_most(2)?;
-    let format = u8::try_from(p.req_num(1)?)
-        .ok()
-        .filter(|f| *f <= 2)
-        .ok_or_else(|| CommandError::from(CmeError::OperationNotSupported))?;
-    ctx.shared.state().mqtt.format = format;
+    set_format(ctx, p)?;
     Ok(Outcome::Done(result(7, true)))
 }
 

@@ -15,7 +15,8 @@ use crate::services::mqtt::old_syntax;
 use crate::services::mqtt::session::syntax;
 use crate::services::mqtt::state::command::Command as SessionCommand;
 use crate::services::mqtt::work::{
-    Finish, MAX_BINARY, Work, flag, publish, publish_file, publish_text, qos_param, start, topic,
+    Finish, MAX_BINARY, Work, flag, publish, publish_file, publish_text, qos_param, set_format,
+    start, topic,
 };
 
 /// `AT+UMQTTC=<op>,...`.
@@ -140,14 +141,9 @@ fn read(ctx: &Ctx, p: &Params) -> Result<Response, CommandError> {
     Ok(Response::line(line))
 }
 
-/// `AT+UMQTTC=7,<format>`: recorded (0 to 2).
+/// `AT+UMQTTC=7,<format>`: recorded.
 fn format(ctx: &Ctx, p: &Params) -> Result<Response, CommandError> {
-    p.at_most(2)?;
-    let format = u8::try_from(p.req_num(1)?)
-        .ok()
-        .filter(|f| *f <= 2)
-        .ok_or_else(|| CommandError::from(CmeError::OperationNotSupported))?;
-    ctx.shared.state().mqtt.format = format;
+    set_format(ctx, p)?;
     Ok(Response::ok())
 }
 

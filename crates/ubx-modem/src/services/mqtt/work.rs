@@ -232,3 +232,15 @@ async fn exchange(shared: &Shared, packet: Packet) -> Result<Packet, MqttFailure
 pub(crate) fn result(op: i64, done: bool) -> Response {
     Response::line(format!("+UMQTTC: {op},{}", u8::from(done)))
 }
+
+/// `AT+UMQTTC=7,<format>`, both syntaxes: the format recorded (0 to 2; ubxlib sends 2,
+/// verbose).
+pub(crate) fn set_format(ctx: &Ctx, p: &Params) -> Result<(), CommandError> {
+    p.at_most(2)?;
+    let format = u8::try_from(p.req_num(1)?)
+        .ok()
+        .filter(|f| *f <= 2)
+        .ok_or_else(|| CommandError::from(CmeError::OperationNotSupported))?;
+    ctx.shared.state().mqtt.format = format;
+    Ok(())
+}
