@@ -131,11 +131,16 @@ async fn connect_tcp(
     ips: &[IpAddr],
     port: u16,
     timeout: Duration,
-    route: &(dyn Fn(SocketAddr) -> SocketAddr + Sync),
+    route: &(dyn Fn(SocketAddr) -> Option<SocketAddr> + Sync),
 ) -> Result<TcpStream> {
     let mut last: Option<FtpError> = None;
     for ip in ips {
-        let addr = route(SocketAddr::new(*ip, port));
+        let wanted = SocketAddr::new(*ip, port);
+        // Refused by the embedder's policy: as a refused connect.
+        let Some(addr) = route(wanted) else {
+            last = Some(ErrorKind::ConnectRefused(wanted).into());
+            continue;
+        };
         match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
             Err(_) => last = Some(ErrorKind::Timeout(TimeoutKind::Connect).into()),
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
@@ -243,10 +248,9 @@ impl FtpSession {
             None => None,
         };
         let ips = resolve(&opts).await?;
-        let route = |addr| {
-            opts.socket_layer
-                .as_ref()
-                .map_or(addr, |layer| layer.route(addr))
+        let route = |addr| match opts.socket_layer.as_ref() {
+            None => Some(addr),
+            Some(layer) => Some(layer.route(addr)).filter(|to| layer.allows(*to)),
         };
         let tcp = connect_tcp(&ips, opts.port, opts.timeouts.connect, &route).await?;
         let mut ctrl = Control::new(

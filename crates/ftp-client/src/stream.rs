@@ -60,6 +60,13 @@ pub trait SocketLayer: Send + Sync {
         addr
     }
 
+    /// Whether a control connection may go to `addr` (after [`SocketLayer::route`]): an
+    /// embedder's egress policy. A refused one fails as a refused connect would. By default
+    /// every address.
+    fn allows(&self, _addr: SocketAddr) -> bool {
+        true
+    }
+
     /// A line of the control dialogue, as the client's own log shows it: a command `sent`
     /// (`PASS ****`, the password never shown) or a reply received (its lines joined). An
     /// embedder's trace hook; by default nothing.

@@ -205,6 +205,7 @@ fn build(args: &FleetArgs, script: Option<&str>) -> anyhow_like::Result<Built> {
             field,
             dns_overrides: base.dns_overrides.clone(),
             routes: base.routes.clone(),
+            egress: base.egress.clone(),
             listen_addr: base.listen_addr,
             ..ModemConfig {
                 model: base.model,

@@ -144,6 +144,16 @@ struct ModuleArgs {
     /// (repeatable), e.g. --route 18.133.144.142:5055=127.0.0.1:40001: the address twin of --dns.
     #[arg(long = "route", value_name = "ADDR[:PORT]=ADDR[:PORT]")]
     route: Vec<ubx_modem::services::toolkit::route::Route>,
+    /// Let the module connect only to these networks and addresses (after --route), each with
+    /// an optional port: e.g. --egress 127.0.0.1,10.0.0.0/8:21,[2001:db8::/32]:443. Any other
+    /// connection fails as a refused connect. Default: anywhere.
+    #[arg(
+        long,
+        value_name = "CIDR[:PORT],...",
+        value_delimiter = ',',
+        value_parser = ubx_modem::services::toolkit::egress::parse_rule
+    )]
+    egress: Vec<ubx_modem::services::toolkit::egress::Rule>,
     /// Let listening sockets (AT+USOLI) bind this address instead of 127.0.0.1; anything but
     /// loopback is reachable from the network.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
@@ -254,6 +264,9 @@ impl ModuleArgs {
             ftp_listing_cap: self.ftp_listing_cap,
             field,
             routes: ubx_modem::services::toolkit::route::Routes(self.route.clone()),
+            egress: ubx_modem::services::toolkit::egress::Egress(
+                (!self.egress.is_empty()).then(|| self.egress.clone()),
+            ),
             listen_addr: self.socket_listen,
             ..ModemConfig::default()
         })

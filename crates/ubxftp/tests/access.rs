@@ -729,3 +729,72 @@ fn a_fleet_stopped_by_sigterm_takes_its_token_file_with_it() {
     assert!(fleet.child.wait().unwrap().success());
     assert!(!std::path::Path::new(&file).exists());
 }
+
+/// Sends `line` on `s` and reads until the answer ends with `end`.
+fn exchange(s: &mut TcpStream, line: &str, end: &str) -> String {
+    s.write_all(format!("{line}\r").as_bytes()).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.ends_with(end.as_bytes()) {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed: {:?}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[test]
+fn egress_lets_the_module_reach_only_what_it_lists() {
+    // A real listener the module would reach without --egress.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = Server::start(
+        &[
+            "--tcp",
+            "127.0.0.1:0",
+            "--egress",
+            "10.0.0.0/8,192.0.2.7:21",
+        ],
+        1,
+    );
+    let mut s = TcpStream::connect(server.line_with("tcp://")).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    exchange(&mut s, "ATE0", "OK\r\n");
+    exchange(&mut s, "AT+CMEE=2", "OK\r\n");
+    // A socket: refused as a refused connect is.
+    exchange(&mut s, "AT+USOCR=6", "OK\r\n");
+    let answer = exchange(&mut s, &format!("AT+USOCO=0,\"127.0.0.1\",{port}"), "\r\n");
+    let answer = answer + &exchange(&mut s, "AT", "OK\r\n");
+    assert!(answer.starts_with("\r\n+CME ERROR"), "{answer:?}");
+    // FTP: the login fails with the module's connect failure.
+    exchange(&mut s, "AT+UFTP=0,\"127.0.0.1\"", "OK\r\n");
+    exchange(&mut s, &format!("AT+UFTP=7,{port}"), "OK\r\n");
+    exchange(&mut s, "AT+UFTPC=1", "OK\r\n");
+    assert_eq!(
+        exchange(&mut s, "", "+UUFTPCR: 1,0\r\n"),
+        "\r\n+UUFTPCR: 1,0\r\n"
+    );
+    assert_eq!(
+        exchange(&mut s, "AT+UFTPER", "OK\r\n"),
+        "\r\n+UFTPER: 1,4\r\n\r\nOK\r\n"
+    );
+    // Listed, the same address is reached.
+    drop(s);
+    drop(server);
+    let server = Server::start(&["--tcp", "127.0.0.1:0", "--egress", "127.0.0.1"], 1);
+    let mut s = TcpStream::connect(server.line_with("tcp://")).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    exchange(&mut s, "ATE0", "OK\r\n");
+    exchange(&mut s, "AT+USOCR=6", "OK\r\n");
+    assert_eq!(
+        exchange(&mut s, &format!("AT+USOCO=0,\"127.0.0.1\",{port}"), "\r\n"),
+        "\r\nOK\r\n"
+    );
+    // A rule that is not one: refused at start, naming the flag.
+    let out = Command::new(env!("CARGO_BIN_EXE_ubxftp"))
+        .args(["serve", "--tcp", "127.0.0.1:0", "--egress", "example.com"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--egress \"example.com\""));
+}

@@ -43,6 +43,8 @@ pub struct ModemConfig {
     /// `--route` rules: every connection the module opens to a matching address goes to the
     /// rule's target.
     pub routes: Routes,
+    /// `--egress` rules: where the module may connect (after `--route`); none, anywhere.
+    pub egress: crate::services::toolkit::egress::Egress,
     /// Where `+USOLI` listens: 127.0.0.1 unless `--socket-listen` says otherwise.
     pub listen_addr: IpAddr,
 }
@@ -66,6 +68,7 @@ impl Default for ModemConfig {
             field: ubx_field::FieldConfig::default(),
             ipr: None,
             routes: Routes::default(),
+            egress: Default::default(),
             listen_addr: IpAddr::from([127, 0, 0, 1]),
         }
     }
@@ -128,6 +131,7 @@ impl Modem {
                 listing_cap: config.ftp_listing_cap,
                 direct_links: Default::default(),
                 routes: config.routes,
+                egress: config.egress,
                 listen_addr: config.listen_addr,
                 urc_sinks: Mutex::new(HashMap::new()),
                 next_terminal: AtomicU64::new(1),

@@ -68,6 +68,8 @@ pub struct Shared {
     pub direct_links: Arbiter,
     /// `--route` rules, applied to every connection the module opens.
     pub routes: Routes,
+    /// `--egress` rules, checked for every connection the module opens.
+    pub egress: crate::services::toolkit::egress::Egress,
     /// Where listening sockets (`+USOLI`) bind: loopback unless asked otherwise.
     pub listen_addr: std::net::IpAddr,
     pub(crate) urc_sinks: Mutex<HashMap<TerminalId, mpsc::UnboundedSender<Vec<u8>>>>,

@@ -3,7 +3,8 @@
 //! 1. **name → address**: the module's resolver (`--dns` overrides first, then the host's,
 //!    under the field's DNS delays and faults);
 //! 2. **address rewriting** (`--route`, [`super::route`]);
-//! 3. **the egress check** (`--egress`): the hardening work adds it here;
+//! 3. **the egress check** (`--egress`, [`super::egress`]): the address the connection really
+//!    goes to must be allowed, else it fails as a refused connect;
 //! 4. **the bearer**: the service's PDP context must be active; its PDP type chooses the
 //!    address family;
 //! 5. **the field layer**: every socket goes through [`ubx_field::socket::FieldLayer`], the
@@ -28,6 +29,7 @@ use crate::families::pdp::state::PdpType;
 use crate::families::psd;
 use crate::families::security;
 use crate::module::state::Shared;
+use crate::services::toolkit::egress::Egress;
 use crate::services::toolkit::route::Routes;
 
 /// Why a connection cannot be opened.
@@ -45,10 +47,11 @@ pub enum ConnectError {
     Io(io::ErrorKind),
 }
 
-/// The layer under every connection a service opens: steps 2 and 5.
+/// The layer under every connection a service opens: steps 2, 3 and 5.
 struct PathLayer {
     field: FieldLayer,
     routes: Routes,
+    egress: Egress,
 }
 
 impl SocketLayer for PathLayer {
@@ -62,6 +65,10 @@ impl SocketLayer for PathLayer {
 
     fn route(&self, addr: SocketAddr) -> SocketAddr {
         self.routes.apply(addr)
+    }
+
+    fn allows(&self, addr: SocketAddr) -> bool {
+        self.egress.allows(addr)
     }
 
     fn control_line(&self, sent: bool, line: &str) {
@@ -129,10 +136,11 @@ impl Connection {
         let mut opts = ConnectOptions::new(host, port, user, password);
         // 1. name → address.
         opts.resolver = Arc::new(self.shared.dns.clone());
-        // 2. and 5.: the routes and the field layer.
+        // 2., 3. and 5.: the routes, the egress check and the field layer.
         opts.socket_layer = Some(Arc::new(PathLayer {
             field: FieldLayer(self.shared.field.clone()),
             routes: self.shared.routes.clone(),
+            egress: self.shared.egress.clone(),
         }));
         // 6. TLS.
         opts.tls = tls;
@@ -259,7 +267,13 @@ impl Connection {
         if !wanted(&ip) {
             return Err(ConnectError::Unresolved);
         }
-        Ok(self.shared.routes.apply(SocketAddr::new(ip, port)))
+        let addr = self.shared.routes.apply(SocketAddr::new(ip, port));
+        // 3. the egress check.
+        if !self.shared.egress.allows(addr) {
+            tracing::info!(%addr, "connection refused by --egress");
+            return Err(ConnectError::Io(io::ErrorKind::ConnectionRefused));
+        }
+        Ok(addr)
     }
 
     /// Step 6: the TLS options of a security profile.
