@@ -601,22 +601,6 @@ async fn store_triggers_decide_when_host_bytes_reach_the_server() {
         .await;
 }
 
-/// A host on a terminal paced at `baud` bit/s (as `serve --baud`), echo off.
-async fn paced_host(modem: &Modem, baud: u32) -> AtHost {
-    let (host, device) = tokio::io::duplex(1 << 20);
-    let modem = modem.clone();
-    tokio::spawn(async move {
-        let lines = ubx_terminal::driver::HostLines {
-            pace: Some(baud),
-            ..Default::default()
-        };
-        ubx_terminal::driver::serve_with_lines(&modem, device, None, lines).await
-    });
-    let mut host = AtHost::from_stream(host);
-    host.cmd("ATE0", b"ATE0\r\r\nOK\r\n").await;
-    host
-}
-
 /// A retrieve toward a UART at 9600 baud (960 bytes/s): the module holds less than
 /// `HOST_WINDOW` (4 KiB) for the line (docs/FIELD.md), so `+++` ends it after the guard time and
 /// that little — the abort, not a success once the whole file has crawled out of buffers. What
@@ -628,21 +612,14 @@ async fn escape_ends_a_retrieve_toward_a_9600_baud_uart_after_a_few_kib() {
     let file = pattern(100_000);
     server.put_file("slow.bin", &file).unwrap();
     let modem = modem();
-    let mut host = paced_host(&modem, 9600).await;
+    let mut host = common::paced_host(&modem, 9600).await;
     login(&mut host, &server, true).await;
     host.send("AT+UFTPC=6,\"slow.bin\"").await;
     host.expect_within(b"\r\nCONNECT\r\n", 10).await;
-    // About 1.5 s of data; the host has sent nothing since the command, so the guard time
-    // before the escape is met.
-    let mut got = host.take(1500, 10).await;
-    host.io.write_all(b"+++").await.unwrap();
+    // The host has sent nothing since the command, so the guard time before the escape is met.
     let tail = b"\r\nDISCONNECT\r\n\r\nOK\r\n\r\n+UUFTPCR: 6,0\r\n";
-    let rest = host.take_until(tail, 60).await;
-    let after = rest.len() - tail.len();
-    got.extend_from_slice(&rest[..after]);
-    // The line's second of guard time (960 bytes) and what the module held for it; 1500 bytes
-    // of it may have been read with the first part already.
-    let bound = 960 + ubx_modem::data_link::HOST_WINDOW + 1500;
+    let (mut got, after) = host.escape_mid_stream(tail, 60).await;
+    let bound = common::AFTER_ESCAPE_AT_9600;
     assert!(
         after <= bound,
         "{after} bytes after the escape (at most {bound})"

@@ -396,32 +396,17 @@ async fn a_reset_fault_mid_body_ends_with_the_documented_error() {
 /// line), and the result is the host's leaving, not a success.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn direct_link_toward_a_9600_baud_uart_ends_after_a_few_kib() {
-    use tokio::io::AsyncWriteExt;
     let server = test_servers::http::HttpServer::start().await.unwrap();
     let modem = modem();
-    let (io, device) = tokio::io::duplex(1 << 20);
-    let m = modem.clone();
-    tokio::spawn(async move {
-        let lines = ubx_terminal::driver::HostLines {
-            pace: Some(9600),
-            ..Default::default()
-        };
-        ubx_terminal::driver::serve_with_lines(&m, device, None, lines).await
-    });
-    let mut host = AtHost::from_stream(io);
-    host.cmd("ATE0", b"ATE0\r\r\nOK\r\n").await;
+    let mut host = common::paced_host(&modem, 9600).await;
     host.ok("AT+UHTTP=0,0,\"127.0.0.1\"").await;
     host.ok(&format!("AT+UHTTP=0,5,{}", server.addr().port()))
         .await;
     host.send("AT+UHTTPC=0,6,\"/pattern/100000\"").await;
     host.expect_within(b"\r\nCONNECT\r\n", 10).await;
-    let mut got = host.take(1500, 10).await;
-    host.io.write_all(b"+++").await.unwrap();
     let tail = b"\r\nDISCONNECT\r\n\r\nOK\r\n\r\n+UUHTTPCR: 0,6,0\r\n";
-    let rest = host.take_until(tail, 30).await;
-    let after = rest.len() - tail.len();
-    got.extend_from_slice(&rest[..after]);
-    let bound = 960 + ubx_modem::data_link::HOST_WINDOW + 1500;
+    let (got, after) = host.escape_mid_stream(tail, 30).await;
+    let bound = common::AFTER_ESCAPE_AT_9600;
     assert!(
         after <= bound,
         "{after} bytes after the escape (at most {bound})"

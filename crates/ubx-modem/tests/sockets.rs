@@ -459,29 +459,15 @@ async fn direct_link_toward_a_9600_baud_uart_ends_after_a_few_kib() {
         tokio::time::sleep(Duration::from_secs(60)).await;
     });
     let modem = modem();
-    let (io, device) = tokio::io::duplex(1 << 20);
-    let m = modem.clone();
-    tokio::spawn(async move {
-        let lines = ubx_terminal::driver::HostLines {
-            pace: Some(9600),
-            ..Default::default()
-        };
-        ubx_terminal::driver::serve_with_lines(&m, device, None, lines).await
-    });
-    let mut host = AtHost::from_stream(io);
-    host.cmd("ATE0", b"ATE0\r\r\nOK\r\n").await;
+    let mut host = common::paced_host(&modem, 9600).await;
     host.cmd("AT+USOCR=6", b"\r\n+USOCR: 0\r\n\r\nOK\r\n").await;
     host.ok(&format!("AT+USOCO=0,\"127.0.0.1\",{port}")).await;
     host.cmd("AT+USODL=0", b"\r\nCONNECT\r\n").await;
     host.io.write_all(b"go").await.unwrap();
-    // About 1.5 s of data: more than the guard time since "go".
-    let mut got = host.take(1500, 10).await;
-    host.io.write_all(b"+++").await.unwrap();
+    // About 1.5 s of data before the escape: more than the guard time since "go".
     let tail = b"\r\nDISCONNECT\r\n\r\nOK\r\n";
-    let rest = host.take_until(tail, 30).await;
-    let after = rest.len() - tail.len();
-    got.extend_from_slice(&rest[..after]);
-    let bound = 960 + ubx_modem::data_link::HOST_WINDOW + 1500;
+    let (got, after) = host.escape_mid_stream(tail, 30).await;
+    let bound = common::AFTER_ESCAPE_AT_9600;
     assert!(
         after <= bound,
         "{after} bytes after the escape (at most {bound})"

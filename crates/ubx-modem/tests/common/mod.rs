@@ -61,6 +61,27 @@ pub fn connect(modem: &Modem) -> DuplexStream {
     host
 }
 
+/// A host on a terminal of `modem` paced as a UART at `baud` bit/s, echo off.
+pub async fn paced_host(modem: &Modem, baud: u32) -> AtHost {
+    let (host, device) = tokio::io::duplex(1 << 20);
+    let modem = modem.clone();
+    tokio::spawn(async move {
+        let lines = ubx_terminal::driver::HostLines {
+            pace: Some(baud),
+            ..Default::default()
+        };
+        ubx_terminal::driver::serve_with_lines(&modem, device, None, lines).await
+    });
+    let mut host = AtHost::from_stream(host);
+    host.cmd("ATE0", b"ATE0\r\r\nOK\r\n").await;
+    host
+}
+
+/// The bound on what a host at 9600 baud may receive after its `+++`: the line's second of
+/// guard time (960 bytes), what the module holds for the line (`HOST_WINDOW`), and the 1500
+/// bytes [`AtHost::escape_mid_stream`] may have read with its first part already.
+pub const AFTER_ESCAPE_AT_9600: usize = 960 + ubx_modem::data_link::HOST_WINDOW + 1500;
+
 /// Runs a transcript text against `modem` on a fresh terminal.
 pub async fn run_on(modem: &Modem, text: &str) -> Result<(), String> {
     let transcript = Transcript::parse(text).map_err(|e| e.to_string())?;
@@ -220,6 +241,20 @@ impl AtHost {
     pub async fn take(&mut self, len: usize, secs: u64) -> Vec<u8> {
         self.fill(len, std::time::Duration::from_secs(secs)).await;
         self.unread.drain(..len).collect()
+    }
+
+    /// In a direct link that is sending: 1500 bytes (more than a second at 9600 baud, so the
+    /// guard time before the escape is met), then `+++`, then everything up to and including
+    /// `tail` (the link's end) within `secs` seconds. Returns the data the host got, without
+    /// `tail`, and how much of it came after the escape.
+    pub async fn escape_mid_stream(&mut self, tail: &[u8], secs: u64) -> (Vec<u8>, usize) {
+        use tokio::io::AsyncWriteExt;
+        let mut got = self.take(1500, 10).await;
+        self.io.write_all(b"+++").await.unwrap();
+        let rest = self.take_until(tail, secs).await;
+        let after = rest.len() - tail.len();
+        got.extend_from_slice(&rest[..after]);
+        (got, after)
     }
 
     /// Everything up to and including `end`, as bytes, within `secs` seconds.
