@@ -10,16 +10,7 @@ pub(crate) fn active_bearers(shared: &Shared) -> Option<Vec<u8>> {
     if !shared.field.events.on() {
         return None;
     }
-    let state = shared.state();
-    Some(
-        state
-            .pdp
-            .contexts
-            .iter()
-            .filter(|(_, c)| c.active)
-            .map(|(cid, _)| *cid)
-            .collect(),
-    )
+    Some(shared.state().pdp.active_cids())
 }
 
 /// Records each context that went down or came up since `before` ([`active_bearers`]).

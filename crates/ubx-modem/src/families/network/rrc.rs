@@ -25,13 +25,7 @@ fn seen(state: &State, activity: u64) -> RrcSeen {
     RrcSeen {
         activity,
         registered: is_registered(state),
-        active: state
-            .pdp
-            .contexts
-            .iter()
-            .filter(|(_, c)| c.active)
-            .map(|(cid, _)| *cid)
-            .collect(),
+        active: state.pdp.active_cids(),
     }
 }
 

@@ -133,6 +133,15 @@ impl PdpState {
         }
     }
 
+    /// The ids of the active contexts, in order.
+    pub fn active_cids(&self) -> Vec<u8> {
+        self.contexts
+            .iter()
+            .filter(|(_, c)| c.active)
+            .map(|(cid, _)| *cid)
+            .collect()
+    }
+
     /// The addresses of `cid` if it is defined and active.
     pub fn active_addrs(&self, cid: u8) -> Option<ContextAddrs> {
         let ctx = self.contexts.get(&cid).filter(|c| c.active)?;

@@ -22,9 +22,8 @@ use crate::module::data_link;
 use crate::module::state::Ctx;
 use crate::services::mqtt::errors::MqttFailure;
 use crate::services::mqtt::state::Message;
-use crate::services::mqtt::state::command::Command as SessionCommand;
 use crate::services::mqtt::work::{
-    Finish, Work, publish_file, publish_text, qos_param, result, set_format, start, topic,
+    Finish, Work, ping_now, publish_file, publish_text, qos_param, result, set_format, start, topic,
 };
 
 /// `AT+UMQTTC=<op>,...` (`op` is one of the model's).
@@ -154,24 +153,10 @@ fn format(ctx: &Ctx, p: &Params) -> Result<Outcome, CommandError> {
 fn ping(ctx: &Ctx, p: &Params) -> Result<Outcome, CommandError> {
     p.at_most(2)?;
     p.req_str(1)?;
-    let commands = ctx
-        .shared
-        .state()
-        .mqtt
-        .session
-        .as_ref()
-        .map(|s| s.commands.clone());
-    let Some(commands) = commands else {
-        return Ok(refuse(ctx, 8, MqttFailure::NotLoggedIn));
-    };
-    let sent = commands
-        .try_send(SessionCommand {
-            packet: rumqttc::mqttbytes::v4::Packet::PingReq,
-            done: None,
-        })
-        .is_ok();
-    if !sent {
-        return Ok(refuse(ctx, 8, MqttFailure::Busy));
+    match ping_now(ctx.shared) {
+        None => return Ok(refuse(ctx, 8, MqttFailure::NotLoggedIn)),
+        Some(false) => return Ok(refuse(ctx, 8, MqttFailure::Busy)),
+        Some(true) => {}
     }
     ctx.shared
         .state()

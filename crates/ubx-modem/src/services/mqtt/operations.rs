@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use rumqttc::mqttbytes::v4::Packet;
 use ubx_at::{CmeError, Command, CommandError, Outcome, Params, PayloadRequest, Prompt, Response};
 
 use crate::module::model::MqttSyntax;
@@ -13,10 +12,9 @@ use crate::module::state::Ctx;
 use crate::services::mqtt::errors::MqttFailure;
 use crate::services::mqtt::old_syntax;
 use crate::services::mqtt::session::syntax;
-use crate::services::mqtt::state::command::Command as SessionCommand;
 use crate::services::mqtt::work::{
-    Finish, MAX_BINARY, Work, flag, publish, publish_file, publish_text, qos_param, set_format,
-    start, topic,
+    Finish, MAX_BINARY, Work, flag, ping_now, publish, publish_file, publish_text, qos_param,
+    set_format, start, topic,
 };
 
 /// `AT+UMQTTC=<op>,...`.
@@ -150,23 +148,12 @@ fn format(ctx: &Ctx, p: &Params) -> Result<Response, CommandError> {
 /// `AT+UMQTTC=8,<0|1>`: a PINGREQ now when 1 (the session pings by itself every keep-alive).
 fn keep_alive(ctx: &Ctx, p: &Params) -> Result<Response, CommandError> {
     p.at_most(2)?;
-    let on = flag(p, 1)?;
-    let commands = ctx
-        .shared
-        .state()
-        .mqtt
-        .session
-        .as_ref()
-        .map(|s| s.commands.clone());
-    match (on, commands) {
-        (true, Some(commands)) => {
-            let _ = commands.try_send(SessionCommand {
-                packet: Packet::PingReq,
-                done: None,
-            });
-            Ok(Response::ok())
-        }
-        (true, None) => Err(CmeError::OperationNotAllowed.into()),
-        (false, _) => Ok(Response::ok()),
+    if !flag(p, 1)? {
+        return Ok(Response::ok());
+    }
+    // A full queue drops this one: the session pings by itself anyway.
+    match ping_now(ctx.shared) {
+        Some(_) => Ok(Response::ok()),
+        None => Err(CmeError::OperationNotAllowed.into()),
     }
 }

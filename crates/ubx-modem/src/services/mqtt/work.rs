@@ -233,6 +233,25 @@ pub(crate) fn result(op: i64, done: bool) -> Response {
     Response::line(format!("+UMQTTC: {op},{}", u8::from(done)))
 }
 
+/// `AT+UMQTTC=8`, both syntaxes: asks the session for a PINGREQ now. `None` when not logged in,
+/// `Some(false)` when the session's queue is full.
+pub(crate) fn ping_now(shared: &Shared) -> Option<bool> {
+    let commands = shared
+        .state()
+        .mqtt
+        .session
+        .as_ref()
+        .map(|s| s.commands.clone())?;
+    Some(
+        commands
+            .try_send(SessionCommand {
+                packet: Packet::PingReq,
+                done: None,
+            })
+            .is_ok(),
+    )
+}
+
 /// `AT+UMQTTC=7,<format>`, both syntaxes: the format recorded (0 to 2; ubxlib sends 2,
 /// verbose).
 pub(crate) fn set_format(ctx: &Ctx, p: &Params) -> Result<(), CommandError> {
