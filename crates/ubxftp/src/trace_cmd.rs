@@ -1,7 +1,10 @@
 //! `ubxftp trace FILE`: a trace written by `--trace` (docs/TRACE.md) as text ([`show`]);
 //! `ubxftp trace to-transcript FILE`: as a transcript that `ubxftp script` replays
-//! (ubx_terminal::to_transcript does the work).
+//! (ubx_terminal::to_transcript does the work);
+//! `ubxftp trace view FILE`: as a page to look at ([`page`]).
 
+pub mod describe;
+pub mod page;
 mod show;
 
 use std::path::PathBuf;
@@ -30,6 +33,18 @@ enum TraceCommand {
     /// Write a transcript that sends what the host sent, at its pauses, and expects what the
     /// module answered, with patterns for what varies (docs/TRACE.md).
     ToTranscript(ToTranscriptArgs),
+    /// Write one self-contained HTML page that shows the trace: lanes host | module | network |
+    /// field on a time axis, with zoom, search and a filter per lane (docs/TRACE.md).
+    View(ViewArgs),
+}
+
+#[derive(Args)]
+struct ViewArgs {
+    /// A trace written by `--trace`.
+    file: PathBuf,
+    /// Write the page here [default: the trace's name with `.html`].
+    #[arg(short, long, value_name = "FILE")]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -60,12 +75,36 @@ struct ToTranscriptArgs {
 pub fn run(args: TraceArgs, ansi: bool) -> anyhow_like::Result<()> {
     match (args.command, args.file) {
         (Some(TraceCommand::ToTranscript(args)), _) => to_transcript(args),
+        (Some(TraceCommand::View(args)), _) => view(args),
         (None, Some(file)) => {
             let text = crate::input::read_text_capped("trace", &file, MAX_TRACE_FILE)?;
             show::print(&text, ansi).map_err(|e| format!("{}: {e}", file.display()))
         }
-        (None, None) => Err("usage: ubxftp trace FILE | ubxftp trace to-transcript FILE".into()),
+        (None, None) => Err(
+            "usage: ubxftp trace FILE | ubxftp trace to-transcript FILE | ubxftp trace view FILE"
+                .into(),
+        ),
     }
+}
+
+fn view(args: ViewArgs) -> anyhow_like::Result<()> {
+    let text = crate::input::read_text_capped("trace", &args.file, MAX_TRACE_FILE)?;
+    let title = args
+        .file
+        .file_name()
+        .map_or_else(|| "trace".into(), |n| n.to_string_lossy().into_owned());
+    let (html, count) =
+        page::from_trace(&title, &text).map_err(|e| format!("{}: {e}", args.file.display()))?;
+    let out = args.out.unwrap_or_else(|| args.file.with_extension("html"));
+    if out == args.file {
+        return Err(format!(
+            "{}: the page would replace the trace: give -o FILE",
+            out.display()
+        ));
+    }
+    std::fs::write(&out, html).map_err(|e| format!("{}: {e}", out.display()))?;
+    eprintln!("{}: {count} records", out.display());
+    Ok(())
 }
 
 fn to_transcript(args: ToTranscriptArgs) -> anyhow_like::Result<()> {

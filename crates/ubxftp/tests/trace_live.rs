@@ -175,3 +175,76 @@ fn a_follow_stream_receives_records_written_after_it_opened_and_streams_are_capp
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn the_page_is_served_without_the_token_and_its_rows_need_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir);
+    let tcp = server.line_with("tcp://");
+    at(&tcp, "AT+CGMI");
+    let addr = server.control_addr();
+    // A browser's navigation: no token. The page holds no record, only where to fetch them.
+    let answer = {
+        let mut s = TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s.write_all(
+            format!("GET /view HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .unwrap();
+        let mut got = Vec::new();
+        let _ = s.read_to_end(&mut got);
+        String::from_utf8_lossy(&got).into_owned()
+    };
+    let (head, page) = answer.split_once("\r\n\r\n").unwrap();
+    let head = head.to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("content-type: text/html"), "{head}");
+    assert!(head.contains("x-frame-options: deny"), "{head}");
+    assert!(
+        head.contains("content-security-policy: default-src 'none'; script-src 'sha256-"),
+        "{head}"
+    );
+    assert!(head.contains("connect-src 'self'"), "{head}");
+    assert!(
+        page.contains(r#""live":{"since":0,"url":"/trace/rows"}"#),
+        "{page:.300}"
+    );
+    assert!(!page.contains("CGMI"));
+    // Another origin's page, or another Host, still cannot have it.
+    let (status, _) = http(
+        &addr,
+        "GET /view HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 403);
+    // The rows: the token, as every route; then the header and one row per record.
+    let (status, _) = http(
+        &addr,
+        &format!("GET /trace/rows HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+    );
+    assert_eq!(status, 401);
+    let (status, body) = http(
+        &addr,
+        &format!(
+            "GET /modems/0/trace/rows?since=0 HTTP/1.1\r\nHost: {addr}\r\n\
+             Authorization: Bearer {}\r\nConnection: close\r\n\r\n",
+            server.token()
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    let rows = records(&body);
+    assert!(
+        rows[0]["tool"].as_str().unwrap().starts_with("ubxftp"),
+        "{rows:?}"
+    );
+    let row = |kind: &str, text: &str| {
+        rows.iter()
+            .any(|r| r[3] == kind && r[7].as_str().is_some_and(|t| t.contains(text)))
+    };
+    assert!(row("cmd", "AT+CGMI\\r"), "{rows:?}");
+    assert!(row("result", "u-blox"), "{rows:?}");
+    assert!(
+        rows.iter()
+            .skip(1)
+            .all(|r| r.as_array().is_some_and(|a| a.len() == 8))
+    );
+}

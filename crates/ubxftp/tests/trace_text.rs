@@ -35,14 +35,14 @@ const EXPECTED: &str = r#"# trace v1 (ubxftp 0.1.0)
      +0.120 ms  m1       *  module   lexi-r10 LEXI-R10401D imei 004401080000001
      +1.500 ms  m1  t1   *  term     connect
     +12.345 ms  m1  t1   >  cmd      AT\r
-    +12.400 ms  m1  t1   <  answer   AT\r\r\nOK\r\n
+    +12.400 ms  m1  t1   <  result   AT\r\r\nOK\r\n
     +20.000 ms  m1  t1   >  cmd      AT+UDWNFILE="a.txt",3\r
     +20.100 ms  m1  t1   <  answer   AT+UDWNFILE="a.txt",3\r\r\n
     +20.150 ms  m1  t1   <  prompt   >
    +520.000 ms  m1  t1   >  data     hi\s
-   +520.300 ms  m1  t1   <  answer   \r\nOK\r\n
+   +520.300 ms  m1  t1   <  result   \r\nOK\r\n
    +600.000 ms  m1  t1   >  cmd      AT+UFTPC=1\r
-   +600.050 ms  m1  t1   <  answer   AT+UFTPC=1\r\r\nOK\r\n
+   +600.050 ms  m1  t1   <  result   AT+UFTPC=1\r\r\nOK\r\n
    +601.000 ms  m1  c1   >  open     ftp-control 127.0.0.1:40000 -> 127.0.0.1:2121 (opened by the module)
    +602.000 ms  m1  ftp  <  ftp      220 ready
    +603.000 ms  m1  ftp  >  ftp      PASS ****
@@ -52,7 +52,7 @@ const EXPECTED: &str = r#"# trace v1 (ubxftp 0.1.0)
    +670.000 ms  m1       *  link     lte-m
    +680.000 ms  m1       *  bearer   cid 1 down (network)
    +700.000 ms  m1  t1   >  cmd      AT+CGAUTH=1,1,"u","***"\r  (held)  (masked: pdp-password)
-   +700.500 ms  m1  t1   <  answer   AT+CGAUTH=1,1,"u","***"\r\r\nOK\r\n
+   +700.500 ms  m1  t1   <  result   AT+CGAUTH=1,1,"u","***"\r\r\nOK\r\n
    +900.000 ms  m1  c1   *  close    in 120 B, out 45 B
   +1234.567 ms  m1  t1   *  term     disconnect peer
 "#;
@@ -113,4 +113,73 @@ fn a_file_that_is_not_a_version_1_trace_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("reads version 1"), "{err}");
+}
+
+/// The rows of a page `trace view` wrote: its one JSON script, read back.
+fn page_rows(page: &str) -> Vec<serde_json::Value> {
+    let open = "type=\"application/json\">";
+    let start = page.find(open).unwrap() + open.len();
+    let end = start + page[start..].find("</script>").unwrap();
+    let config: serde_json::Value = serde_json::from_str(&page[start..end]).unwrap();
+    assert_eq!(config["live"], serde_json::Value::Null);
+    config["rows"].as_array().unwrap().clone()
+}
+
+#[test]
+fn trace_view_writes_one_page_with_a_row_per_record_in_its_lane() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.jsonl");
+    std::fs::write(&file, TRACE).unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ubxftp"))
+            .args(["trace", "view"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("t.html: 23 records"));
+    let page = std::fs::read_to_string(dir.path().join("t.html")).unwrap();
+    // Self-contained: the page may fetch nothing at all.
+    assert!(page.contains("connect-src 'none'"), "{page:.400}");
+    assert!(!page.contains("src=\"http") && !page.contains("href=\"http"));
+    let rows = page_rows(&page);
+    assert_eq!(rows.len(), 23);
+    // In time order (the held line in its place), each in its lane with its kind: the same
+    // classifier as the text.
+    let at = |t: u64| {
+        let r = rows.iter().find(|r| r[0] == t).unwrap();
+        [r[2].as_str().unwrap(), r[3].as_str().unwrap()]
+    };
+    assert_eq!(at(12345), ["host", "cmd"]);
+    assert_eq!(at(12400), ["module", "result"]);
+    assert_eq!(at(20100), ["module", "answer"]);
+    assert_eq!(at(20150), ["module", "prompt"]);
+    assert_eq!(at(520000), ["host", "data"]);
+    assert_eq!(at(610000), ["module", "urc"]);
+    assert_eq!(at(601000), ["network", "net"]);
+    assert_eq!(at(602000), ["network", "dialogue"]);
+    assert_eq!(at(650000), ["field", "fault"]);
+    assert_eq!(at(670000), ["field", "link"]);
+    assert_eq!(rows[19][0], 700000);
+    assert_eq!(
+        rows[19][7],
+        "AT+CGAUTH=1,1,\"u\",\"***\"\\r  (held)  (masked: pdp-password)"
+    );
+    // -o names the page; a page never replaces its trace.
+    let other = dir.path().join("other.html");
+    assert!(
+        run(&[file.to_str().unwrap(), "-o", other.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert!(other.exists());
+    let html = dir.path().join("t.html");
+    let out = run(&[html.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -4,7 +4,9 @@
 //!    to 127.0.0.1 still sends its own name;
 //! 2. no `Origin` but the API's own (`403`): a browser names the page that sent the request;
 //! 3. `Authorization: Bearer <token>` (`401`), unless the API runs without one
-//!    (`--control-no-auth`, loopback only);
+//!    (`--control-no-auth`, loopback only), or the request is a `GET` of the trace's page
+//!    (`/view`, `/modems/{id}/view`: a browser's navigation cannot send a token; the page holds
+//!    nothing of the module, and what it fetches needs the token);
 //! 4. a body, or a method that carries one, typed `application/json` (`415`): a cross-site form
 //!    or a "simple" `fetch` can only send `text/plain` and form types without a preflight.
 //!
@@ -106,7 +108,12 @@ impl Guard {
     }
 
     /// The first check `headers` fail: the status to answer, and why.
-    pub fn check(&self, method: &Method, headers: &HeaderMap) -> Result<(), (StatusCode, String)> {
+    pub fn check(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+    ) -> Result<(), (StatusCode, String)> {
         let forbidden = |m: String| Err((StatusCode::FORBIDDEN, m));
         let mut hosts = headers.get_all(header::HOST).iter();
         let host = match (hosts.next().map(|h| h.to_str()), hosts.next()) {
@@ -128,7 +135,7 @@ impl Guard {
                 quote_prefix(&String::from_utf8_lossy(origin.as_bytes()), 64)
             ));
         }
-        if let Some(token) = &self.token {
+        if let Some(token) = self.token.as_ref().filter(|_| !is_page(method, path)) {
             let offered = headers
                 .get(header::AUTHORIZATION)
                 .map(|v| v.as_bytes())
@@ -171,6 +178,15 @@ impl Guard {
     }
 }
 
+/// Whether the request is a `GET` of the trace's page, which needs no token.
+fn is_page(method: &Method, path: &str) -> bool {
+    let module_page = path
+        .strip_prefix("/modems/")
+        .and_then(|rest| rest.strip_suffix("/view"))
+        .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()));
+    *method == Method::GET && (path == "/view" || module_page)
+}
+
 /// Whether the request says its body is JSON (`application/json`, parameters allowed).
 fn is_json(headers: &HeaderMap) -> bool {
     headers
@@ -182,7 +198,9 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 /// The middleware: the checks, then the handler within [`REQUEST_TIMEOUT`].
 pub async fn guarded(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
-    if let Err((status, why)) = guard.check(request.method(), request.headers()) {
+    if let Err((status, why)) =
+        guard.check(request.method(), request.uri().path(), request.headers())
+    {
         let mut answer = json_error(status, why);
         if status == StatusCode::UNAUTHORIZED {
             answer.headers_mut().insert(
@@ -230,6 +248,18 @@ mod tests {
         assert!(g.host_ok("10.1.2.3"));
         assert!(g.host_ok("ubxftp-0.fleet:80"));
         assert!(!g.host_ok("evil.example"));
+    }
+
+    #[test]
+    fn only_the_pages_go_without_the_token() {
+        assert!(is_page(&Method::GET, "/view"));
+        assert!(is_page(&Method::GET, "/modems/12/view"));
+        assert!(!is_page(&Method::POST, "/view"));
+        assert!(!is_page(&Method::GET, "/view/"));
+        assert!(!is_page(&Method::GET, "/modems//view"));
+        assert!(!is_page(&Method::GET, "/modems/1/../view"));
+        assert!(!is_page(&Method::GET, "/trace/rows"));
+        assert!(!is_page(&Method::GET, "/trace"));
     }
 
     #[tokio::test]

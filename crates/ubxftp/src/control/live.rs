@@ -7,6 +7,10 @@
 //! after, in the order written (a held secret line can come with an earlier `t`: docs/TRACE.md).
 //! At most [`MAX_TRACE_STREAMS`] answers run at once (`503` past it), each also one of the
 //! server's connections.
+//!
+//! `GET /trace/rows` is the same stream as the page draws it: the header as
+//! `{"tool":…,"unix_us":…}`, then each record as its row (`crate::trace_cmd::describe`), and
+//! `GET /view` is the page ([`crate::trace_cmd::page`]) that follows it.
 
 use std::io;
 use std::path::PathBuf;
@@ -22,6 +26,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use ubx_terminal::trace::Tracer;
 
 use super::guard::json_error;
+use crate::trace_cmd::describe::Describer;
+use crate::trace_cmd::page;
 
 /// Most `/trace` answers at once: each may stay open as long as its client wants.
 pub const MAX_TRACE_STREAMS: usize = 4;
@@ -82,8 +88,40 @@ fn query(uri: &Uri) -> Result<(u64, bool), String> {
     Ok((since, follow))
 }
 
-/// The answer to `GET /trace` for `feed`.
-pub async fn answer(feed: Option<&TraceFeed>, uri: &Uri) -> Response {
+/// How the records go out: as written (`/trace`) or as the page's rows (`/trace/rows`).
+pub enum As {
+    Records,
+    Rows,
+}
+
+/// The page that follows `rows_url`, for `GET /view` (and `/modems/{id}/view`). It is served
+/// without the token (a browser's navigation cannot send one), so it holds nothing of the
+/// module: not even the trace's name. The rows it fetches need the token.
+pub fn view(feed: Option<&TraceFeed>, title: &str, rows_url: &str) -> Response {
+    if feed.is_none() {
+        return json_error(
+            StatusCode::NOT_FOUND,
+            "this module has no trace: start it with --trace FILE",
+        );
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::X_FRAME_OPTIONS, "DENY"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        [(
+            header::CONTENT_SECURITY_POLICY,
+            page::content_security_policy("'self'") + "; frame-ancestors 'none'",
+        )],
+        page::live(title, rows_url),
+    )
+        .into_response()
+}
+
+/// The answer to `GET /trace` (`/trace/rows`: `form`) for `feed`.
+pub async fn answer(feed: Option<&TraceFeed>, uri: &Uri, form: As) -> Response {
     let Some(feed) = feed else {
         return json_error(
             StatusCode::NOT_FOUND,
@@ -119,7 +157,16 @@ pub async fn answer(feed: Option<&TraceFeed>, uri: &Uri) -> Response {
         line: Vec::new(),
         skipping: false,
     };
-    tokio::spawn(feed_lines(tail, since, follow, written, tx, permit));
+    let rows = match form {
+        As::Records => None,
+        As::Rows => Some(Describer::default()),
+    };
+    let stream = Stream {
+        since,
+        follow,
+        rows,
+    };
+    tokio::spawn(feed_lines(tail, stream, written, tx, permit));
     (
         [
             (header::CONTENT_TYPE, "application/x-ndjson"),
@@ -177,12 +224,38 @@ impl Tail {
     }
 }
 
+/// What one answer sends.
+struct Stream {
+    since: u64,
+    follow: bool,
+    /// The page's rows instead of the records.
+    rows: Option<Describer>,
+}
+
+impl Stream {
+    /// Adds `line` (a record, or the header) to `batch` as this stream sends it.
+    fn push(&mut self, line: &[u8], batch: &mut Vec<u8>) {
+        let Some(describer) = &mut self.rows else {
+            batch.extend_from_slice(line);
+            return;
+        };
+        let Ok(record) = serde_json::from_slice::<serde_json::Value>(line) else {
+            return;
+        };
+        let out = match record["t"].as_u64() {
+            Some(t) => describer.describe(&record).row(t, record["m"].as_u64()),
+            None => serde_json::json!({"tool": record["tool"], "unix_us": record["unix_us"]}),
+        };
+        batch.extend_from_slice(out.to_string().as_bytes());
+        batch.push(b'\n');
+    }
+}
+
 /// Sends the lines of `tail` to `tx`: those past `since` that are there, then (`follow`) each
 /// one written after, until the client goes.
 async fn feed_lines(
     mut tail: Tail,
-    since: u64,
-    follow: bool,
+    mut stream: Stream,
     mut written: watch::Receiver<u64>,
     tx: mpsc::Sender<Bytes>,
     _permit: OwnedSemaphorePermit,
@@ -199,8 +272,8 @@ async fn feed_lines(
                     return;
                 }
             };
-            if !history || time_of(&line).is_none_or(|t| t > since) {
-                batch.extend_from_slice(&line);
+            if !history || time_of(&line).is_none_or(|t| t > stream.since) {
+                stream.push(&line, &mut batch);
             }
             if batch.len() >= BATCH && tx.send(std::mem::take(&mut batch).into()).await.is_err() {
                 return;
@@ -209,7 +282,7 @@ async fn feed_lines(
         if !batch.is_empty() && tx.send(batch.into()).await.is_err() {
             return;
         }
-        if !follow {
+        if !stream.follow {
             return;
         }
         history = false;

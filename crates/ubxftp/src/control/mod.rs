@@ -339,7 +339,11 @@ pub async fn serve(bound: Bound, modules: Modules) {
         .route("/link", get(link).put(set_link))
         .route("/state", get(state))
         .route("/trace", get(trace))
+        .route("/trace/rows", get(rows))
+        .route("/view", get(view))
         .route("/modems/{id}/trace", get(trace_at))
+        .route("/modems/{id}/trace/rows", get(rows_at))
+        .route("/modems/{id}/view", get(view_at))
         .route(
             "/modems/{id}/faults",
             get(list_at).post(add_at).delete(clear_at),
@@ -500,7 +504,7 @@ async fn state_at(State(m): State<Modules>, Path(id): Path<usize>) -> Response {
 
 async fn trace(State(m): State<Modules>, uri: axum::http::Uri) -> Response {
     match m.only() {
-        Ok(_) => live::answer(m.trace.as_deref(), &uri).await,
+        Ok(_) => live::answer(m.trace.as_deref(), &uri, live::As::Records).await,
         Err(e) => e.into_response(),
     }
 }
@@ -511,7 +515,44 @@ async fn trace_at(
     uri: axum::http::Uri,
 ) -> Response {
     match m.position(id) {
-        Ok(_) => live::answer(m.trace.as_deref(), &uri).await,
+        Ok(_) => live::answer(m.trace.as_deref(), &uri, live::As::Records).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn rows(State(m): State<Modules>, uri: axum::http::Uri) -> Response {
+    match m.only() {
+        Ok(_) => live::answer(m.trace.as_deref(), &uri, live::As::Rows).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn rows_at(
+    State(m): State<Modules>,
+    Path(id): Path<usize>,
+    uri: axum::http::Uri,
+) -> Response {
+    match m.position(id) {
+        Ok(_) => live::answer(m.trace.as_deref(), &uri, live::As::Rows).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /view`: the trace's page, following `/trace/rows` (docs/TRACE.md).
+async fn view(State(m): State<Modules>) -> Response {
+    match m.only() {
+        Ok(_) => live::view(m.trace.as_deref(), "live", "/trace/rows"),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn view_at(State(m): State<Modules>, Path(id): Path<usize>) -> Response {
+    match m.position(id) {
+        Ok(_) => live::view(
+            m.trace.as_deref(),
+            &format!("module {id}, live"),
+            &format!("/modems/{id}/trace/rows"),
+        ),
         Err(e) => e.into_response(),
     }
 }
