@@ -23,7 +23,7 @@ import pytest
 from helpers import echo_off, ftp_op, ftp_profile
 from ubxftp._binary import find_ubxftp_bin
 
-playwright = pytest.importorskip("playwright.sync_api")
+from playwright import sync_api as playwright  # noqa: E402  (scripts/test-python installs it)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Without the background-networking flags Chromium tries to reach Google's hosts at start.
