@@ -35,6 +35,7 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
+use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use clap::Args;
@@ -502,40 +503,28 @@ async fn state_at(State(m): State<Modules>, Path(id): Path<usize>) -> Response {
     on(&m, m.position(id), |m, at| do_state(m.modem(at)))
 }
 
-async fn trace(State(m): State<Modules>, uri: axum::http::Uri) -> Response {
-    match m.only() {
-        Ok(_) => live::answer(m.trace.as_deref(), &uri, live::As::Records).await,
+/// `GET /trace` and `/trace/rows` (`form`), for the module `at` names.
+async fn feed(m: &Modules, at: Result<usize, ApiError>, uri: &Uri, form: live::As) -> Response {
+    match at {
+        Ok(_) => live::answer(m.trace.as_deref(), uri, form).await,
         Err(e) => e.into_response(),
     }
 }
 
-async fn trace_at(
-    State(m): State<Modules>,
-    Path(id): Path<usize>,
-    uri: axum::http::Uri,
-) -> Response {
-    match m.position(id) {
-        Ok(_) => live::answer(m.trace.as_deref(), &uri, live::As::Records).await,
-        Err(e) => e.into_response(),
-    }
+async fn trace(State(m): State<Modules>, uri: Uri) -> Response {
+    feed(&m, m.only(), &uri, live::As::Records).await
 }
 
-async fn rows(State(m): State<Modules>, uri: axum::http::Uri) -> Response {
-    match m.only() {
-        Ok(_) => live::answer(m.trace.as_deref(), &uri, live::As::Rows).await,
-        Err(e) => e.into_response(),
-    }
+async fn trace_at(State(m): State<Modules>, Path(id): Path<usize>, uri: Uri) -> Response {
+    feed(&m, m.position(id), &uri, live::As::Records).await
 }
 
-async fn rows_at(
-    State(m): State<Modules>,
-    Path(id): Path<usize>,
-    uri: axum::http::Uri,
-) -> Response {
-    match m.position(id) {
-        Ok(_) => live::answer(m.trace.as_deref(), &uri, live::As::Rows).await,
-        Err(e) => e.into_response(),
-    }
+async fn rows(State(m): State<Modules>, uri: Uri) -> Response {
+    feed(&m, m.only(), &uri, live::As::Rows).await
+}
+
+async fn rows_at(State(m): State<Modules>, Path(id): Path<usize>, uri: Uri) -> Response {
+    feed(&m, m.position(id), &uri, live::As::Rows).await
 }
 
 /// `GET /view`: the trace's page, following `/trace/rows` (docs/TRACE.md).
