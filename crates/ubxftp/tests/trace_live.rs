@@ -46,7 +46,8 @@ fn records(body: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// `GET PATH` with the token, the connection left open: the stream, after the answer's head.
+/// `GET PATH` with the token, the connection left open: the stream, and what came of the
+/// answer so far (its head, and any of the body that came with it).
 fn open_stream(server: &Server, path: &str) -> (TcpStream, String) {
     let addr = server.control_addr();
     let mut s = TcpStream::connect(&addr).unwrap();
@@ -57,28 +58,23 @@ fn open_stream(server: &Server, path: &str) -> (TcpStream, String) {
         server.token()
     );
     s.write_all(request.as_bytes()).unwrap();
-    let got = read_until(&mut s, "\r\n\r\n");
+    let mut got = String::new();
+    read_until(&mut s, &mut got, "\r\n\r\n");
     (s, got)
 }
 
-/// Reads `s` until what came holds `needle`, within 10 s.
-fn read_until(s: &mut TcpStream, needle: &str) -> String {
-    let mut got = Vec::new();
+/// Reads `s` into `got` (what came before included) until it holds `needle`, within 10 s.
+fn read_until(s: &mut TcpStream, got: &mut String, needle: &str) {
     let mut b = [0u8; 4096];
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !String::from_utf8_lossy(&got).contains(needle) {
-        assert!(
-            Instant::now() < deadline,
-            "no {needle:?} in {:?}",
-            String::from_utf8_lossy(&got)
-        );
+    while !got.contains(needle) {
+        assert!(Instant::now() < deadline, "no {needle:?} in {got:?}");
         match s.read(&mut b) {
-            Ok(0) => panic!("closed: {:?}", String::from_utf8_lossy(&got)),
-            Ok(n) => got.extend_from_slice(&b[..n]),
+            Ok(0) => panic!("closed: {got:?}"),
+            Ok(n) => got.push_str(&String::from_utf8_lossy(&b[..n])),
             Err(_) => {}
         }
     }
-    String::from_utf8_lossy(&got).into_owned()
 }
 
 fn start(dir: &tempfile::TempDir) -> Server {
@@ -113,9 +109,18 @@ fn get_trace_answers_the_records_past_since_with_the_token() {
             ),
         )
     };
-    let (status, body) = get("/trace?since=0");
-    assert_eq!(status, 200, "{body}");
-    let all = records(&body);
+    // The terminal's last record, its disconnect, is written as it closes: after `at` returned.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let all = loop {
+        let (status, body) = get("/trace?since=0");
+        assert_eq!(status, 200, "{body}");
+        let all = records(&body);
+        if all.iter().any(|r| r["ev"] == "disconnect") {
+            break all;
+        }
+        assert!(Instant::now() < deadline, "no disconnect: {all:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert_eq!(all[0]["k"], "trace", "{all:?}");
     assert!(
         all.iter().any(|r| r["k"] == "io" && r["data"] == "AT\\r"),
@@ -152,12 +157,12 @@ fn a_follow_stream_receives_records_written_after_it_opened_and_streams_are_capp
     let server = start(&dir);
     let tcp = server.line_with("tcp://");
     at(&tcp, "AT");
-    let (mut stream, head) = open_stream(&server, "/trace?since=0&follow=1");
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    assert!(head.contains("application/x-ndjson"), "{head}");
-    read_until(&mut stream, "AT\\\\r\\\\r\\\\nOK");
+    let (mut stream, mut got) = open_stream(&server, "/trace?since=0&follow=1");
+    assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+    assert!(got.contains("application/x-ndjson"), "{got}");
+    read_until(&mut stream, &mut got, "AT\\\\r\\\\r\\\\nOK");
     at(&tcp, "AT+CGMI");
-    read_until(&mut stream, "AT+CGMI\\\\r\\\\r\\\\nu-blox");
+    read_until(&mut stream, &mut got, "AT+CGMI\\\\r\\\\r\\\\nu-blox");
     // Three more streams fill the cap; a fifth is refused; closing one makes room.
     let more: Vec<TcpStream> = (0..3)
         .map(|_| open_stream(&server, "/trace?follow=1").0)
@@ -222,16 +227,28 @@ fn the_page_is_served_without_the_token_and_its_rows_need_it() {
         &format!("GET /trace/rows HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
     );
     assert_eq!(status, 401);
-    let (status, body) = http(
-        &addr,
-        &format!(
-            "GET /modems/0/trace/rows?since=0 HTTP/1.1\r\nHost: {addr}\r\n\
-             Authorization: Bearer {}\r\nConnection: close\r\n\r\n",
-            server.token()
-        ),
-    );
-    assert_eq!(status, 200, "{body}");
-    let rows = records(&body);
+    // Once the terminal's disconnect, written as it closes, is in.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let rows = loop {
+        let (status, body) = http(
+            &addr,
+            &format!(
+                "GET /modems/0/trace/rows?since=0 HTTP/1.1\r\nHost: {addr}\r\n\
+                 Authorization: Bearer {}\r\nConnection: close\r\n\r\n",
+                server.token()
+            ),
+        );
+        assert_eq!(status, 200, "{body}");
+        let rows = records(&body);
+        let closed = |r: &serde_json::Value| {
+            r[3] == "term" && r[7].as_str().is_some_and(|t| t.starts_with("disconnect"))
+        };
+        if rows.iter().any(closed) {
+            break rows;
+        }
+        assert!(Instant::now() < deadline, "no disconnect: {rows:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert!(
         rows[0]["tool"].as_str().unwrap().starts_with("ubxftp"),
         "{rows:?}"
