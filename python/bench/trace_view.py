@@ -125,10 +125,13 @@ def main() -> int:
     print(f"write: trace view {write_ms:.0f} ms, trace (text) {text_ms:.0f} ms, "
           f"ratio {write_ms / text_ms:.2f}")
 
-    rare, common = "+UUFTPCR: 5,1", "RETR file1"
+    # The page's first search also builds its lower-case index of the rows; the ones after
+    # reuse it. Each query once per page, in this order.
+    rare, common = "nb-iot", "RETR file1"
+    queries = [("first search", rare), ("a later one", common), ("the first again", rare)]
     paint, raw_paint = [], []
-    search = {rare: [], common: []}
-    raw_find = {rare: [], common: []}
+    search = {name: [] for name, _ in queries}
+    raw_find = {name: [] for name, _ in queries}
     counts = {}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
@@ -137,9 +140,9 @@ def main() -> int:
             page.goto(html.as_uri())
             page.wait_for_function("window.ubxTrace && window.ubxTrace.ready", timeout=120_000)
             paint.append(page.evaluate("ubxTrace.firstPaintMs"))
-            for q in (rare, common):
-                counts[q] = page.evaluate(f"ubxTrace.search({json.dumps(q)})")
-                search[q].append(page.evaluate("ubxTrace.lastSearchMs"))
+            for name, q in queries:
+                counts[name] = page.evaluate(f"ubxTrace.search({json.dumps(q)})")
+                search[name].append(page.evaluate("ubxTrace.lastSearchMs"))
             page.close()
             # The reference: the raw trace as a text page, and the browser's own find.
             page = browser.new_page(viewport={"width": 1400, "height": 900})
@@ -148,9 +151,9 @@ def main() -> int:
                 "performance.getEntriesByName('first-paint').length > 0", timeout=120_000)
             raw_paint.append(page.evaluate(
                 "performance.getEntriesByName('first-paint')[0].startTime"))
-            for q in (rare, common):
+            for name, q in queries:
                 # The raw text escapes quotes; the strings searched have none.
-                raw_find[q].append(page.evaluate(
+                raw_find[name].append(page.evaluate(
                     """q => { const s = performance.now(); window.getSelection().removeAllRanges();
                              window.find(q, false, false, true); return performance.now() - s; }""",
                     q))
@@ -161,10 +164,11 @@ def main() -> int:
     p_ms, r_ms = median_ms(paint), median_ms(raw_paint)
     print(f"first paint: page {p_ms:.0f} ms, raw JSON lines as text {r_ms:.0f} ms, "
           f"ratio {p_ms / r_ms:.2f}")
-    for q in (rare, common):
-        s, f = median_ms(search[q]), median_ms(raw_find[q])
-        print(f"search {q!r} ({counts[q]} matches): page {s:.1f} ms (all matches counted), "
-              f"browser find on the raw text {f:.1f} ms (first match only), ratio {s / f:.2f}")
+    for name, q in queries:
+        s, f = median_ms(search[name]), median_ms(raw_find[name])
+        print(f"{name}, {q!r} ({counts[name]} matches): page {s:.1f} ms (every match counted, "
+              f"marked and listed), browser find on the raw text {f:.1f} ms (the first match "
+              f"only), ratio {s / f:.2f}")
     shutil.rmtree(work)
     return 0
 
