@@ -302,6 +302,10 @@ impl Control {
             Err(_) => Err(ErrorKind::Timeout(TimeoutKind::TlsHandshake).into()),
             Ok(Err(e)) => Err(classify_handshake_error(e, Channel::Control)),
             Ok(Ok(s)) => {
+                if let Some(layer) = &self.layer {
+                    let summary = crate::stream::TlsSummary::of(s.get_ref().1);
+                    layer.tls_established(SocketRole::Control, &summary);
+                }
                 self.stream = Some(Stream::Tls(Box::new(s)));
                 Ok(())
             }

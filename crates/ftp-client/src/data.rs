@@ -370,6 +370,10 @@ pub(crate) async fn open(
                         handshake = ?conn.handshake_kind(),
                         "data TLS established"
                     );
+                    if let Some(layer) = settings.socket_layer {
+                        let summary = crate::stream::TlsSummary::of(conn);
+                        layer.tls_established(crate::stream::SocketRole::Data, &summary);
+                    }
                     Stream::Tls(Box::new(s))
                 }
             }

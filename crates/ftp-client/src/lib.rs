@@ -56,7 +56,7 @@ pub use options::{ConnectOptions, IpPreference, Limits, Linger, Password, Timeou
 pub use reply::Reply;
 pub use resolver::{BoxFuture, Resolver, StaticResolver, SystemResolver};
 pub use session::{FtpSession, parse_257_path};
-pub use stream::{BoxSocket, Socket, SocketLayer, SocketRole};
+pub use stream::{BoxSocket, Socket, SocketLayer, SocketRole, TlsSummary};
 pub use tls::{
     CertVerification, ClientIdentity, DataProtection, TlsInfo, TlsOptions, TlsVersion,
     certs_from_pem, client_connector,

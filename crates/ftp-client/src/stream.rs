@@ -71,6 +71,36 @@ pub trait SocketLayer: Send + Sync {
     /// (`PASS ****`, the password never shown) or a reply received (its lines joined). An
     /// embedder's trace hook; by default nothing.
     fn control_line(&self, _sent: bool, _line: &str) {}
+
+    /// A TLS handshake on the session's last `role` connection succeeded: what it settled. An
+    /// embedder's trace hook; by default nothing.
+    fn tls_established(&self, _role: SocketRole, _tls: &TlsSummary) {}
+}
+
+/// What a TLS handshake settled, as a trace records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSummary {
+    /// The protocol version as rustls names it: `TLSv1_3`, `TLSv1_2`.
+    pub version: String,
+    /// The cipher suite as rustls names it: `TLS13_AES_256_GCM_SHA384`.
+    pub suite: String,
+    /// The handshake resumed an earlier session (a ticket or a session id).
+    pub resumed: bool,
+}
+
+impl TlsSummary {
+    /// What `conn`'s completed handshake settled.
+    pub fn of(conn: &rustls::ClientConnection) -> TlsSummary {
+        TlsSummary {
+            version: conn
+                .protocol_version()
+                .map_or_else(|| "?".into(), |v| format!("{v:?}")),
+            suite: conn
+                .negotiated_cipher_suite()
+                .map_or_else(|| "?".into(), |s| format!("{:?}", s.suite())),
+            resumed: conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
+        }
+    }
 }
 
 /// Applies `layer` (if any) to a new connection.

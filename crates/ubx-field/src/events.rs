@@ -9,6 +9,7 @@
 //! use too, so a paused-clock test sees them in their order and at their virtual times.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use serde_json::{Map, Value, json};
@@ -46,6 +47,21 @@ pub enum Event {
     Reset { conn: u64, cause: &'static str },
     /// A `close` or `limit` fault ended a connection early (FIN).
     Cut { conn: u64 },
+    /// Bytes a connection carried, with `--trace-data`: a user's own (FTP data, `+USO*`
+    /// sockets), as the module read them (`incoming`) or sent them. The sink writes them in the
+    /// transcript's escapes (`data`), as a terminal's.
+    Data {
+        conn: u64,
+        incoming: bool,
+        bytes: Vec<u8>,
+    },
+    /// A TLS handshake on a connection succeeded: the version and suite it settled.
+    Tls {
+        conn: Option<u64>,
+        version: String,
+        suite: String,
+        resumed: bool,
+    },
     /// The module let go of a connection; what it moved each way.
     Closed {
         conn: u64,
@@ -104,6 +120,25 @@ impl Event {
                 ("net", json!({"ev": "reset", "conn": conn, "cause": cause}))
             }
             Event::Cut { conn } => ("net", json!({"ev": "cut", "conn": conn})),
+            Event::Data {
+                conn,
+                incoming,
+                bytes,
+            } => (
+                "net",
+                json!({"ev": "data", "conn": conn, "dir": if *incoming { "in" } else { "out" },
+                       "len": bytes.len()}),
+            ),
+            Event::Tls {
+                conn,
+                version,
+                suite,
+                resumed,
+            } => (
+                "net",
+                json!({"ev": "tls", "conn": conn, "version": version, "suite": suite,
+                       "resumed": resumed}),
+            ),
             Event::Closed {
                 conn,
                 bytes_in,
@@ -157,6 +192,8 @@ fn name<T: serde::Serialize>(value: &T) -> Value {
 #[derive(Default)]
 pub struct Events {
     sink: OnceLock<Arc<dyn EventSink>>,
+    /// The sink wants the bytes of user connections too (`--trace-data`).
+    contents: AtomicBool,
 }
 
 impl std::fmt::Debug for Events {
@@ -177,6 +214,16 @@ impl Events {
     /// Whether events are recorded (a reporter with work to do first may skip it).
     pub fn on(&self) -> bool {
         self.sink.get().is_some()
+    }
+
+    /// From now on, the bytes of user connections are recorded too (`--trace-data`).
+    pub fn record_contents(&self) {
+        self.contents.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a connection's bytes are recorded ([`Event::Data`]).
+    pub fn contents(&self) -> bool {
+        self.contents.load(Ordering::Relaxed) && self.on()
     }
 
     /// Records `event` now, if a sink is attached.

@@ -34,7 +34,7 @@ use tokio::time::Instant;
 
 use faults::{Engine, ModuleAction};
 use link::Link;
-use spec::LinkSpec;
+use spec::{LinkSpec, Target};
 
 /// How to start a module's field conditions.
 #[derive(Debug, Clone)]
@@ -65,6 +65,10 @@ pub struct Field {
     /// Bumped when the FTP service's bearer goes away: its sockets then reset.
     generation: AtomicU64,
     next_socket: AtomicU64,
+    /// The last FTP control and data connections opened (0: none), which an FTPS handshake
+    /// reported by the FTP client is on: a module has one FTP session, one data connection at
+    /// a time.
+    last_ftp: [AtomicU64; 2],
     pub seed: u64,
     pub started: Instant,
     /// The radio's activity, for the module's signalling connection (`+CSCON`).
@@ -85,6 +89,7 @@ impl Field {
             faults: engine,
             generation: AtomicU64::new(0),
             next_socket: AtomicU64::new(1),
+            last_ftp: [AtomicU64::new(0), AtomicU64::new(0)],
             seed: config.seed,
             started,
             radio: radio::Radio::new(started),
@@ -119,6 +124,35 @@ impl Field {
 
     pub fn next_socket_id(&self) -> u64 {
         self.next_socket.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// A TLS handshake on `conn` settled `tls`: a trace records it.
+    pub fn tls_established(&self, conn: Option<u64>, tls: &ftp_client::TlsSummary) {
+        self.events.emit(events::Event::Tls {
+            conn,
+            version: tls.version.clone(),
+            suite: tls.suite.clone(),
+            resumed: tls.resumed,
+        });
+    }
+
+    /// Remembers `conn` as the last FTP connection of `target` (control or data).
+    pub(crate) fn opened_ftp(&self, target: Target, conn: u64) {
+        match target {
+            Target::FtpControl => self.last_ftp[0].store(conn, Ordering::Relaxed),
+            Target::FtpData => self.last_ftp[1].store(conn, Ordering::Relaxed),
+            _ => {}
+        }
+    }
+
+    /// The last FTP connection of `target` opened, if any.
+    pub(crate) fn last_ftp(&self, target: Target) -> Option<u64> {
+        let slot = match target {
+            Target::FtpControl => &self.last_ftp[0],
+            Target::FtpData => &self.last_ftp[1],
+            _ => return None,
+        };
+        Some(slot.load(Ordering::Relaxed)).filter(|c| *c != 0)
     }
 
     /// The name lookup's fate: `Err` when a `dns fail` fault fires; after a `dns delay`, or

@@ -85,6 +85,12 @@ impl SocketLayer for FieldLayer {
     fn control_line(&self, sent: bool, line: &str) {
         self.0.events.dialogue("ftp", sent, || line.to_string());
     }
+
+    /// An FTPS handshake, into the module's trace, on the connection it went over.
+    fn tls_established(&self, role: SocketRole, tls: &ftp_client::TlsSummary) {
+        self.0
+            .tls_established(self.0.last_ftp(ftp_target(role)), tls);
+    }
 }
 
 fn ftp_target(role: SocketRole) -> Target {
@@ -110,6 +116,9 @@ pub struct FieldSocket<S> {
     target: Target,
     id: u64,
     field: Arc<Field>,
+    /// Its bytes are a user's own (FTP data, `+USO*` sockets): `--trace-data` records them.
+    /// Not a service's protocol (FTP control, HTTP, MQTT), whose secrets a trace could not mask.
+    contents: bool,
     generation: u64,
     health: Health,
     /// Bytes handed to the client plus bytes accepted from it.
@@ -149,22 +158,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> FieldSocket<S> {
     /// An FTP connection the module opened.
     pub fn new(inner: S, role: SocketRole, field: Arc<Field>) -> Self {
         Self::under(inner, ftp_target(role), Opener::Module, field)
+            .user_data(role == SocketRole::Data)
     }
 
     /// An FTP connection the server opened to the module (active mode's data connection).
     pub fn accepted(inner: S, role: SocketRole, field: Arc<Field>) -> Self {
         Self::under(inner, ftp_target(role), Opener::Peer, field)
+            .user_data(role == SocketRole::Data)
     }
 
     /// A connection the module opened for its socket service (`+USOCO`), HTTP or MQTT: `socket`
-    /// faults act on it.
+    /// faults act on it. Its bytes are a service's protocol unless [`FieldSocket::user_data`]
+    /// says otherwise.
     pub fn module_socket(inner: S, field: Arc<Field>) -> Self {
         Self::under(inner, Target::Socket, Opener::Module, field)
     }
 
-    /// A connection a peer opened to one of the module's listening sockets (`+USOLI`).
+    /// A connection a peer opened to one of the module's listening sockets (`+USOLI`): a
+    /// user's bytes.
     pub fn module_socket_accepted(inner: S, field: Arc<Field>) -> Self {
-        Self::under(inner, Target::Socket, Opener::Peer, field)
+        Self::under(inner, Target::Socket, Opener::Peer, field).user_data(true)
+    }
+
+    /// Whether the connection carries a user's own bytes, which `--trace-data` records.
+    pub fn user_data(mut self, user: bool) -> Self {
+        self.contents = user;
+        self
     }
 
     /// The one place a connection is made: its handshake is drawn from the link here, and a
@@ -179,6 +198,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> FieldSocket<S> {
             Opener::Peer => (handshake.acceptor, handshake.opener),
         };
         let id = field.next_socket_id();
+        field.opened_ftp(target, id);
         if field.events.on() {
             let (local, remote) = inner.addresses();
             field.events.emit(Event::Open {
@@ -195,6 +215,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> FieldSocket<S> {
             id,
             generation: field.generation(),
             field,
+            contents: false,
             health: Health::Open,
             bytes: 0,
             bytes_in: 0,
@@ -237,15 +258,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> FieldSocket<S> {
     }
 
     /// Bytes handed to the client.
-    fn moved_in(&mut self, n: u64) {
+    fn moved_in(&mut self, data: &[u8]) {
+        let n = data.len() as u64;
         self.bytes_in += n;
         self.moved(n);
+        record(&self.field, self.contents, self.id, true, data);
     }
 
     /// Bytes that reached the peer's side.
-    fn moved_out(&mut self, n: u64) {
+    fn moved_out(&mut self, data: &[u8]) {
+        let n = data.len() as u64;
         self.bytes_out += n;
         self.moved(n);
+        record(&self.field, self.contents, self.id, false, data);
     }
 
     fn reset(&mut self, cause: &'static str) {
@@ -429,11 +454,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> FieldSocket<S> {
                 Poll::Ready(Ok(n)) => {
                     self.tx_queued -= n;
                     // Sent bytes count when they reach TCP (limits, after_bytes).
+                    record(&self.field, self.contents, self.id, false, &data[..n]);
                     data.drain(..n);
                     if data.is_empty() {
                         self.tx.pop_front();
                     }
-                    self.moved_out(n as u64);
+                    self.bytes_out += n as u64;
+                    self.moved(n as u64);
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
@@ -538,7 +565,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> AsyncRead for FieldSocket<S> {
         if this.reply.is_some() || !this.replaced.is_empty() {
             let before = buf.filled().len();
             let r = this.poll_replaced(cx, buf);
-            this.moved_in((buf.filled().len() - before) as u64);
+            this.moved_in(&buf.filled()[before..]);
             return r;
         }
         // Keep the up queue moving while the client waits for the server.
@@ -560,7 +587,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> AsyncRead for FieldSocket<S> {
             if want >= buf.remaining() {
                 let before = buf.filled().len();
                 let r = Pin::new(inner).poll_read(cx, buf);
-                this.moved_in((buf.filled().len() - before) as u64);
+                this.moved_in(&buf.filled()[before..]);
                 return r;
             }
             // A limit allows less than the caller's buffer: read no more than that.
@@ -569,7 +596,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> AsyncRead for FieldSocket<S> {
             let r = Pin::new(inner).poll_read(cx, &mut rb);
             let n = rb.filled().len();
             buf.put_slice(&part[..n]);
-            this.moved_in(n as u64);
+            this.moved_in(&part[..n]);
             return r;
         }
         if let Err(e) = this.fill_rx(cx) {
@@ -588,7 +615,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> AsyncRead for FieldSocket<S> {
                     this.rx.pop_front();
                 }
                 this.rx_queued -= n;
-                this.moved_in(n as u64);
+                let filled = buf.filled();
+                this.moved_in(&filled[filled.len() - n..]);
                 return Poll::Ready(Ok(()));
             }
             let at = *at;
@@ -655,7 +683,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> AsyncWrite for FieldSocket<S> {
             };
             let r = Pin::new(inner).poll_write(cx, &buf[..want]);
             if let Poll::Ready(Ok(n)) = r {
-                this.moved_out(n as u64);
+                this.moved_out(&buf[..n]);
             }
             return r;
         }
@@ -719,6 +747,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> AsyncWrite for FieldSocket<S> {
             },
             other => other,
         }
+    }
+}
+
+/// A connection's bytes, into the trace when it records contents (`--trace-data`) and they
+/// are a user's own.
+fn record(field: &Field, contents: bool, conn: u64, incoming: bool, data: &[u8]) {
+    if contents && !data.is_empty() && field.events.contents() {
+        field.events.emit(Event::Data {
+            conn,
+            incoming,
+            bytes: data.to_vec(),
+        });
+    }
+}
+
+impl<S> FieldSocket<S> {
+    /// The connection's number in a trace (`conn`).
+    pub fn id(&self) -> u64 {
+        self.id
     }
 }
 

@@ -305,6 +305,9 @@ impl Session {
         }
         let conn = &r["conn"];
         let text = match r["ev"].as_str().unwrap_or_default() {
+            // A connection's bytes (`--trace-data`): the network side's comments hold its
+            // events, not its contents.
+            "data" => return,
             "open" => format!(
                 "net {conn} open {} {} -> {}",
                 r["role"].as_str().unwrap_or_default(),
@@ -314,6 +317,11 @@ impl Session {
             "close" => format!("net {conn} close, in {} B, out {} B", r["in"], r["out"]),
             "reset" => format!("net {conn} reset ({})", r["cause"].as_str().unwrap_or("?")),
             "cut" => format!("net {conn} cut by a fault"),
+            "tls" => format!(
+                "net {conn} tls {} {}",
+                r["version"].as_str().unwrap_or("?"),
+                r["suite"].as_str().unwrap_or("?")
+            ),
             other => format!("net {conn} {other}"),
         };
         self.comment(t, text);

@@ -17,7 +17,7 @@
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -49,6 +49,8 @@ struct Inner {
     next_module: AtomicU64,
     /// Which module number each attached field has (by address; a field is attached once).
     modules: Mutex<Vec<(usize, u64)>>,
+    /// Record the bytes of user connections too (`--trace-data`).
+    contents: AtomicBool,
 }
 
 /// One record being written: `{"t":…,"m":…,"k":…, fields…}`.
@@ -98,8 +100,15 @@ impl Tracer {
                 origin: Instant::now(),
                 next_module: AtomicU64::new(1),
                 modules: Mutex::new(Vec::new()),
+                contents: AtomicBool::new(false),
             }),
         })
+    }
+
+    /// Records the bytes of the modules' user connections too (`--trace-data`: FTP data,
+    /// `+USO*` sockets), for the modules attached from now on.
+    pub fn record_contents(&self) {
+        self.inner.contents.store(true, Ordering::Relaxed);
     }
 
     /// The file the trace is written to.
@@ -124,6 +133,9 @@ impl Tracer {
             trace: self.inner.clone(),
             m,
         });
+        if self.inner.contents.load(Ordering::Relaxed) {
+            field.events.record_contents();
+        }
         if !field.events.attach(sink) {
             // Attached already (by this trace: one trace per process).
             return modules
@@ -185,6 +197,9 @@ impl EventSink for ModuleSink {
         let mut line = Line::new(self.trace.t(at), self.m, kind);
         for (name, value) in fields {
             line = line.field(&name, value);
+        }
+        if let Event::Data { bytes, .. } = event {
+            line = line.field("data", escape(bytes));
         }
         self.trace.write(line.finish());
     }

@@ -163,6 +163,11 @@ struct ModuleArgs {
     /// (docs/TRACE.md).
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
+    /// With --trace: record the bytes of the module's user connections too (FTP data, AT+USO*
+    /// sockets), not only their counts. Never those of FTP control, HTTP or MQTT connections,
+    /// whose passwords a trace could not mask (docs/TRACE.md).
+    #[arg(long, requires = "trace")]
+    trace_data: bool,
     /// Longest FTP listing (AT+UFTPC=13/14) handed over in one +UUFTPCD; longer ones are cut.
     #[arg(long, value_name = "BYTES", default_value_t = ubx_modem::ftp::DEFAULT_LISTING_CAP)]
     ftp_listing_cap: usize,
@@ -231,9 +236,14 @@ impl ModuleArgs {
     /// The trace file, if asked for.
     fn tracer(&self) -> anyhow_like::Result<Option<Tracer>> {
         match &self.trace {
-            Some(path) => Ok(Some(
-                Tracer::create(path).map_err(|e| format!("{}: {e}", path.display()))?,
-            )),
+            Some(path) => {
+                let tracer =
+                    Tracer::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+                if self.trace_data {
+                    tracer.record_contents();
+                }
+                Ok(Some(tracer))
+            }
             None => Ok(None),
         }
     }

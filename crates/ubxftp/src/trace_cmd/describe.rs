@@ -364,6 +364,26 @@ fn describe_net(r: &Value) -> Shown {
             format!("in {} B, out {} B", text_of(r, "in"), text_of(r, "out")),
         ),
         "reset" => ('*', format!("cause {}", text_of(r, "cause"))),
+        "data" => {
+            let arrow = if str_of(r, "dir") == "out" { '>' } else { '<' };
+            return Shown {
+                lane: Lane::Network,
+                who: format!("c{}", text_of(r, "conn")),
+                arrow,
+                kind: Kind::Data,
+                label: "data".into(),
+                text: bytes_of(r).1,
+            };
+        }
+        "tls" => {
+            let resumed = if r["resumed"] == true {
+                " (resumed)"
+            } else {
+                ""
+            };
+            let text = format!("{} {}{resumed}", str_of(r, "version"), str_of(r, "suite"));
+            ('*', text)
+        }
         _ => ('*', String::new()),
     };
     Shown {

@@ -21,7 +21,7 @@ use crate::module::state::Shared;
 use crate::services::http::errors::HttpFailure;
 use crate::services::http::profile::text;
 use crate::services::http::state::Profile;
-use crate::services::toolkit::connect::{ConnectError, Connection, TlsRequest};
+use crate::services::toolkit::connect::{Carries, ConnectError, Connection, TlsRequest};
 use crate::services::toolkit::spool::Spool;
 
 /// The context HTTP uses: cid 1 (LEXI-R10's default), PSD profile 0's bearer where the model
@@ -178,7 +178,7 @@ pub(crate) async fn send(
         private_data: false,
     });
     let idle = Duration::from_secs(u64::from(profile.timeout));
-    let connect = connection.tcp(&server, profile.port(), None, tls);
+    let connect = connection.tcp(&server, profile.port(), None, tls, Carries::Protocol);
     let (stream, _) = tokio::time::timeout(idle, connect)
         .await
         .map_err(|_| HttpFailure::Timeout)?

@@ -20,7 +20,9 @@ use crate::module::state::Shared;
 use crate::services::mqtt::errors::MqttFailure;
 use crate::services::mqtt::state::command::Command;
 use crate::services::mqtt::state::{INBOX, Message, Profile, Session};
-use crate::services::toolkit::connect::{ConnectError, Connection, ServiceStream, TlsRequest};
+use crate::services::toolkit::connect::{
+    Carries, ConnectError, Connection, ServiceStream, TlsRequest,
+};
 use ubx_field::events::Events;
 
 /// The context MQTT uses (as HTTP and sockets).
@@ -58,7 +60,13 @@ pub(crate) async fn login(shared: &Arc<Shared>, terminal: TerminalId) -> Result<
         server: server.clone(),
         private_data: false,
     });
-    let open = connection.tcp(&server, profile.port(), profile.local_port, tls);
+    let open = connection.tcp(
+        &server,
+        profile.port(),
+        profile.local_port,
+        tls,
+        Carries::Protocol,
+    );
     let (mut stream, _) = tokio::time::timeout(ANSWER, open)
         .await
         .map_err(|_| MqttFailure::Timeout)?

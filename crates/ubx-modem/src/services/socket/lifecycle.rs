@@ -13,7 +13,7 @@ use crate::services::socket::errors::SocketError;
 use crate::services::socket::io;
 use crate::services::socket::params::{refuse, socket_id, succeeded};
 use crate::services::socket::state::{Protocol, Socket, Status};
-use crate::services::toolkit::connect::{ConnectError, Connection, TlsRequest};
+use crate::services::toolkit::connect::{Carries, ConnectError, Connection, TlsRequest};
 
 /// The context the socket service's connections use: cid 1 (LEXI-R10's default bearer, the
 /// `+UDCONF=19` default), or PSD profile 0's bearer on the models that have PSD profiles.
@@ -226,7 +226,13 @@ async fn open(shared: &Arc<Shared>, request: &Request) -> Result<Opened, SocketE
         private_data: false,
     });
     let (stream, remote) = connection
-        .tcp(&request.host, request.port, request.local_port, tls)
+        .tcp(
+            &request.host,
+            request.port,
+            request.local_port,
+            tls,
+            Carries::UserData,
+        )
         .await
         .map_err(connect_error)?;
     let io = io::start_tcp(shared, request.id, request.owner, stream);

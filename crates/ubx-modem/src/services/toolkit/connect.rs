@@ -74,6 +74,18 @@ impl SocketLayer for PathLayer {
     fn control_line(&self, sent: bool, line: &str) {
         self.field.control_line(sent, line);
     }
+
+    fn tls_established(&self, role: SocketRole, tls: &ftp_client::TlsSummary) {
+        self.field.tls_established(role, tls);
+    }
+}
+
+/// What a connection carries, for `--trace-data`: a user's own bytes (`+USO*` sockets), which
+/// it records, or a service's protocol (HTTP, MQTT), whose secrets a trace could not mask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Carries {
+    UserData,
+    Protocol,
 }
 
 /// A byte stream a service reads and writes: a TCP connection under the field, maybe TLS.
@@ -147,14 +159,15 @@ impl Connection {
         Ok(opts)
     }
 
-    /// A TCP connection to `host:port` (a name or an address), from `local_port` when given:
-    /// steps 1 to 6. Returns the stream and the peer it reached.
+    /// A TCP connection to `host:port` (a name or an address), from `local_port` when given,
+    /// carrying `carries`: steps 1 to 6. Returns the stream and the peer it reached.
     pub async fn tcp(
         &self,
         host: &str,
         port: u16,
         local_port: Option<u16>,
         tls: Option<TlsRequest>,
+        carries: Carries,
     ) -> Result<(Box<dyn ServiceStream>, SocketAddr), ConnectError> {
         let tls = tls.map(|request| self.tls(&request)).transpose()?;
         let addr = self.address(host, port).await?;
@@ -181,7 +194,9 @@ impl Connection {
         let _ = tcp.set_nodelay(true);
         // 5. the field layer: `socket` faults act on it, and it draws the handshake's round
         // trip from the link; the connection is up once that is over, as `connect()` returns.
-        let field = FieldSocket::module_socket(tcp, self.shared.field.clone());
+        // Under TLS the field sees records, not the user's bytes: none to record.
+        let user = carries == Carries::UserData && tls.is_none();
+        let field = FieldSocket::module_socket(tcp, self.shared.field.clone()).user_data(user);
         tokio::time::sleep_until(field.established_at()).await;
         // 6. TLS.
         let Some(options) = tls else {
@@ -189,10 +204,13 @@ impl Connection {
         };
         let (connector, name) = ftp_client::client_connector(&options, host)
             .map_err(|_| ConnectError::SecurityProfile)?;
+        let conn = field.id();
         let stream = connector.connect(name, field).await.map_err(|e| {
             tracing::info!(error = %e, "socket TLS handshake failed");
             ConnectError::Handshake
         })?;
+        let summary = ftp_client::TlsSummary::of(stream.get_ref().1);
+        self.shared.field.tls_established(Some(conn), &summary);
         Ok((Box::new(stream), addr))
     }
 
