@@ -43,6 +43,11 @@ impl Session {
             .write_all(format!("{line}\r").as_bytes())
             .await
             .unwrap();
+        self.until(line, end).await
+    }
+
+    /// Reads until what came ends with `end` (`what`: for the failure message).
+    async fn until(&mut self, what: &str, end: &[u8]) -> Vec<u8> {
         let mut got = Vec::new();
         let mut buf = [0u8; 4096];
         tokio::time::timeout(Duration::from_secs(30), async {
@@ -53,7 +58,7 @@ impl Session {
             }
         })
         .await
-        .unwrap_or_else(|_| panic!("{line}: waited for {end:?}; got {got:?}"));
+        .unwrap_or_else(|_| panic!("{what}: waited for {end:?}; got {got:?}"));
         got
     }
 
@@ -166,4 +171,24 @@ async fn trace_data_records_ftp_data_and_never_the_control_connection() {
             "the password is in the trace"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_data_records_a_sockets_bytes_each_way() {
+    let echo = test_servers::sockets::TcpEcho::start().await.unwrap();
+    let mut s = Session::start(true);
+    s.cmd("AT+USOCR=6", b"OK\r\n").await;
+    let port = echo.addr().port();
+    s.cmd(&format!("AT+USOCO=0,\"127.0.0.1\",{port}"), b"OK\r\n")
+        .await;
+    s.cmd("AT+USOWR=0,5,\"hello\"", b"OK\r\n").await;
+    s.until("the echo", b"+UUSORD: 0,5\r\n").await;
+    s.cmd("AT+USOCL=0", b"OK\r\n").await;
+    let records = s.records().await;
+    let data: Vec<(&str, &str)> = records
+        .iter()
+        .filter(|r| r["k"] == "net" && r["ev"] == "data")
+        .map(|r| (r["dir"].as_str().unwrap(), r["data"].as_str().unwrap()))
+        .collect();
+    assert_eq!(data, [("out", "hello"), ("in", "hello")]);
 }
