@@ -26,28 +26,56 @@ const CLOSE_FLUSH: Duration = Duration::from_secs(10);
 /// Largest read from the network at a time.
 const READ_CHUNK: usize = 16 * 1024;
 
-/// Starts the reader and writer of a connected TCP socket.
+/// A connected TCP socket whose writer runs and whose reader waits for [`TcpStart::read`]: the
+/// socket's [`Io`] is stored in its state and the host told it is connected (`OK`,
+/// `+UUSOCO`, `+UUSOLI`) first, so no `+UUSORD` comes before them, and no `+USORD` after one
+/// finds the socket without its buffers.
+pub(crate) struct TcpStart {
+    pub(crate) io: Arc<Io>,
+    shared: Weak<Shared>,
+    id: u8,
+    owner: TerminalId,
+    rd: ReadHalf<Box<dyn ServiceStream>>,
+    cap: usize,
+}
+
+/// Starts the writer of a connected TCP socket; its reader starts with [`TcpStart::read`].
 pub(crate) fn start_tcp(
     shared: &Arc<Shared>,
     id: u8,
     owner: TerminalId,
     stream: Box<dyn ServiceStream>,
-) -> Arc<Io> {
+) -> TcpStart {
     let io = Arc::new(Io::default());
     let (rd, wr) = tokio::io::split(stream);
-    let cap = shared.model.sockets.receive_buffer;
-    let reader = tokio::spawn(read_tcp(
-        Arc::downgrade(shared),
-        id,
-        owner,
-        io.clone(),
-        rd,
-        cap,
-    ));
-    io.keep(reader.abort_handle());
     let writer = tokio::spawn(write_tcp(Arc::downgrade(shared), id, io.clone(), wr));
     io.keep_writer(writer.abort_handle());
-    io
+    TcpStart {
+        io,
+        shared: Arc::downgrade(shared),
+        id,
+        owner,
+        rd,
+        cap: shared.model.sockets.receive_buffer,
+    }
+}
+
+impl TcpStart {
+    /// Starts reading from the network, unless the host closed the socket meanwhile.
+    pub(crate) fn read(self) {
+        if self.io.lock().closing {
+            return;
+        }
+        let reader = tokio::spawn(read_tcp(
+            self.shared,
+            self.id,
+            self.owner,
+            self.io.clone(),
+            self.rd,
+            self.cap,
+        ));
+        self.io.keep(reader.abort_handle());
+    }
 }
 
 async fn read_tcp(
@@ -293,12 +321,17 @@ async fn accept(
         };
         let (local_ip, local_port) =
             local.map_or((String::new(), 0), |a| (a.ip().to_string(), a.port()));
+        let start = start_tcp(&shared, id, owner, Connection::accepted(&field, tcp));
+        match shared.state().socket.sockets.get_mut(&id) {
+            Some(socket) => socket.io = Some(start.io.clone()),
+            None => {
+                start.io.abort();
+                continue;
+            }
+        }
         // +UUSOLI first: what the peer sends is announced after it.
         shared.urc(owner, uusoli(id, peer, listening, &local_ip, local_port));
-        let io = start_tcp(&shared, id, owner, Connection::accepted(&field, tcp));
-        if let Some(socket) = shared.state().socket.sockets.get_mut(&id) {
-            socket.io = Some(io);
-        }
+        start.read();
     }
 }
 

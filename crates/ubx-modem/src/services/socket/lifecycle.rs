@@ -142,8 +142,12 @@ struct Request {
 /// Makes the connection, then answers the command (`end`) or sends `+UUSOCO`.
 async fn establish(shared: Arc<Shared>, request: Request, end: Option<LinkEnd>) {
     let outcome = open(&shared, &request).await;
-    let result = settle(&shared, request.id, outcome);
+    let (result, start) = settle(&shared, request.id, outcome);
     finish(&shared, &request, end, result).await;
+    // Data from the peer is announced after the connect's `OK` or `+UUSOCO`.
+    if let Some(start) = start {
+        start.read();
+    }
 }
 
 /// Records what the connect made: the socket connected, or back to created with its error.
@@ -151,7 +155,7 @@ fn settle(
     shared: &Shared,
     id: u8,
     outcome: Result<Opened, SocketError>,
-) -> Result<(), (CommandError, u32)> {
+) -> (Result<(), (CommandError, u32)>, Option<io::TcpStart>) {
     let mut state = shared.state();
     let still_ours = state
         .socket
@@ -163,27 +167,27 @@ fn settle(
             if let Some(socket) = state.socket.sockets.get_mut(&id) {
                 socket.status = Status::Connected;
                 socket.remote = Some(shared.routes.reverse(opened.remote));
-                if let Some(io) = opened.io {
-                    socket.io = Some(io);
+                if let Some(start) = &opened.tcp {
+                    socket.io = Some(start.io.clone());
                 }
             }
             succeeded(&mut state);
-            Ok(())
+            (Ok(()), opened.tcp)
         }
         (Ok(opened), false) => {
             // Closed while connecting.
-            if let Some(io) = opened.io {
-                io.abort();
+            if let Some(start) = opened.tcp {
+                start.io.abort();
             }
             let e = SocketError::BadSocket;
-            Err((refuse(&mut state, None, e), e.errno()))
+            (Err((refuse(&mut state, None, e), e.errno())), None)
         }
         (Err(e), _) => {
             if let Some(socket) = state.socket.sockets.get_mut(&id) {
                 socket.status = Status::Created;
             }
             tracing::info!(socket = id, error = ?e, "socket connect failed");
-            Err((refuse(&mut state, Some(id), e), e.errno()))
+            (Err((refuse(&mut state, Some(id), e), e.errno())), None)
         }
     }
 }
@@ -207,8 +211,8 @@ async fn finish(
 /// What a connect made.
 struct Opened {
     remote: std::net::SocketAddr,
-    /// The TCP connection's tasks; a UDP socket keeps the ones it has.
-    io: Option<Arc<crate::services::socket::buffers::Io>>,
+    /// The TCP connection, its reader not started yet; a UDP socket keeps the tasks it has.
+    tcp: Option<io::TcpStart>,
 }
 
 async fn open(shared: &Arc<Shared>, request: &Request) -> Result<Opened, SocketError> {
@@ -218,7 +222,7 @@ async fn open(shared: &Arc<Shared>, request: &Request) -> Result<Opened, SocketE
             .udp_peer(&request.host, request.port)
             .await
             .map_err(connect_error)?;
-        return Ok(Opened { remote, io: None });
+        return Ok(Opened { remote, tcp: None });
     }
     let tls = request.secure.map(|profile| TlsRequest {
         profile,
@@ -235,10 +239,10 @@ async fn open(shared: &Arc<Shared>, request: &Request) -> Result<Opened, SocketE
         )
         .await
         .map_err(connect_error)?;
-    let io = io::start_tcp(shared, request.id, request.owner, stream);
+    let tcp = io::start_tcp(shared, request.id, request.owner, stream);
     Ok(Opened {
         remote,
-        io: Some(io),
+        tcp: Some(tcp),
     })
 }
 
