@@ -284,11 +284,13 @@ pub(crate) async fn open(
         Connected(crate::stream::BoxSocket),
         Listening(TcpListener),
     }
+    let protected = settings
+        .tls
+        .is_some_and(|tls| tls.data_protection == DataProtection::Private);
     let pending = match settings.mode {
         DataMode::Passive => {
             let tcp = passive(ctrl, settings.connect_timeout).await?;
-            let mut socket =
-                crate::stream::wrap(settings.socket_layer, tcp, crate::stream::SocketRole::Data);
+            let mut socket = crate::stream::wrap_data(settings.socket_layer, tcp, false, protected);
             // The connection is up before the command that uses it goes (a socket layer may
             // model the handshake: docs of `SocketLayer`). A failure shows at the first read or
             // write, as it would without this wait.
@@ -338,11 +340,7 @@ pub(crate) async fn open(
                     reply = ctrl.read_reply() => return Err(early_final_reply(reply?)),
                 }
             };
-            crate::stream::wrap_accepted(
-                settings.socket_layer,
-                tcp,
-                crate::stream::SocketRole::Data,
-            )
+            crate::stream::wrap_data(settings.socket_layer, tcp, true, protected)
         }
     };
     let stream = match settings.tls {

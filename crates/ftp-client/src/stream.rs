@@ -54,6 +54,19 @@ pub trait SocketLayer: Send + Sync {
         self.wrap(tcp, role)
     }
 
+    /// Wraps a data connection: one the client opened, or (`accepted`) one the server opened
+    /// to it; `protected`: its bytes will be TLS (`PROT P`), so a layer that records contents
+    /// would see only records. By default as [`SocketLayer::wrap`] or
+    /// [`SocketLayer::wrap_accepted`].
+    fn wrap_data(&self, tcp: TcpStream, accepted: bool, protected: bool) -> BoxSocket {
+        let _ = protected;
+        if accepted {
+            self.wrap_accepted(tcp, SocketRole::Data)
+        } else {
+            self.wrap(tcp, SocketRole::Data)
+        }
+    }
+
     /// Where a control connection to `addr` really goes (an embedder's address rewriting);
     /// data connections follow the control connection's peer.
     fn route(&self, addr: SocketAddr) -> SocketAddr {
@@ -115,14 +128,15 @@ pub(crate) fn wrap(
     }
 }
 
-/// Applies `layer` (if any) to a connection the server opened to the client.
-pub(crate) fn wrap_accepted(
+/// Applies `layer` (if any) to a new data connection ([`SocketLayer::wrap_data`]).
+pub(crate) fn wrap_data(
     layer: Option<&std::sync::Arc<dyn SocketLayer>>,
     tcp: TcpStream,
-    role: SocketRole,
+    accepted: bool,
+    protected: bool,
 ) -> BoxSocket {
     match layer {
-        Some(layer) => layer.wrap_accepted(tcp, role),
+        Some(layer) => layer.wrap_data(tcp, accepted, protected),
         None => Box::new(tcp),
     }
 }

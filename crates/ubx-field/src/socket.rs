@@ -81,6 +81,16 @@ impl SocketLayer for FieldLayer {
         Box::new(FieldSocket::accepted(tcp, role, self.0.clone()))
     }
 
+    /// A data connection's bytes are the user's file, unless they go under TLS.
+    fn wrap_data(&self, tcp: TcpStream, accepted: bool, protected: bool) -> BoxSocket {
+        let socket = if accepted {
+            FieldSocket::accepted(tcp, SocketRole::Data, self.0.clone())
+        } else {
+            FieldSocket::new(tcp, SocketRole::Data, self.0.clone())
+        };
+        Box::new(socket.user_data(!protected))
+    }
+
     /// The FTP control dialogue, into the module's trace.
     fn control_line(&self, sent: bool, line: &str) {
         self.0.events.dialogue("ftp", sent, || line.to_string());

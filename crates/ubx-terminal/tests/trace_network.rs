@@ -107,7 +107,7 @@ async fn each_tls_handshake_is_recorded_on_its_connection() {
     };
     let server = test_servers::start(Kind::Vsftpd, options).await.unwrap();
     server.put_file("a.txt", b"over TLS\n").unwrap();
-    let mut s = Session::start(false);
+    let mut s = Session::start(true);
     s.login(&server).await;
     // No validation (level 0): the handshake is what is traced, not the checks.
     s.cmd("AT+USECPRF=0,0,0", b"OK\r\n").await;
@@ -119,6 +119,9 @@ async fn each_tls_handshake_is_recorded_on_its_connection() {
         .await;
     s.cmd("AT+UFTPC=0", b"+UUFTPCR: 0,1\r\n").await;
     let records = s.records().await;
+    // With --trace-data: a protected data connection's bytes are TLS records, not the file's,
+    // so none are recorded; nor any of the control connection.
+    assert!(!records.iter().any(|r| r["ev"] == "data"), "{records:?}");
     let tls: Vec<&Value> = records
         .iter()
         .filter(|r| r["k"] == "net" && r["ev"] == "tls")

@@ -63,6 +63,10 @@ impl SocketLayer for PathLayer {
         self.field.wrap_accepted(tcp, role)
     }
 
+    fn wrap_data(&self, tcp: TcpStream, accepted: bool, protected: bool) -> BoxSocket {
+        self.field.wrap_data(tcp, accepted, protected)
+    }
+
     fn route(&self, addr: SocketAddr) -> SocketAddr {
         self.routes.apply(addr)
     }
