@@ -275,12 +275,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> FieldSocket<S> {
         record(&self.field, self.contents, self.id, true, data);
     }
 
-    /// Bytes that reached the peer's side.
-    fn moved_out(&mut self, data: &[u8]) {
-        let n = data.len() as u64;
+    /// Bytes that reached the peer's side (recorded by the caller, which holds them in its
+    /// send queue: [`record`]).
+    fn moved_out(&mut self, n: u64) {
         self.bytes_out += n;
         self.moved(n);
-        record(&self.field, self.contents, self.id, false, data);
     }
 
     fn reset(&mut self, cause: &'static str) {
@@ -469,8 +468,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> FieldSocket<S> {
                     if data.is_empty() {
                         self.tx.pop_front();
                     }
-                    self.bytes_out += n as u64;
-                    self.moved(n as u64);
+                    self.moved_out(n as u64);
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
@@ -693,7 +691,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Abort> AsyncWrite for FieldSocket<S> {
             };
             let r = Pin::new(inner).poll_write(cx, &buf[..want]);
             if let Poll::Ready(Ok(n)) = r {
-                this.moved_out(&buf[..n]);
+                record(&this.field, this.contents, this.id, false, &buf[..n]);
+                this.moved_out(n as u64);
             }
             return r;
         }

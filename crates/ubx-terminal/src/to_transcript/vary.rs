@@ -25,6 +25,16 @@ pub struct Exact {
 }
 
 impl Exact {
+    /// Every kind exact (`--exact all`).
+    pub const ALL: Exact = Exact {
+        times: true,
+        addresses: true,
+        ports: true,
+        imei: true,
+        listings: true,
+        md5: true,
+    };
+
     /// Keeps `kind` (one of [`KINDS`], or `all`) exact.
     pub fn set(&mut self, kind: &str) -> Result<(), String> {
         match kind {
@@ -34,16 +44,7 @@ impl Exact {
             "imei" => self.imei = true,
             "listings" => self.listings = true,
             "md5" => self.md5 = true,
-            "all" => {
-                *self = Exact {
-                    times: true,
-                    addresses: true,
-                    ports: true,
-                    imei: true,
-                    listings: true,
-                    md5: true,
-                }
-            }
+            "all" => *self = Exact::ALL,
             other => {
                 return Err(format!(
                     "--exact {other}: one of {} or all",
@@ -257,14 +258,7 @@ mod tests {
         );
         assert_eq!(line("004402090123450\r\n").unwrap(), r"\d{15}\r\n");
         assert!(line("+UUFTPCR: 1,1\r\n").is_none());
-        let all = Exact {
-            times: true,
-            addresses: true,
-            ports: true,
-            imei: true,
-            listings: true,
-            md5: true,
-        };
+        let all = Exact::ALL;
         let v = Varying {
             exact: &all,
             ports: &ports,

@@ -88,6 +88,14 @@ fn query(uri: &Uri) -> Result<(u64, bool), String> {
     Ok((since, follow))
 }
 
+/// The answer of `/trace`, `/trace/rows` and `/view` for a module started without `--trace`.
+fn no_trace() -> Response {
+    json_error(
+        StatusCode::NOT_FOUND,
+        "this module has no trace: start it with --trace FILE",
+    )
+}
+
 /// How the records go out: as written (`/trace`) or as the page's rows (`/trace/rows`).
 pub enum As {
     Records,
@@ -99,10 +107,7 @@ pub enum As {
 /// module: not even the trace's name. The rows it fetches need the token.
 pub fn view(feed: Option<&TraceFeed>, title: &str, rows_url: &str) -> Response {
     if feed.is_none() {
-        return json_error(
-            StatusCode::NOT_FOUND,
-            "this module has no trace: start it with --trace FILE",
-        );
+        return no_trace();
     }
     (
         [
@@ -123,10 +128,7 @@ pub fn view(feed: Option<&TraceFeed>, title: &str, rows_url: &str) -> Response {
 /// The answer to `GET /trace` (`/trace/rows`: `form`) for `feed`.
 pub async fn answer(feed: Option<&TraceFeed>, uri: &Uri, form: As) -> Response {
     let Some(feed) = feed else {
-        return json_error(
-            StatusCode::NOT_FOUND,
-            "this module has no trace: start it with --trace FILE",
-        );
+        return no_trace();
     };
     let (since, follow) = match query(uri) {
         Ok(q) => q,

@@ -3,6 +3,8 @@
 //! trace's rows ([`super::describe`]). `ubxftp trace view FILE` writes it with the rows inside;
 //! the control API serves it at `/view` with none, and the page follows `/trace/rows`.
 
+use std::sync::LazyLock;
+
 use base64::Engine as _;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
@@ -16,7 +18,10 @@ pub const BUNDLE: &str = include_str!("../../assets/trace-viewer.js");
 /// What the page may do: run its one script and its own styles; `connect` is where it may fetch
 /// from (nothing for a file, `'self'` when the API serves it).
 pub fn content_security_policy(connect: &str) -> String {
-    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(BUNDLE));
+    // The bundle is fixed at build time: its hash is computed once per process.
+    static HASH: LazyLock<String> =
+        LazyLock::new(|| base64::engine::general_purpose::STANDARD.encode(Sha256::digest(BUNDLE)));
+    let hash = &*HASH;
     format!(
         "default-src 'none'; script-src 'sha256-{hash}'; style-src 'unsafe-inline'; \
          img-src data:; connect-src {connect}; base-uri 'none'; form-action 'none'"
