@@ -113,6 +113,16 @@ fn a_file_that_is_not_a_version_1_trace_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("reads version 1"), "{err}");
+    // Nor does `trace view` write a page of it.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ubxftp"))
+        .args(["trace", "view"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("reads version 1"), "{err}");
+    assert!(!dir.path().join("t.html").exists());
 }
 
 /// The rows of a page `trace view` wrote: its one JSON script, read back.
